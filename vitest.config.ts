@@ -1,0 +1,22 @@
+import { defineConfig } from 'vitest/config';
+
+// Three projects: fast unit tests, Ink UI tests, and integration tests against real hosts
+// (network namespaces with sshd, systemd-nspawn machines, vagrant-lxc). Integration tests need root.
+export default defineConfig({
+  test: {
+    projects: [
+      { test: { name: 'unit', include: ['test/unit/**/*.test.ts'], environment: 'node' } },
+      { test: { name: 'ui', include: ['test/ui/**/*.test.{ts,tsx}'], environment: 'node', setupFiles: ['test/ui/setup.ts'] } },
+      {
+        test: {
+          name: 'integration',
+          include: ['test/integration/**/*.test.ts'],
+          environment: 'node',
+          testTimeout: 300_000,
+          hookTimeout: 600_000,
+          fileParallelism: false,
+        },
+      },
+    ],
+  },
+});
