@@ -14,7 +14,8 @@ export default defineConfig({
           environment: 'node',
           testTimeout: 300_000,
           hookTimeout: 600_000,
-          fileParallelism: false,
+          // Real hosts share one bridge namespace budget and 2 cores: one file at a time.
+          poolOptions: { forks: { singleFork: true } },
         },
       },
     ],

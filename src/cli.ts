@@ -1,4 +1,96 @@
-export async function main(_argv: string[]): Promise<number> {
-  process.stdout.write('kcore-wizard: under construction\n');
-  return 0;
+/**
+ * argv → command. Usage errors (unknown command or flag, bad input) print one clear message and exit 2;
+ * internal errors exit 1. Renderer choice (Ink on a TTY, plain lines or JSON otherwise) is made by each
+ * command from its context.
+ */
+import { createRequire } from 'node:module';
+import { UsageError } from './spec/errors.js';
+import { formatCommandHelp, parseCommandArgs, type CommandContext } from './commands/args.js';
+import { commands, findCommand } from './commands/index.js';
+
+const require = createRequire(import.meta.url);
+
+export function version(): string {
+  return (require('../package.json') as { version: string }).version;
+}
+
+export function globalHelp(): string {
+  const w = Math.max(...commands.map((c) => c.name.length));
+  return [
+    'kcore-wizard: a real multi-node Kubernetes cluster on your own machines.',
+    '',
+    'Usage: kcore-wizard <command> [flags]',
+    '',
+    'Commands:',
+    ...commands.map((c) => `  ${c.name.padEnd(w)}  ${c.summary}`),
+    '',
+    'Flags:',
+    '  -h, --help     show help (also: kcore-wizard <command> --help)',
+    '  -V, --version  print the version',
+    '',
+  ].join('\n');
+}
+
+export interface MainIO {
+  stdout?: CommandContext['stdout'];
+  stderr?: CommandContext['stderr'];
+  stdin?: CommandContext['stdin'];
+  env?: NodeJS.ProcessEnv;
+  cwd?: string;
+  signal?: AbortSignal;
+}
+
+export async function main(argv: string[], io: MainIO = {}): Promise<number> {
+  const stdout = io.stdout ?? process.stdout;
+  const stderr = io.stderr ?? process.stderr;
+  try {
+    const [first, ...rest] = argv;
+    if (first === undefined || first === '--help' || first === '-h' || first === 'help') {
+      if (first === 'help' && rest[0]) {
+        const cmd = findCommand(rest[0]);
+        if (!cmd) throw new UsageError(unknownCommand(rest[0]));
+        stdout.write(formatCommandHelp(cmd));
+        return 0;
+      }
+      stdout.write(globalHelp());
+      return 0;
+    }
+    if (first === '--version' || first === '-V') {
+      stdout.write(`${version()}\n`);
+      return 0;
+    }
+    if (first.startsWith('-')) throw new UsageError(`unknown flag ${first}: flags come after the command.\n${shortUsage()}`);
+    const cmd = findCommand(first);
+    if (!cmd) throw new UsageError(unknownCommand(first));
+    const { values, positionals } = parseCommandArgs(cmd, rest);
+    if (values.help) {
+      stdout.write(formatCommandHelp(cmd));
+      return 0;
+    }
+    return await cmd.run({
+      values: values as CommandContext['values'],
+      positionals,
+      stdout,
+      stderr,
+      stdin: io.stdin ?? process.stdin,
+      env: io.env ?? process.env,
+      cwd: io.cwd ?? process.cwd(),
+      signal: io.signal ?? new AbortController().signal,
+    });
+  } catch (e) {
+    if (e instanceof UsageError) {
+      stderr.write(`kcore-wizard: ${e.message}\n`);
+      return e.exitCode;
+    }
+    throw e;
+  }
+}
+
+function shortUsage(): string {
+  return 'Run `kcore-wizard --help` for the commands.';
+}
+
+function unknownCommand(name: string): string {
+  const near = commands.map((c) => c.name).filter((n) => n.startsWith(name.slice(0, 2)));
+  return `unknown command "${name}"${near.length ? ` (did you mean ${near.join(' or ')}?)` : ''}. ${shortUsage()}`;
 }

@@ -1,0 +1,27 @@
+/** The one nunjucks environment: templates/ at the package root, strict about undefined variables. */
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import nunjucks from 'nunjucks';
+
+/** templates/ sits two levels above this file both in src/render (tests) and dist/render (built). */
+export const TEMPLATES_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'templates');
+
+let env: nunjucks.Environment | undefined;
+
+export function templateEnv(): nunjucks.Environment {
+  if (!env) {
+    env = new nunjucks.Environment(new nunjucks.FileSystemLoader(TEMPLATES_DIR, { noCache: false }), {
+      autoescape: false, // we render config files and Ruby, never HTML
+      throwOnUndefined: true, // a missing variable is a bug, not an empty string in a unit file
+      trimBlocks: true,
+      lstripBlocks: true,
+    });
+    // Quote a value for Ruby / INI / shell-ish contexts where a JSON string literal is valid.
+    env.addFilter('q', (v: unknown) => JSON.stringify(String(v)));
+  }
+  return env;
+}
+
+export function renderTemplate(name: string, context: object): string {
+  return templateEnv().render(name, context);
+}

@@ -1,0 +1,147 @@
+/**
+ * Load and save `kcore.yaml` with precise errors: YAML syntax, wrong types, unknown fields and rule
+ * violations are all reported as `file:line:column: field: message` (SpecError, exit code 2).
+ */
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { isMap, isNode, LineCounter, parseDocument, stringify, type Document } from 'yaml';
+import type { z } from 'zod';
+import { specSchema, type ClusterSpec } from './schema.js';
+import { SpecError, type SpecProblem } from './errors.js';
+import { validateSpec } from './validate.js';
+import { writeFileAtomic } from '../util/fs.js';
+
+export const SPEC_FILE = 'kcore.yaml';
+
+export interface LoadedSpec {
+  spec: ClusterSpec;
+  file: string;
+  warnings: SpecProblem[];
+}
+
+export function specPath(workspace: string): string {
+  return path.join(workspace, SPEC_FILE);
+}
+
+/** Parse spec text; `file` is only used in messages. Throws SpecError. */
+export function parseSpec(text: string, file: string): LoadedSpec {
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
+  if (doc.errors.length > 0) {
+    throw new SpecError(
+      file,
+      doc.errors.map((e) => {
+        const pos = e.linePos?.[0];
+        return { field: '', message: `invalid YAML: ${e.message.split('\n')[0]}`, line: pos?.line, column: pos?.col };
+      }),
+    );
+  }
+  const data: unknown = doc.toJS();
+  if (data === null || data === undefined) throw new SpecError(file, [{ field: '', message: 'the file is empty: run `kcore-wizard init` to write a default spec' }]);
+  const parsed = specSchema.safeParse(data);
+  if (!parsed.success) {
+    throw new SpecError(file, parsed.error.issues.map((issue) => problemFromIssue(issue, doc, lineCounter)));
+  }
+  const { errors, warnings } = validateSpec(parsed.data);
+  const locate = (p: SpecProblem) => ({ ...p, ...position(doc, lineCounter, p.field.split('.').filter(Boolean)) });
+  if (errors.length > 0) throw new SpecError(file, errors.map(locate));
+  return { spec: parsed.data, file, warnings: warnings.map(locate) };
+}
+
+export async function loadSpec(workspace: string): Promise<LoadedSpec> {
+  const file = specPath(workspace);
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT')
+      throw new SpecError(file, [{ field: '', message: `no cluster spec here: run \`kcore-wizard init ${workspace === '.' ? '' : workspace}\` first, or pass --dir` }]);
+    throw e;
+  }
+  return parseSpec(text, file);
+}
+
+/** Validate a spec object (e.g. built from flags or the wizard); throws SpecError with field names. */
+export function checkSpec(data: unknown, file = SPEC_FILE): LoadedSpec {
+  const parsed = specSchema.safeParse(data);
+  if (!parsed.success)
+    throw new SpecError(file, parsed.error.issues.map((i) => ({ field: i.path.join('.'), message: issueMessage(i) })));
+  const { errors, warnings } = validateSpec(parsed.data);
+  if (errors.length > 0) throw new SpecError(file, errors);
+  return { spec: parsed.data, file, warnings };
+}
+
+export function renderSpecYaml(spec: ClusterSpec): string {
+  const header = [
+    '# kcore-wizard cluster spec. Every field is described in the README ("The cluster spec").',
+    '# Edit it, then run `kcore-wizard render` (files only) or `kcore-wizard up` (machines and cluster).',
+    '',
+  ].join('\n');
+  const body: Record<string, unknown> = { ...spec };
+  if (spec.provider !== 'existing' && spec.machines.length === 0) delete body.machines;
+  return header + stringify(body, { lineWidth: 0 });
+}
+
+export async function saveSpec(workspace: string, spec: ClusterSpec): Promise<{ file: string; changed: boolean }> {
+  const file = specPath(workspace);
+  const changed = await writeFileAtomic(file, renderSpecYaml(spec));
+  return { file, changed };
+}
+
+function problemFromIssue(issue: z.core.$ZodIssue, doc: Document, lc: LineCounter): SpecProblem {
+  const keys = issue.path.map(String);
+  if (issue.code === 'unrecognized_keys') {
+    // Point at the first unknown key itself.
+    const unknown = issue.keys;
+    const field = [...keys, unknown[0]!].join('.');
+    const pos = keyPosition(doc, lc, keys, unknown[0]!);
+    return { field, message: `unknown field${unknown.length > 1 ? 's' : ''} ${unknown.map((k) => `"${k}"`).join(', ')}: check the spelling (the README lists every field)`, ...pos };
+  }
+  return { field: keys.join('.'), message: issueMessage(issue), ...position(doc, lc, keys) };
+}
+
+function issueMessage(issue: z.core.$ZodIssue): string {
+  if (issue.code === 'invalid_type') {
+    if (issue.input === undefined) return `is missing: expected ${issue.expected}`;
+    return `expected ${issue.expected}, got ${describe(issue.input)}`;
+  }
+  if (issue.code === 'invalid_value') return `${issue.message.replace(/^Invalid (option|input): /, '')}, got ${describe(issue.input)}`;
+  return issue.message;
+}
+
+function describe(v: unknown): string {
+  if (v === null) return 'null';
+  if (typeof v === 'string') return JSON.stringify(v);
+  if (Array.isArray(v)) return 'a list';
+  if (typeof v === 'object') return 'a mapping';
+  return `${typeof v} ${String(v)}`;
+}
+
+/** Line/column of the value at `keys`, or of the nearest existing parent. */
+function position(doc: Document, lc: LineCounter, keys: string[]): { line?: number; column?: number } {
+  for (let n = keys.length; n >= 0; n--) {
+    const node = n === 0 ? doc.contents : doc.getIn(keys.slice(0, n).map(keyOf), true);
+    if (isNode(node) && node.range) {
+      const p = lc.linePos(node.range[0]);
+      return { line: p.line, column: p.col };
+    }
+  }
+  return {};
+}
+
+function keyPosition(doc: Document, lc: LineCounter, parent: string[], key: string): { line?: number; column?: number } {
+  const node = parent.length === 0 ? doc.contents : doc.getIn(parent.map(keyOf), true);
+  if (isMap(node)) {
+    for (const pair of node.items) {
+      if (isNode(pair.key) && String(pair.key.toJSON()) === key && pair.key.range) {
+        const p = lc.linePos(pair.key.range[0]);
+        return { line: p.line, column: p.col };
+      }
+    }
+  }
+  return position(doc, lc, parent);
+}
+
+function keyOf(k: string): string | number {
+  return /^\d+$/.test(k) ? Number(k) : k;
+}
