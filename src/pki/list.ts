@@ -1,0 +1,122 @@
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import { purposeOf } from './catalog.js';
+import { pkiRoot } from './paths.js';
+import type { CertificateInfo } from './types.js';
+import { parseCertificate } from './x509.js';
+
+const DAY_MS = 86_400_000;
+
+async function walkCrt(root: string, rel = ''): Promise<string[]> {
+  let entries;
+  try {
+    entries = await fs.readdir(path.join(root, rel), { withFileTypes: true });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw err;
+  }
+  const out: string[] = [];
+  for (const e of entries) {
+    const child = rel ? `${rel}/${e.name}` : e.name;
+    if (e.isDirectory()) out.push(...(await walkCrt(root, child)));
+    else if (e.isFile() && e.name.endsWith('.crt')) out.push(child);
+  }
+  return out;
+}
+
+function fileOrder(file: string): [number, string] {
+  const rank = file === 'ca.crt' ? 0 : file === 'etcd/ca.crt' ? 3 : file.startsWith('kubelet/') ? 2 : file.startsWith('etcd/') ? 4 : 1;
+  return [rank, file];
+}
+
+/**
+ * Every certificate of `<workspace>/pki`, CAs first. Reads certificates only: key files are checked for
+ * existence, never opened. Unparseable files are listed with subject `(unreadable)`.
+ */
+export async function listCertificates(workspace: string, now: Date = new Date()): Promise<CertificateInfo[]> {
+  const root = pkiRoot(workspace);
+  const files = (await walkCrt(root)).sort((a, b) => {
+    const [ra, fa] = fileOrder(a);
+    const [rb, fb] = fileOrder(b);
+    return ra - rb || fa.localeCompare(fb, 'en', { numeric: true });
+  });
+  return Promise.all(
+    files.map(async (file): Promise<CertificateInfo> => {
+      const id = file.slice(0, -4);
+      const keyRel = `${id}.key`;
+      const keyFile = await fs
+        .access(path.join(root, keyRel))
+        .then(() => keyRel)
+        .catch(() => null);
+      const purpose = purposeOf(id);
+      try {
+        const c = parseCertificate(await fs.readFile(path.join(root, file), 'utf8'));
+        return {
+          file,
+          subject: c.subjectText,
+          issuer: c.issuerText,
+          sans: c.sans.map((s) => s.replace(/^(IP|DNS):/, '')),
+          notBefore: c.notBefore,
+          notAfter: c.notAfter,
+          daysLeft: Math.floor((c.notAfter.getTime() - now.getTime()) / DAY_MS),
+          isCa: c.isCa,
+          extKeyUsage: c.extKeyUsage,
+          purpose,
+          keyFile,
+        };
+      } catch {
+        return {
+          file,
+          subject: '(unreadable)',
+          issuer: '',
+          sans: [],
+          notBefore: new Date(0),
+          notAfter: new Date(0),
+          daysLeft: 0,
+          isCa: false,
+          extKeyUsage: [],
+          purpose,
+          keyFile,
+        };
+      }
+    }),
+  );
+}
+
+export interface TableOptions {
+  /** Show every SAN instead of the first few. */
+  wide?: boolean;
+  /** Flag certificates expiring within this many days. Default 30. */
+  warnDays?: number;
+}
+
+function shortenSans(sans: string[], wide: boolean): string {
+  if (sans.length === 0) return '-';
+  if (wide || sans.length <= 3) return sans.join(', ');
+  return `${sans.slice(0, 2).join(', ')} (+${sans.length - 2} more)`;
+}
+
+/** Plain-text table (no colours, no key material) for `kcore-wizard pki`. */
+export function formatCertificateTable(list: readonly CertificateInfo[], options: TableOptions = {}): string {
+  const warnDays = options.warnDays ?? 30;
+  const header = ['FILE', 'SUBJECT', 'ISSUER', 'EXPIRES', 'DAYS LEFT', 'SANS', 'PURPOSE'];
+  const rows = list.map((c) => [
+    c.file,
+    c.subject,
+    c.issuer === c.subject ? '(self-signed)' : c.issuer,
+    c.subject === '(unreadable)' ? '-' : c.notAfter.toISOString().slice(0, 10),
+    c.subject === '(unreadable)' ? '-' : c.daysLeft < 0 ? 'EXPIRED' : c.daysLeft < warnDays ? `${c.daysLeft} !` : String(c.daysLeft),
+    shortenSans(c.sans, options.wide ?? false),
+    c.purpose,
+  ]);
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (cells: string[]) =>
+    cells
+      .map((cell, i) => (i === cells.length - 1 ? cell : cell.padEnd(widths[i] ?? 0)))
+      .join('  ')
+      .trimEnd();
+  const out = [line(header), ...rows.map(line)];
+  const expiring = list.filter((c) => c.subject !== '(unreadable)' && c.daysLeft < warnDays).length;
+  out.push('', `${list.length} certificate${list.length === 1 ? '' : 's'}${expiring ? `, ${expiring} expiring within ${warnDays} days or expired (!)` : ''}`);
+  return out.join('\n');
+}

@@ -1,0 +1,188 @@
+import { X509Certificate, randomBytes, type KeyObject } from 'node:crypto';
+import forge from 'node-forge';
+import { signSha256 } from './keys.js';
+import { canonicalIp } from './net.js';
+import { PkiError, type ExtKeyUsage } from './types.js';
+
+const DAY_MS = 86_400_000;
+/** Issued certificates start 5 minutes in the past, so VMs with a slightly late clock accept them (as kubeadm). */
+const BACKDATE_MS = 5 * 60_000;
+
+export type SubjectAttr = readonly ['CN' | 'O', string];
+
+/** What a certificate must look like; derived from the input, compared with what is on disk. */
+export interface CertProfile {
+  id: string;
+  /** In encoding order: O before CN, as `openssl` prints `O = system:nodes, CN = system:node:w1`. */
+  subject: SubjectAttr[];
+  /** Canonical entries: `DNS:kubernetes`, `IP:10.3.0.1`. */
+  sans: string[];
+  extKeyUsage: ExtKeyUsage[];
+  isCa: boolean;
+  /** Id of the signing CA, or null for a self-signed CA. */
+  issuer: string | null;
+  purpose: string;
+}
+
+/** A CA ready to sign: its parsed certificate and private key. */
+export interface SigningCa {
+  id: string;
+  pem: string;
+  forgeCert: forge.pki.Certificate;
+  x509: X509Certificate;
+  key: KeyObject;
+  /** Raw subjectKeyIdentifier bytes (binary string), reused as the authorityKeyIdentifier of leaves. */
+  ski: string;
+}
+
+/** Parsed view of a certificate on disk. */
+export interface ParsedCert {
+  pem: string;
+  x509: X509Certificate;
+  subject: SubjectAttr[];
+  /** Subject attributes as printed, including ones we never set. */
+  subjectText: string;
+  issuerText: string;
+  sans: string[];
+  extKeyUsage: ExtKeyUsage[];
+  isCa: boolean;
+  notBefore: Date;
+  notAfter: Date;
+  ski: string | null;
+}
+
+export function sanEntry(value: string): string {
+  const ip = canonicalIp(value);
+  return ip ? `IP:${ip}` : `DNS:${value.toLowerCase()}`;
+}
+
+/** `CN=system:node:w1, O=system:nodes` — most specific first, like RFC 4514. */
+export function formatDn(attrs: readonly (readonly [string, string])[]): string {
+  return [...attrs]
+    .reverse()
+    .map(([k, v]) => `${k}=${v}`)
+    .join(', ');
+}
+
+function forgeAttrs(cert: forge.pki.Certificate, which: 'subject' | 'issuer'): Array<[string, string]> {
+  return cert[which].attributes.map((a) => [a.shortName ?? a.type ?? '?', String(a.value)] as [string, string]);
+}
+
+export function parseCertificate(pem: string): ParsedCert {
+  const x509 = new X509Certificate(pem);
+  const cert = forge.pki.certificateFromPem(pem);
+  const subjectAll = forgeAttrs(cert, 'subject');
+  const subject = subjectAll.filter(([k]) => k === 'CN' || k === 'O') as unknown as SubjectAttr[];
+  const san = cert.getExtension('subjectAltName') as { altNames?: Array<{ type: number; value: string; ip?: string }> } | null;
+  const sans: string[] = [];
+  for (const n of san?.altNames ?? []) {
+    if (n.type === 2) sans.push(`DNS:${n.value.toLowerCase()}`);
+    else if (n.type === 7 && n.ip) sans.push(`IP:${canonicalIp(n.ip) ?? n.ip}`);
+  }
+  const eku = cert.getExtension('extKeyUsage') as Partial<Record<ExtKeyUsage, boolean>> | null;
+  const extKeyUsage = (['serverAuth', 'clientAuth'] as const).filter((u) => eku?.[u]);
+  const bc = cert.getExtension('basicConstraints') as { cA?: boolean } | null;
+  const skiExt = cert.getExtension('subjectKeyIdentifier') as { subjectKeyIdentifier?: string } | null;
+  return {
+    pem,
+    x509,
+    subject,
+    subjectText: formatDn(subjectAll),
+    issuerText: formatDn(forgeAttrs(cert, 'issuer')),
+    sans,
+    extKeyUsage,
+    isCa: bc?.cA === true,
+    notBefore: cert.validity.notBefore,
+    notAfter: cert.validity.notAfter,
+    ski: skiExt?.subjectKeyIdentifier ? forge.util.hexToBytes(skiExt.subjectKeyIdentifier) : null,
+  };
+}
+
+export function loadSigningCa(id: string, pem: string, key: KeyObject): SigningCa {
+  const parsed = parseCertificate(pem);
+  if (!parsed.isCa) throw new PkiError(`${id}.crt is not a CA certificate (basicConstraints CA:FALSE)`);
+  if (!parsed.x509.checkPrivateKey(key)) throw new PkiError(`${id}.key does not match ${id}.crt`);
+  const forgeCert = forge.pki.certificateFromPem(pem);
+  const ski = parsed.ski ?? forgeCert.generateSubjectKeyIdentifier().getBytes();
+  return { id, pem, forgeCert, x509: parsed.x509, key, ski };
+}
+
+/** Random positive 128-bit serial (RFC 5280: positive, at most 20 octets). */
+function randomSerialHex(): string {
+  const b = randomBytes(16);
+  b[0] = (b[0] ?? 0) & 0x7f || 0x01;
+  return b.toString('hex');
+}
+
+export interface IssueRequest {
+  profile: CertProfile;
+  /** SPKI PEM of the subject key. */
+  publicPem: string;
+  /** Subject's own private key (only used for self-signed CAs). */
+  privateKey: KeyObject;
+  /** The signer; omitted for a self-signed CA. */
+  ca?: SigningCa;
+  validityDays: number;
+  now: Date;
+}
+
+/**
+ * Builds the certificate with node-forge and signs its TBSCertificate with native crypto
+ * (sha256WithRSAEncryption). Returns PEM.
+ */
+export async function issueCertificate(req: IssueRequest): Promise<string> {
+  const { profile, ca } = req;
+  const cert = forge.pki.createCertificate();
+  cert.publicKey = forge.pki.publicKeyFromPem(req.publicPem);
+  cert.serialNumber = randomSerialHex();
+  const notBefore = new Date(req.now.getTime() - BACKDATE_MS);
+  let notAfter = new Date(req.now.getTime() + req.validityDays * DAY_MS);
+  // a leaf must not outlive its CA
+  if (ca && notAfter > ca.forgeCert.validity.notAfter) notAfter = new Date(ca.forgeCert.validity.notAfter);
+  cert.validity.notBefore = notBefore;
+  cert.validity.notAfter = notAfter;
+  const subject: forge.pki.CertificateField[] = profile.subject.map(([shortName, value]) => ({
+    shortName,
+    value,
+    // types say asn1.Class, forge reads it as the value's universal tag
+    valueTagClass: forge.asn1.Type.UTF8 as unknown as forge.asn1.Class,
+  }));
+  cert.setSubject(subject);
+  cert.setIssuer(ca ? ca.forgeCert.subject.attributes : subject);
+
+  const extensions: object[] = [
+    { name: 'basicConstraints', critical: true, cA: profile.isCa },
+    profile.isCa
+      ? { name: 'keyUsage', critical: true, digitalSignature: true, keyCertSign: true, cRLSign: true }
+      : { name: 'keyUsage', critical: true, digitalSignature: true, keyEncipherment: true },
+  ];
+  if (profile.extKeyUsage.length > 0) {
+    extensions.push({ name: 'extKeyUsage', ...Object.fromEntries(profile.extKeyUsage.map((u) => [u, true])) });
+  }
+  extensions.push({ name: 'subjectKeyIdentifier' });
+  extensions.push({ name: 'authorityKeyIdentifier', keyIdentifier: ca ? ca.ski : true });
+  if (profile.sans.length > 0) {
+    extensions.push({
+      name: 'subjectAltName',
+      altNames: profile.sans.map((s) => (s.startsWith('IP:') ? { type: 7, ip: s.slice(3) } : { type: 2, value: s.slice(4) })),
+    });
+  }
+  cert.setExtensions(extensions);
+
+  const sha256WithRsa = forge.pki.oids['sha256WithRSAEncryption'] as string;
+  cert.signatureOid = sha256WithRsa;
+  cert.siginfo.algorithmOid = sha256WithRsa;
+  const getTbs = (forge.pki as unknown as { getTBSCertificate(c: forge.pki.Certificate): forge.asn1.Asn1 }).getTBSCertificate;
+  cert.tbsCertificate = getTbs(cert);
+  const tbsDer = Buffer.from(forge.asn1.toDer(cert.tbsCertificate).getBytes(), 'binary');
+  const signature = await signSha256(tbsDer, ca ? ca.key : req.privateKey);
+  cert.signature = signature.toString('binary');
+  const pem = forge.pki.certificateToPem(cert);
+
+  // Cheap self-check (public-key operation): the signature verifies with the issuer's key.
+  const issued = new X509Certificate(pem);
+  if (!issued.verify(ca ? ca.x509.publicKey : issued.publicKey)) {
+    throw new PkiError(`internal error: the signature of ${profile.id} does not verify`);
+  }
+  return pem;
+}
