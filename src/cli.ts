@@ -91,6 +91,17 @@ function shortUsage(): string {
 }
 
 function unknownCommand(name: string): string {
-  const near = commands.map((c) => c.name).filter((n) => n.startsWith(name.slice(0, 2)));
+  const near = commands.map((c) => c.name).filter((n) => editDistance(n, name) <= 2 || n.startsWith(name));
   return `unknown command "${name}"${near.length ? ` (did you mean ${near.join(' or ')}?)` : ''}. ${shortUsage()}`;
+}
+
+/** Levenshtein distance, for "did you mean" on mistyped commands. */
+function editDistance(a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    const cur = [i];
+    for (let j = 1; j <= b.length; j++) cur[j] = Math.min(prev[j]! + 1, cur[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    prev = cur;
+  }
+  return prev[b.length]!;
 }

@@ -30,15 +30,15 @@ export function parseSpec(text: string, file: string): LoadedSpec {
   if (doc.errors.length > 0) {
     throw new SpecError(
       file,
-      doc.errors.map((e) => {
-        const pos = e.linePos?.[0];
-        return { field: '', message: `invalid YAML: ${e.message.split('\n')[0]}`, line: pos?.line, column: pos?.col };
+      doc.errors.slice(0, 1).map((e) => {
+        const pos = lineCounter.linePos(e.pos[0]);
+        return { field: '', message: `invalid YAML: ${e.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '')}`, line: pos.line, column: pos.col };
       }),
     );
   }
   const data: unknown = doc.toJS();
   if (data === null || data === undefined) throw new SpecError(file, [{ field: '', message: 'the file is empty: run `kcore-wizard init` to write a default spec' }]);
-  const parsed = specSchema.safeParse(data);
+  const parsed = specSchema.safeParse(data, { reportInput: true });
   if (!parsed.success) {
     throw new SpecError(file, parsed.error.issues.map((issue) => problemFromIssue(issue, doc, lineCounter)));
   }
@@ -63,7 +63,7 @@ export async function loadSpec(workspace: string): Promise<LoadedSpec> {
 
 /** Validate a spec object (e.g. built from flags or the wizard); throws SpecError with field names. */
 export function checkSpec(data: unknown, file = SPEC_FILE): LoadedSpec {
-  const parsed = specSchema.safeParse(data);
+  const parsed = specSchema.safeParse(data, { reportInput: true });
   if (!parsed.success)
     throw new SpecError(file, parsed.error.issues.map((i) => ({ field: i.path.join('.'), message: issueMessage(i) })));
   const { errors, warnings } = validateSpec(parsed.data);
@@ -101,8 +101,11 @@ function problemFromIssue(issue: z.core.$ZodIssue, doc: Document, lc: LineCounte
 }
 
 function issueMessage(issue: z.core.$ZodIssue): string {
+  if ((issue.code === 'invalid_type' || issue.code === 'invalid_value') && issue.input === undefined) {
+    const expected = issue.code === 'invalid_type' ? issue.expected : issue.message.replace(/^Invalid (option|input): /, '');
+    return `is missing: ${expected}`;
+  }
   if (issue.code === 'invalid_type') {
-    if (issue.input === undefined) return `is missing: expected ${issue.expected}`;
     return `expected ${issue.expected}, got ${describe(issue.input)}`;
   }
   if (issue.code === 'invalid_value') return `${issue.message.replace(/^Invalid (option|input): /, '')}, got ${describe(issue.input)}`;
