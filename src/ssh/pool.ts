@@ -1,0 +1,119 @@
+// One connection per host, shared; hosts worked on in parallel up to a cap.
+
+import type { Duplex } from 'node:stream';
+import pLimit from 'p-limit';
+import { SshHostConnection, type ConnectionSettings } from './connection.js';
+import { SshError, abortedError } from './errors.js';
+import { KnownHosts } from './known-hosts.js';
+import type { HostConnection, HostTarget, PoolOptions } from './types.js';
+
+export const POOL_DEFAULTS = {
+  maxHosts: 30,
+  maxChannelsPerHost: 8,
+  connectTimeoutMs: 20_000,
+  keepaliveIntervalMs: 10_000,
+  retries: 2,
+  retryBaseDelayMs: 500,
+} as const;
+
+function targetKey(t: HostTarget): string {
+  const own = `${t.user}@${t.host.toLowerCase()}:${t.port}`;
+  return t.proxyJump ? `${own} via ${targetKey(t.proxyJump)}` : own;
+}
+
+export interface HostOutcome<T> {
+  target: HostTarget;
+  result?: T;
+  error?: SshError;
+}
+
+export class SshPool {
+  readonly knownHosts: KnownHosts;
+  private readonly settings: ConnectionSettings;
+  private readonly conns = new Map<string, SshHostConnection>();
+  private readonly maxHosts: number;
+
+  constructor(readonly opts: PoolOptions) {
+    this.knownHosts = new KnownHosts(opts.knownHostsPath);
+    this.maxHosts = opts.maxHosts ?? POOL_DEFAULTS.maxHosts;
+    const maxChannels = opts.maxChannelsPerHost ?? POOL_DEFAULTS.maxChannelsPerHost;
+    if (maxChannels > 9) {
+      // One session is kept spare for killing timed-out commands; OpenSSH allows 10 per connection.
+      throw new Error(`maxChannelsPerHost must be at most 9 (OpenSSH's MaxSessions is 10), got ${maxChannels}`);
+    }
+    const s: ConnectionSettings = {
+      knownHosts: this.knownHosts,
+      acceptChangedHostKeys: opts.acceptChangedHostKeys ?? false,
+      maxChannels,
+      connectTimeoutMs: opts.connectTimeoutMs ?? POOL_DEFAULTS.connectTimeoutMs,
+      keepaliveIntervalMs: opts.keepaliveIntervalMs ?? POOL_DEFAULTS.keepaliveIntervalMs,
+      retries: opts.retries ?? POOL_DEFAULTS.retries,
+      retryBaseDelayMs: opts.retryBaseDelayMs ?? POOL_DEFAULTS.retryBaseDelayMs,
+      openJump: (jump, host, port, signal) => this.openJump(jump, host, port, signal),
+    };
+    if (opts.onHostKey) s.onHostKey = opts.onHostKey;
+    if (opts.onCommand) s.onCommand = opts.onCommand;
+    this.settings = s;
+  }
+
+  private get(target: HostTarget): SshHostConnection {
+    const key = targetKey(target);
+    let c = this.conns.get(key);
+    if (!c || c.isClosed) {
+      c = new SshHostConnection(target, this.settings);
+      this.conns.set(key, c);
+    }
+    return c;
+  }
+
+  private async openJump(jump: HostTarget, host: string, port: number, signal?: AbortSignal): Promise<Duplex> {
+    return this.get(jump).forwardOut(host, port, signal);
+  }
+
+  /** The host's shared connection, connected (host key checked, authenticated) before it is returned. */
+  async connection(target: HostTarget, signal?: AbortSignal): Promise<HostConnection & SshHostConnection> {
+    const c = this.get(target);
+    await c.connect(signal);
+    return c;
+  }
+
+  /**
+   * Run `fn` once per host, at most `maxHosts` at a time. Never rejects: each host gets a result or an
+   * SshError (results are in the order of `targets`).
+   */
+  async forEachHost<T>(targets: HostTarget[], fn: (c: HostConnection) => Promise<T>, signal?: AbortSignal): Promise<Array<HostOutcome<T>>> {
+    const limit = pLimit(Math.max(1, this.maxHosts));
+    return Promise.all(
+      targets.map((target) =>
+        limit(async (): Promise<HostOutcome<T>> => {
+          const name = target.name || target.host;
+          if (signal?.aborted) return { target, error: abortedError(name, 'Work', signal.reason) };
+          try {
+            const c = await this.connection(target, signal);
+            return { target, result: await fn(c) };
+          } catch (e) {
+            return { target, error: asSshError(e, name) };
+          }
+        }),
+      ),
+    );
+  }
+
+  /** Connections currently held (connected or not). */
+  get size(): number {
+    return this.conns.size;
+  }
+
+  async closeAll(): Promise<void> {
+    const all = [...this.conns.values()];
+    this.conns.clear();
+    await Promise.all(all.map((c) => c.close()));
+  }
+}
+
+/** Errors thrown by a forEachHost callback that are not SshErrors are reported as 'command-failed'. */
+function asSshError(e: unknown, host: string): SshError {
+  if (e instanceof SshError) return e;
+  const msg = e instanceof Error ? e.message : String(e);
+  return new SshError({ kind: 'command-failed', host, message: `${host}: ${msg}`, retryable: false, cause: e });
+}

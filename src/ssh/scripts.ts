@@ -1,0 +1,95 @@
+// The shell text the engine sends. POSIX sh + coreutils only (Flatcar has no Python).
+
+import { shellQuote } from './quote.js';
+
+/** Environment marker carried by every process of one command, so a timeout can kill them all. */
+export const MARKER_VAR = 'KCORE_EXEC';
+
+/**
+ * The command line sent to sshd. The user's command runs in `sh -c`, tagged with a per-command marker in
+ * its environment (inherited by every child, kept across exec). With sudo: `sudo -n -- … sh -c '<quoted>'`.
+ * `exec` keeps the pid, so `$$` is the session's process and signals that kill it are reported as such.
+ */
+export function wrapCommand(command: string, opts: { sudo: boolean; marker: string }): string {
+  const tag = `${MARKER_VAR}=${opts.marker}`;
+  const inner = `sh -c ${shellQuote(command)}`;
+  return opts.sudo ? `exec env ${tag} sudo -n -- env ${tag} ${inner}` : `exec env ${tag} ${inner}`;
+}
+
+/**
+ * Kill every process carrying the marker: TERM, up to 2 s of grace, then KILL. Reads /proc/<pid>/environ,
+ * so it must run as the same user as the command (through sudo for sudo commands).
+ */
+export function killScript(marker: string): string {
+  const m = shellQuote(`${MARKER_VAR}=${marker}`);
+  return [
+    `m=${m}`,
+    // The marker ends with a NUL in environ; -F keeps it literal. Our own processes do not carry it.
+    `pids() { for d in /proc/[0-9]*; do grep -qsaF -- "$m" "$d/environ" 2>/dev/null && echo "\${d#/proc/}"; done; }`,
+    'p=$(pids); [ -n "$p" ] && kill -s TERM $p 2>/dev/null',
+    'i=0; while [ $i -lt 10 ]; do p=$(pids); [ -z "$p" ] && exit 0; sleep 0.2; i=$((i+1)); done',
+    'kill -s KILL $p 2>/dev/null; exit 0',
+  ].join('\n');
+}
+
+export const MISSING_EXIT = 100;
+
+/** Mode, owner, group and SHA-256 of a file, or `missing`. */
+export function statScript(path: string): string {
+  const p = shellQuote(path);
+  return `p=${p}; if [ -e "$p" ]; then stat -c '%a %U %G' -- "$p" && sha256sum -- "$p"; else echo missing; fi`;
+}
+
+export function catScript(path: string): string {
+  return `p=${shellQuote(path)}; [ -e "$p" ] || exit ${MISSING_EXIT}; exec cat -- "$p"`;
+}
+
+export function sha256Script(path: string): string {
+  return `p=${shellQuote(path)}; [ -e "$p" ] || exit ${MISSING_EXIT}; sha256sum -- "$p"`;
+}
+
+export function ownerSpec(owner?: string, group?: string): string | undefined {
+  if (owner && group) return `${owner}:${group}`;
+  if (owner) return owner;
+  if (group) return `:${group}`;
+  return undefined;
+}
+
+export const CORRUPT_EXIT = 97;
+
+/**
+ * Write stdin to `path` atomically: a temp file in the same directory (mktemp: mode 0600, so secret content
+ * is never readable by others), checksum verified, chown, chmod, then rename over the target — a reader
+ * sees the old file or the new one, never a partial one.
+ */
+export function uploadScript(spec: { path: string; mode: number; owner?: string; group?: string; sha256: string }): string {
+  const own = ownerSpec(spec.owner, spec.group);
+  return [
+    'set -e',
+    `p=${shellQuote(spec.path)}`,
+    'd=$(dirname -- "$p")',
+    '[ -d "$d" ] || mkdir -p -- "$d"',
+    't=$(mktemp "$d/.kcore-upload.XXXXXXXX")',
+    `trap 'rm -f -- "$t"' EXIT`,
+    'cat > "$t"',
+    's=$(sha256sum < "$t"); s=${s%% *}',
+    `if [ "$s" != ${spec.sha256} ]; then echo "upload to $p arrived corrupted (sha256 $s)" >&2; exit ${CORRUPT_EXIT}; fi`,
+    ...(own ? [`chown ${shellQuote(own)} -- "$t"`] : []),
+    `chmod ${modeString(spec.mode)} -- "$t"`,
+    'mv -f -- "$t" "$p"',
+    'trap - EXIT',
+  ].join('\n');
+}
+
+/** Content is already right: only owner and mode. */
+export function fixAttrsScript(spec: { path: string; mode: number; owner?: string; group?: string }): string {
+  const own = ownerSpec(spec.owner, spec.group);
+  return ['set -e', `p=${shellQuote(spec.path)}`, ...(own ? [`chown ${shellQuote(own)} -- "$p"`] : []), `chmod ${modeString(spec.mode)} -- "$p"`].join(
+    '\n',
+  );
+}
+
+export function modeString(mode: number): string {
+  if (!Number.isInteger(mode) || mode < 0 || mode > 0o7777) throw new Error(`Invalid file mode ${mode}`);
+  return mode.toString(8).padStart(4, '0');
+}
