@@ -75,7 +75,7 @@ export async function main(argv: string[], io: MainIO = {}): Promise<number> {
       stdin: io.stdin ?? process.stdin,
       env: io.env ?? process.env,
       cwd: io.cwd ?? process.cwd(),
-      signal: io.signal ?? new AbortController().signal,
+      signal: io.signal ?? interruptSignal(stderr),
     });
   } catch (e) {
     if (e instanceof UsageError) {
@@ -104,4 +104,19 @@ function editDistance(a: string, b: string): number {
     prev = cur;
   }
   return prev[b.length]!;
+}
+
+/**
+ * Ctrl+C for plain commands: the first press aborts the run (SSH commands and vagrant are cancelled,
+ * hosts marked cancelled); a second press exits at once. The wizard installs its own handling.
+ */
+function interruptSignal(stderr: { write(s: string): unknown }): AbortSignal {
+  const ac = new AbortController();
+  const onSigint = () => {
+    if (ac.signal.aborted) process.exit(130);
+    stderr.write('\ncancelling… (press Ctrl+C again to exit at once)\n');
+    ac.abort(new Error('cancelled by Ctrl+C'));
+  };
+  process.on('SIGINT', onSigint);
+  return ac.signal;
 }

@@ -2,8 +2,12 @@
 import type { CommandDef } from './args.js';
 import { initCommand } from './init.js';
 import { renderCommand } from './render.js';
+import { convergeCommand } from './converge.js';
+import { planCommand } from './plan.js';
+import { testCommand } from './test.js';
+import { pkiCommand } from './pki.js';
 
-export const commands: CommandDef[] = [initCommand, renderCommand];
+export const commands: CommandDef[] = [initCommand, renderCommand, planCommand, convergeCommand, testCommand, pkiCommand];
 
 export function findCommand(name: string): CommandDef | undefined {
   return commands.find((c) => c.name === name);

@@ -53,6 +53,8 @@ export const specSchema = z.strictObject({
   }),
   ssh: z.strictObject({
     user: z.string().regex(/^[a-z_][a-z0-9_-]*$/, 'expected a Unix user name'),
+    /** Private key for provider `existing` (relative to the workspace); otherwise ssh-agent is used. Vagrant providers take theirs from ssh.config. */
+    identityFile: z.string().min(1).optional(),
   }),
   groups: z.strictObject({
     etcd: groupSchema,

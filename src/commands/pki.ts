@@ -1,0 +1,30 @@
+/** `kcore-wizard pki`: list every certificate of the workspace: subject, SANs, expiry, why it exists. */
+import { formatCertificateTable, listCertificates } from '../pki/index.js';
+import { outputFormat, type CommandDef } from './args.js';
+import { resolveWorkspace, workspaceOptions } from './workspace.js';
+
+export const pkiCommand: CommandDef = {
+  name: 'pki',
+  summary: 'List every certificate of the cluster: subject, SANs, expiry and why it exists.',
+  usage: 'kcore-wizard pki [DIR] [--output json]',
+  options: {
+    ...workspaceOptions,
+    output: { type: 'string', short: 'o', valueName: 'format', description: 'text (default) or json' },
+    wide: { type: 'boolean', short: 'w', description: 'show every SAN' },
+    help: { type: 'boolean', short: 'h', description: 'show this help' },
+  },
+  async run(ctx) {
+    const workspace = resolveWorkspace(ctx);
+    const certs = await listCertificates(workspace);
+    if (outputFormat(ctx.values) === 'json') {
+      ctx.stdout.write(JSON.stringify(certs) + '\n');
+      return 0;
+    }
+    if (certs.length === 0) {
+      ctx.stdout.write('no certificates yet: `kcore-wizard converge --tags pki` creates them\n');
+      return 0;
+    }
+    ctx.stdout.write(formatCertificateTable(certs, { wide: !!ctx.values.wide }));
+    return 0;
+  },
+};

@@ -1,0 +1,58 @@
+/** Flags and output shared by converge, test and plan: one engine run, rendered for where it runs. */
+import { loadSpec } from '../spec/load.js';
+import { runConverge, type RunSummary } from '../engine/converge.js';
+import { fanOut, type EngineEvent, type EventSink } from '../engine/events.js';
+import { createJsonRenderer, createPlainRenderer } from '../output/plain.js';
+import { outputFormat, stringFlag, type CommandContext, type OptionSpec } from './args.js';
+import { workspaceOptions, resolveWorkspace } from './workspace.js';
+
+export const runOptions: Record<string, OptionSpec> = {
+  ...workspaceOptions,
+  tags: { type: 'string', valueName: 'tags', description: 'only tasks with these tags or roles (comma-separated), e.g. etcd,test' },
+  'skip-tags': { type: 'string', valueName: 'tags', description: 'skip tasks with these tags or roles' },
+  limit: { type: 'string', short: 'l', valueName: 'hosts', description: 'only these hosts or groups (comma-separated), e.g. etcd-02 or kube-worker' },
+  artifacts: { type: 'string', valueName: 'folder|url', description: "artifact source for this run (overrides the spec's artifacts.source)" },
+  'ssh-config': { type: 'string', valueName: 'file', description: "OpenSSH config to reach the hosts (default: the workspace's ssh.config)" },
+  'accept-changed-host-keys': { type: 'string', valueName: 'hosts', description: 'accept a CHANGED host key for these hosts (comma-separated, or "all"); only after you checked why it changed' },
+  output: { type: 'string', short: 'o', valueName: 'format', description: 'text (default) or json (one event per line)' },
+  quiet: { type: 'boolean', short: 'q', description: 'text output: only changed, failed and skipped tasks' },
+  help: { type: 'boolean', short: 'h', description: 'show this help' },
+};
+
+const list = (v: string | undefined) => (v ? v.split(',').map((s) => s.trim()).filter(Boolean) : undefined);
+
+export interface EngineRun {
+  summary: RunSummary;
+  events: EngineEvent[];
+  workspace: string;
+}
+
+export async function runFromFlags(ctx: CommandContext, mode: { dryRun?: boolean; tags?: string[] }): Promise<EngineRun> {
+  const workspace = resolveWorkspace(ctx);
+  const { spec, warnings } = await loadSpec(workspace);
+  const format = outputFormat(ctx.values);
+  const write = (s: string) => void ctx.stdout.write(s);
+  const events: EngineEvent[] = [];
+  const renderer: EventSink = format === 'json' ? createJsonRenderer(write) : createPlainRenderer(write, { verbose: !ctx.values.quiet });
+  if (format === 'text') for (const w of warnings) ctx.stderr.write(`warning: ${w.field}: ${w.message}\n`);
+  const accept = stringFlag(ctx.values, 'accept-changed-host-keys');
+  const summary = await runConverge({
+    workspace,
+    spec,
+    tags: mode.tags ?? list(stringFlag(ctx.values, 'tags')),
+    skipTags: list(stringFlag(ctx.values, 'skip-tags')),
+    limit: list(stringFlag(ctx.values, 'limit')),
+    dryRun: mode.dryRun,
+    artifacts: stringFlag(ctx.values, 'artifacts'),
+    sshConfig: stringFlag(ctx.values, 'ssh-config'),
+    acceptChangedHostKeys: accept === 'all' ? true : list(accept),
+    signal: ctx.signal,
+    emit: fanOut(renderer, (e) => events.push(e)),
+  });
+  return { summary, events, workspace };
+}
+
+/** Exit code of a run: 0 ok, 1 a host failed, 130 cancelled. */
+export function exitCode(s: RunSummary): number {
+  return s.status === 'ok' ? 0 : s.status === 'cancelled' ? 130 : 1;
+}

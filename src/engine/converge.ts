@@ -1,0 +1,102 @@
+/**
+ * converge / test / plan: load the workspace's hosts, open the SSH pool (workspace known_hosts, host
+ * keys reported), run the roles, write a per-host command log, close everything.
+ */
+import { appendFile, mkdir } from 'node:fs/promises';
+import path from 'node:path';
+import type { ClusterSpec, GroupName } from '../spec/schema.js';
+import { UsageError } from '../spec/errors.js';
+import { pkiPaths } from '../pki/paths.js';
+import { SshPool } from '../ssh/pool.js';
+import { ROLES } from '../roles/index.js';
+import { createArtifactStore } from './artifacts.js';
+import type { EventSink } from './events.js';
+import { resolveHosts } from './inventory.js';
+import { limitHosts, runRoles, type RunSummary } from './runner.js';
+import type { Role, RunContext } from './task.js';
+
+export const KNOWN_HOSTS_FILE = 'known_hosts';
+export const LOG_DIR = path.join('.kcore', 'logs');
+
+export interface ConvergeOptions {
+  workspace: string;
+  spec: ClusterSpec;
+  tags?: string[];
+  skipTags?: string[];
+  limit?: string[];
+  dryRun?: boolean;
+  /** Overrides the spec's artifacts.source for this run. */
+  artifacts?: string;
+  acceptChangedHostKeys?: boolean | string[];
+  /** Use this OpenSSH config instead of the workspace's ssh.config. */
+  sshConfig?: string;
+  roles?: Role[];
+  maxHosts?: number;
+  signal: AbortSignal;
+  emit: EventSink;
+}
+
+export type { RunSummary };
+
+/** Appends every command run on a host to `<workspace>/.kcore/logs/<host>.log` (secrets already redacted). */
+export function commandLog(workspace: string) {
+  const dir = path.join(workspace, LOG_DIR);
+  let ready: Promise<unknown> | undefined;
+  const chains = new Map<string, Promise<void>>();
+  return (host: string, line: string) => {
+    ready ??= mkdir(dir, { recursive: true, mode: 0o700 });
+    const prev = chains.get(host) ?? Promise.resolve();
+    const next = prev
+      .then(() => ready)
+      .then(() => appendFile(path.join(dir, `${host}.log`), line.endsWith('\n') ? line : `${line}\n`, { mode: 0o600 }))
+      .catch(() => undefined);
+    chains.set(host, next);
+    return next;
+  };
+}
+
+export async function runConverge(opts: ConvergeOptions): Promise<RunSummary> {
+  const { workspace, spec, emit } = opts;
+  const hosts = await resolveHosts(workspace, spec, { sshConfig: opts.sshConfig });
+  const { unknown } = limitHosts(hosts, opts.limit);
+  if (unknown.length)
+    throw new UsageError(`--limit ${unknown.join(',')}: no such host or group (hosts: ${hosts.map((h) => h.name).join(', ')}; groups: etcd, kube-master, kube-worker)`);
+  const log = commandLog(workspace);
+  const pool = new SshPool({
+    knownHostsPath: path.join(workspace, KNOWN_HOSTS_FILE),
+    acceptChangedHostKeys: opts.acceptChangedHostKeys,
+    maxHosts: opts.maxHosts,
+    onHostKey: (e) => {
+      emit({ type: 'host-key', at: Date.now(), host: e.host, kind: e.kind, fingerprint: e.fingerprint, keyType: e.keyType });
+      void log(e.host, `${new Date().toISOString()} host key ${e.kind}: ${e.keyType} ${e.fingerprint}`);
+    },
+    onCommand: (host, c) => {
+      void log(host, `${new Date().toISOString()} ${c.sudo ? '[sudo] ' : ''}exit=${c.exitCode ?? 'signal'} ${c.durationMs}ms: ${c.command.replace(/\n/g, '\n    ')}`);
+    },
+  });
+  const run: RunContext = {
+    spec,
+    workspace,
+    hosts,
+    pki: pkiPaths(workspace),
+    artifacts: createArtifactStore(workspace, opts.artifacts ?? spec.artifacts.source),
+    dryRun: !!opts.dryRun,
+    signal: opts.signal,
+    facts: new Map(),
+    hostsOf: (g: GroupName) => hosts.filter((h) => h.group === g),
+  };
+  try {
+    return await runRoles({
+      roles: opts.roles ?? ROLES,
+      run,
+      connector: pool,
+      emit,
+      tags: opts.tags,
+      skipTags: opts.skipTags,
+      limit: opts.limit,
+      maxHosts: opts.maxHosts,
+    });
+  } finally {
+    await pool.closeAll();
+  }
+}

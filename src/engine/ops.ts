@@ -1,0 +1,188 @@
+/**
+ * Building blocks for role tasks: files (batched: one round trip gathers every file of a task),
+ * directories, system users and systemd services. Each follows gather → plan → apply.
+ */
+import { createHash } from 'node:crypto';
+import { shellQuote } from '../ssh/quote.js';
+import { task, TaskFailure, type Task, type TaskContext } from './task.js';
+
+export interface FileSpec {
+  path: string;
+  content: string | Buffer;
+  mode: number;
+  owner?: string;
+  group?: string;
+  /** Secret content (private keys): never logged or shown in plans. */
+  secret?: boolean;
+  /** Handlers to notify when this file changes (e.g. `restart etcd`, `daemon-reload`). */
+  notify?: string | string[];
+}
+
+interface RemoteFile {
+  exists: boolean;
+  mode?: number;
+  owner?: string;
+  group?: string;
+  sha256?: string;
+}
+
+/** One shell script that reports mode, owner and SHA-256 of every path (read-only). */
+export function statScript(paths: string[]): string {
+  return paths
+    .map(
+      (p) =>
+        `if [ -f ${shellQuote(p)} ]; then printf '%s %s ' "$(stat -c '%a %U %G' ${shellQuote(p)})" "$(sha256sum < ${shellQuote(p)} | cut -c1-64)"; echo; else echo missing; fi`,
+    )
+    .join('\n');
+}
+
+export function parseStat(stdout: string, count: number): RemoteFile[] {
+  const lines = stdout.split('\n').slice(0, count);
+  if (lines.length < count) throw new TaskFailure(`unexpected output while checking files (got ${lines.length} of ${count} lines)`);
+  return lines.map((l) => {
+    if (l.trim() === 'missing') return { exists: false };
+    const [mode, owner, group, sha256] = l.trim().split(/\s+/);
+    return { exists: true, mode: parseInt(mode!, 8), owner, group, sha256 };
+  });
+}
+
+export function sha256(content: string | Buffer): string {
+  return createHash('sha256').update(content).digest('hex');
+}
+
+/** What differs between a wanted file and the remote one (pure). */
+export function fileDiff(want: FileSpec, have: RemoteFile): string | null {
+  const owner = want.owner ?? 'root';
+  const group = want.group ?? owner;
+  if (!have.exists) return `create ${want.path} (mode ${want.mode.toString(8).padStart(4, '0')}, ${owner}:${group})`;
+  const parts: string[] = [];
+  if (have.sha256 !== sha256(want.content)) parts.push('content differs');
+  if (have.mode !== want.mode) parts.push(`mode ${have.mode?.toString(8)} → ${want.mode.toString(8)}`);
+  if (have.owner !== owner || have.group !== group) parts.push(`owner ${have.owner}:${have.group} → ${owner}:${group}`);
+  return parts.length ? `update ${want.path} (${parts.join(', ')})` : null;
+}
+
+/** A task that keeps a set of files in place; gathers all of them in one round trip. */
+export function filesTask(name: string, files: (ctx: TaskContext) => Promise<FileSpec[]> | FileSpec[], tags: string[] = []): Task<{ want: FileSpec[]; have: RemoteFile[] }> {
+  return task({
+    name,
+    tags,
+    async gather(ctx) {
+      const want = await files(ctx);
+      const r = await ctx.conn.run(statScript(want.map((f) => f.path)), { sudo: true, signal: ctx.signal });
+      return { want, have: parseStat(r.stdout, want.length) };
+    },
+    plan(_ctx, { want, have }) {
+      return want.map((w, i) => fileDiff(w, have[i]!)).filter((d): d is string => d !== null);
+    },
+    async apply(ctx, { want, have }) {
+      for (const [i, w] of want.entries()) {
+        if (fileDiff(w, have[i]!) === null) continue;
+        await ctx.conn.upload({ path: w.path, content: w.content, mode: w.mode, owner: w.owner ?? 'root', group: w.group ?? w.owner ?? 'root', sudo: true, secret: w.secret }, { signal: ctx.signal });
+        ctx.output(`wrote ${w.path}`);
+        for (const h of [w.notify ?? []].flat()) ctx.notify(h);
+      }
+    },
+  });
+}
+
+/** A directory with mode and owner. */
+export function directoryTask(name: string, dirs: Array<{ path: string; mode: number; owner?: string; group?: string }>, tags: string[] = []) {
+  return task({
+    name,
+    tags,
+    async gather(ctx) {
+      const script = dirs.map((d) => `if [ -d ${shellQuote(d.path)} ]; then stat -c '%a %U %G' ${shellQuote(d.path)}; else echo missing; fi`).join('\n');
+      const r = await ctx.conn.run(script, { sudo: true, signal: ctx.signal });
+      return r.stdout.split('\n').slice(0, dirs.length);
+    },
+    plan(_ctx, have) {
+      return dirs
+        .map((d, i) => {
+          const owner = d.owner ?? 'root';
+          const group = d.group ?? owner;
+          const line = have[i]?.trim() ?? 'missing';
+          if (line === 'missing') return `create directory ${d.path} (mode ${d.mode.toString(8).padStart(4, '0')}, ${owner}:${group})`;
+          const [mode, o, g] = line.split(' ');
+          return parseInt(mode!, 8) !== d.mode || o !== owner || g !== group ? `fix directory ${d.path} (${line} → ${d.mode.toString(8)} ${owner} ${group})` : null;
+        })
+        .filter((x): x is string => x !== null);
+    },
+    async apply(ctx) {
+      const script = dirs
+        .map((d) => `install -d -m ${d.mode.toString(8)} -o ${shellQuote(d.owner ?? 'root')} -g ${shellQuote(d.group ?? d.owner ?? 'root')} ${shellQuote(d.path)}`)
+        .join(' && ');
+      await ctx.conn.run(script, { sudo: true, signal: ctx.signal });
+    },
+  });
+}
+
+/** A system user (no login, no home created) for a daemon. */
+export function systemUserTask(name: string, user: string, home: string) {
+  return task({
+    name,
+    async gather(ctx) {
+      const r = await ctx.conn.exec(`id -u ${shellQuote(user)}`, { signal: ctx.signal });
+      return r.exitCode === 0;
+    },
+    plan: (_ctx, exists) => (exists ? [] : [`create system user ${user}`]),
+    async apply(ctx) {
+      const nologin = `$(command -v nologin || echo /bin/false)`;
+      await ctx.conn.run(`useradd --system --no-create-home --home-dir ${shellQuote(home)} --shell "${nologin}" --user-group ${shellQuote(user)}`, { sudo: true, signal: ctx.signal });
+    },
+  });
+}
+
+export interface ServiceState {
+  enabled: string;
+  active: string;
+}
+
+/**
+ * A systemd service that must be enabled and running. It is restarted only when a handler named
+ * `restart <unit>` was notified earlier in the role (its configuration changed), and systemd is
+ * reloaded first when `daemon-reload` was notified (a unit file changed).
+ */
+export function serviceTask(unit: string, opts: { restartHandler?: string; wait?: (ctx: TaskContext) => Promise<void> } = {}) {
+  const handler = opts.restartHandler ?? `restart ${unit}`;
+  return task({
+    name: `${unit} service enabled and running`,
+    async gather(ctx): Promise<ServiceState> {
+      const r = await ctx.conn.exec(`systemctl is-enabled ${unit} 2>/dev/null; echo "|"; systemctl is-active ${unit} 2>/dev/null; true`, { signal: ctx.signal });
+      const [enabled, active] = r.stdout.split('|').map((s) => s.trim());
+      return { enabled: enabled || 'unknown', active: active || 'unknown' };
+    },
+    plan(ctx, s) {
+      const out: string[] = [];
+      if (ctx.notified('daemon-reload')) out.push('reload systemd (unit files changed)');
+      if (s.enabled !== 'enabled') out.push(`enable ${unit} (is ${s.enabled})`);
+      if (s.active !== 'active') out.push(`start ${unit} (is ${s.active})`);
+      else if (ctx.notified(handler)) out.push(`restart ${unit} (its configuration changed)`);
+      return out;
+    },
+    async apply(ctx, s) {
+      const cmds: string[] = [];
+      if (ctx.notified('daemon-reload')) cmds.push('systemctl daemon-reload');
+      if (s.enabled !== 'enabled') cmds.push(`systemctl enable ${unit}`);
+      // --no-block: members of a new etcd cluster wait for each other; the readiness wait below is bounded.
+      if (s.active !== 'active') cmds.push(`systemctl start --no-block ${unit}`);
+      else if (ctx.notified(handler)) cmds.push(`systemctl restart --no-block ${unit}`);
+      await ctx.conn.run(cmds.join(' && '), { sudo: true, signal: ctx.signal });
+    },
+    verify: opts.wait,
+  });
+}
+
+/** Poll `check` until it passes or `timeoutMs` runs out; the failure says what was last seen. */
+export async function waitFor(what: string, check: () => Promise<string | null>, opts: { timeoutMs: number; intervalMs?: number; signal?: AbortSignal; hint?: string }): Promise<void> {
+  const deadline = Date.now() + opts.timeoutMs;
+  let last: string | null = null;
+  for (let attempt = 0; ; attempt++) {
+    opts.signal?.throwIfAborted();
+    last = await check();
+    if (last === null) return;
+    if (Date.now() >= deadline) break;
+    await new Promise((r) => setTimeout(r, Math.min(opts.intervalMs ?? 1000, Math.max(0, deadline - Date.now()))));
+  }
+  throw new TaskFailure(`${what} did not become ready within ${Math.round(opts.timeoutMs / 1000)} s: ${last}`, opts.hint);
+}

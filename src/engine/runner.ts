@@ -1,0 +1,259 @@
+/**
+ * The runner: roles in order with a barrier between them, the hosts of a role in parallel under a cap,
+ * a host stopped at its first failure while the others go on, a recap per host at the end. Everything
+ * it does is told through typed events; it takes an AbortSignal and marks unfinished hosts cancelled.
+ */
+import { randomUUID } from 'node:crypto';
+import pLimit from 'p-limit';
+import type { HostConnection, HostTarget } from '../ssh/types.js';
+import { isSshError } from '../ssh/errors.js';
+import { emptyCounts, type Counts, type EventSink, type HostRef, type HostState, type TaskStatus } from './events.js';
+import { ALWAYS, TaskFailure, type HostInfo, type Role, type RunContext, type Task, type TaskContext } from './task.js';
+import { ArtifactError } from './artifacts.js';
+
+export interface Connector {
+  connection(target: HostTarget, signal?: AbortSignal): Promise<HostConnection>;
+}
+
+export interface RunOptions {
+  roles: Role[];
+  run: RunContext;
+  connector: Connector;
+  emit: EventSink;
+  /** Only tasks with one of these tags (plus `always` tasks). */
+  tags?: string[];
+  skipTags?: string[];
+  /** Host names or group names; empty = all. */
+  limit?: string[];
+  /** Hosts worked on in parallel. Default 30. */
+  maxHosts?: number;
+}
+
+export interface RunSummary {
+  runId: string;
+  status: 'ok' | 'failed' | 'cancelled';
+  recap: Record<string, Counts & { state: HostState }>;
+  /** Total tasks changed (or that would change, in a dry run). */
+  changed: number;
+  failedHosts: string[];
+  durationMs: number;
+}
+
+export const LOCAL_HOST = 'local';
+
+/**
+ * Whether a task runs under the given --tags / --skip-tags (pure; exported for tests). A task carries
+ * its own tags plus its role's name; `always` tasks (facts) run unless skipped by name.
+ */
+export function taskSelected(t: Pick<Task, 'tags'>, role: string, tags?: string[], skipTags?: string[]): boolean {
+  const own = [...(t.tags ?? []), role];
+  if (skipTags?.some((s) => own.includes(s))) return false;
+  if (!tags || tags.length === 0) return true;
+  return own.includes(ALWAYS) || tags.some((x) => own.includes(x));
+}
+
+/** Hosts matching --limit (names or groups). Unknown names are an error for the caller to report. */
+export function limitHosts(hosts: HostInfo[], limit?: string[]): { hosts: HostInfo[]; unknown: string[] } {
+  if (!limit || limit.length === 0) return { hosts, unknown: [] };
+  const unknown = limit.filter((l) => !hosts.some((h) => h.name === l || h.group === l));
+  return { hosts: hosts.filter((h) => limit.includes(h.name) || limit.includes(h.group)), unknown };
+}
+
+function describeError(e: unknown): { status: TaskStatus; message: string } {
+  if (isSshError(e)) {
+    const unreachable = e.kind === 'unreachable' || e.kind === 'auth' || e.kind === 'host-key' || (e.kind === 'timeout' && /connect/i.test(e.message));
+    return { status: unreachable ? 'unreachable' : 'failed', message: e.hint ? `${e.message}\n  → ${e.hint}` : e.message };
+  }
+  if (e instanceof TaskFailure || e instanceof ArtifactError) return { status: 'failed', message: e.message };
+  const err = e instanceof Error ? e : new Error(String(e));
+  return { status: 'failed', message: `internal error: ${err.message}` };
+}
+
+const rank: Record<HostState, number> = { pending: 0, ok: 1, changed: 2, running: 3, cancelled: 4, unreachable: 5, failed: 6 };
+
+export async function runRoles(opts: RunOptions): Promise<RunSummary> {
+  const { run, emit, connector } = opts;
+  const started = Date.now();
+  const runId = randomUUID();
+  const signal = run.signal;
+  const { hosts: selected } = limitHosts(run.hosts, opts.limit);
+  const selectedNames = new Set(selected.map((h) => h.name));
+  const roles = opts.roles
+    .map((r) => ({ role: r, tasks: (r.tasks as Task[]).filter((t) => taskSelected(t, r.name, opts.tags, opts.skipTags)) }))
+    .filter((r) => r.tasks.length > 0);
+  const hasLocal = roles.some((r) => r.role.local);
+  const refs: HostRef[] = [
+    ...(hasLocal ? [{ name: LOCAL_HOST, group: 'local' as const, ip: '127.0.0.1' }] : []),
+    ...selected.map((h) => ({ name: h.name, group: h.group, ip: h.ip })),
+  ];
+  const recap: RunSummary['recap'] = {};
+  for (const r of refs) recap[r.name] = { ...emptyCounts(), state: 'pending' };
+  const stopped = new Set<string>(); // failed or unreachable hosts: no further roles
+  const inFlight = new Map<string, string>(); // host → role it is working on
+  let changedTotal = 0;
+  const now = () => Date.now();
+
+  emit({ type: 'run-start', at: now(), runId, hosts: refs, roles: roles.map((r) => r.role.name), dryRun: run.dryRun, tags: opts.tags, skipTags: opts.skipTags });
+
+  const setState = (host: string, state: HostState) => {
+    const r = recap[host]!;
+    if (rank[state] > rank[r.state] || r.state === 'running' || r.state === 'pending') r.state = state;
+  };
+
+  const limiter = pLimit(Math.max(1, opts.maxHosts ?? 30));
+
+  async function runHost(role: Role, tasks: Task[], host: HostInfo): Promise<void> {
+    const name = host.name;
+    if (signal.aborted) return;
+    emit({ type: 'host-start', at: now(), host: name, role: role.name });
+    inFlight.set(name, role.name);
+    try {
+      await runHostTasks(role, tasks, host);
+    } finally {
+      if (!signal.aborted) inFlight.delete(name);
+    }
+  }
+
+  async function runHostTasks(role: Role, tasks: Task[], host: HostInfo): Promise<void> {
+    const name = host.name;
+    recap[name]!.state = recap[name]!.state === 'pending' ? 'running' : recap[name]!.state;
+    const handlers = new Set<string>();
+    let conn: HostConnection;
+    if (role.local) conn = localOnly;
+    else {
+      const t0 = now();
+      try {
+        conn = await connector.connection(host.target, signal);
+      } catch (e) {
+        if (signal.aborted) return;
+        const d = describeError(e);
+        const status: TaskStatus = d.status === 'failed' && isSshError(e) ? 'unreachable' : d.status;
+        recap[name]![status]++;
+        emit({ type: 'task-end', at: now(), host: name, role: role.name, task: 'connect', tags: [], status, changes: [], message: d.message, durationMs: now() - t0 });
+        stopped.add(name);
+        setState(name, status === 'unreachable' ? 'unreachable' : 'failed');
+        emit({ type: 'host-end', at: now(), host: name, role: role.name, state: recap[name]!.state });
+        return;
+      }
+    }
+    const ctx: TaskContext = {
+      run,
+      host,
+      conn,
+      signal,
+      facts: () => {
+        const f = run.facts.get(name);
+        if (!f) throw new TaskFailure(`no facts for ${name}: the bootstrap role did not run on it`, 'run without --tags/--skip-tags that exclude `always`, or converge the bootstrap role first');
+        return f;
+      },
+      output: () => undefined,
+      notify: (h) => void handlers.add(h),
+      notified: (h) => handlers.has(h),
+    };
+    let hostChanged = false;
+    for (const t of tasks) {
+      if (signal.aborted) return;
+      const tags = t.tags ?? [];
+      const t0 = now();
+      const taskCtx: TaskContext = {
+        ...ctx,
+        output: (line, stream = 'stdout') => emit({ type: 'task-output', at: now(), host: name, role: role.name, task: t.name, stream, line }),
+      };
+      emit({ type: 'task-start', at: t0, host: name, role: role.name, task: t.name, tags });
+      const reason = t.skip?.(taskCtx);
+      if (reason) {
+        recap[name]!.skipped++;
+        emit({ type: 'task-end', at: now(), host: name, role: role.name, task: t.name, tags, status: 'skipped', changes: [], message: reason, durationMs: now() - t0 });
+        continue;
+      }
+      let status: TaskStatus = 'ok';
+      let changes: string[] = [];
+      let message: string | undefined;
+      try {
+        const gathered = await t.gather(taskCtx);
+        changes = t.plan ? t.plan(taskCtx, gathered as never) : [];
+        if (changes.length > 0) {
+          status = 'changed';
+          if (!run.dryRun) {
+            await t.apply?.(taskCtx, gathered as never, changes);
+            await t.verify?.(taskCtx);
+          }
+        }
+      } catch (e) {
+        if (signal.aborted) return;
+        const d = describeError(e);
+        status = d.status;
+        message = d.message;
+      }
+      recap[name]![status]++;
+      if (status === 'changed') {
+        changedTotal++;
+        hostChanged = true;
+      }
+      emit({ type: 'task-end', at: now(), host: name, role: role.name, task: t.name, tags, status, changes, message, durationMs: now() - t0 });
+      if (status === 'failed' || status === 'unreachable') {
+        stopped.add(name);
+        setState(name, status);
+        emit({ type: 'host-end', at: now(), host: name, role: role.name, state: status });
+        return;
+      }
+    }
+    setState(name, hostChanged ? 'changed' : 'ok');
+    emit({ type: 'host-end', at: now(), host: name, role: role.name, state: hostChanged ? 'changed' : 'ok' });
+  }
+
+  for (const { role, tasks } of roles) {
+    if (signal.aborted) break;
+    const targets: HostInfo[] = role.local
+      ? [localHostInfo(run)]
+      : role.hosts(run).filter((h) => selectedNames.has(h.name) && !stopped.has(h.name));
+    if (targets.length === 0 || tasks.length === 0) continue;
+    emit({ type: 'role-start', at: now(), role: role.name, hosts: targets.map((h) => h.name) });
+    await Promise.all(targets.map((h) => limiter(() => runHost(role, tasks, h))));
+    emit({ type: 'role-end', at: now(), role: role.name });
+    // A failed local role (PKI) leaves nothing for the hosts to use: stop every host.
+    if (role.local && stopped.has(LOCAL_HOST)) for (const h of selected) stopped.add(h.name);
+  }
+
+  // A cancelled run completed no host: every host that did not fail is marked cancelled.
+  if (signal.aborted)
+    for (const [name, r] of Object.entries(recap))
+      if (!stopped.has(name)) {
+        if (inFlight.has(name)) emit({ type: 'host-end', at: now(), host: name, role: inFlight.get(name)!, state: 'cancelled' });
+        r.state = 'cancelled';
+      }
+  for (const r of Object.values(recap)) if (r.state === 'running') r.state = r.changed > 0 ? 'changed' : 'ok';
+  const failedHosts = Object.entries(recap)
+    .filter(([, r]) => r.state === 'failed' || r.state === 'unreachable')
+    .map(([n]) => n);
+  const status: RunSummary['status'] = signal.aborted ? 'cancelled' : failedHosts.length > 0 ? 'failed' : 'ok';
+  const durationMs = now() - started;
+  emit({ type: 'run-end', at: now(), status, recap, durationMs });
+  return { runId, status, recap, changed: changedTotal, failedHosts, durationMs };
+}
+
+function localHostInfo(run: RunContext): HostInfo {
+  return {
+    name: LOCAL_HOST,
+    group: 'etcd',
+    index: 0,
+    ip: '127.0.0.1',
+    sshAddress: '127.0.0.1',
+    sshPort: 0,
+    memory: 0,
+    cpus: 0,
+    target: { name: LOCAL_HOST, host: '127.0.0.1', port: 0, user: run.spec.ssh.user },
+  };
+}
+
+const noConn = () => Promise.reject(new TaskFailure('a local role has no SSH connection (internal: the task should not use ctx.conn)'));
+const localOnly: HostConnection = {
+  target: { name: LOCAL_HOST, host: '127.0.0.1', port: 0, user: 'local' },
+  exec: noConn,
+  run: noConn,
+  close: async () => undefined,
+  sudoOk: async () => false,
+  upload: noConn,
+  readFile: noConn,
+  sha256: noConn,
+};

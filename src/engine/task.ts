@@ -1,0 +1,87 @@
+/**
+ * The task model. Every task gathers facts (read-only), computes a plan (pure: what differs), applies
+ * only that, and can verify. Smoke tests are tasks tagged `test` whose gather step is the check.
+ * Roles are ordered lists of tasks run on a group of hosts.
+ */
+import type { ClusterSpec, GroupName } from '../spec/schema.js';
+import type { PlannedHost } from '../spec/hosts.js';
+import type { HostConnection, HostTarget } from '../ssh/types.js';
+import type { PkiPaths } from '../pki/paths.js';
+import type { ArtifactStore } from './artifacts.js';
+import type { Facts } from './facts.js';
+
+export interface HostInfo extends PlannedHost {
+  target: HostTarget;
+}
+
+/** Shared by every task of a run. */
+export interface RunContext {
+  spec: ClusterSpec;
+  workspace: string;
+  hosts: HostInfo[];
+  pki: PkiPaths;
+  artifacts: ArtifactStore;
+  dryRun: boolean;
+  signal: AbortSignal;
+  /** Facts per host, filled by the bootstrap role. */
+  facts: Map<string, Facts>;
+  hostsOf(group: GroupName): HostInfo[];
+}
+
+export interface TaskContext {
+  run: RunContext;
+  host: HostInfo;
+  conn: HostConnection;
+  signal: AbortSignal;
+  /** The host's facts (bootstrap role); throws with a clear message when they were never gathered. */
+  facts(): Facts;
+  /** Stream a line of output to the host's panel. */
+  output(line: string, stream?: 'stdout' | 'stderr'): void;
+  /** Ask for a handler (e.g. `restart etcd`) to run later in this role for this host. */
+  notify(handler: string): void;
+  notified(handler: string): boolean;
+}
+
+/** A failure with a message a person can act on (no stack trace shown). */
+export class TaskFailure extends Error {
+  override name = 'TaskFailure';
+  constructor(message: string, readonly hint?: string) {
+    super(hint ? `${message}\n  → ${hint}` : message);
+  }
+}
+
+export interface Task<G = unknown> {
+  name: string;
+  tags?: string[];
+  /** A reason to skip this task on this host, or undefined to run it. */
+  skip?(ctx: TaskContext): string | undefined;
+  /** Read-only: look at the host. Smoke tests throw TaskFailure here. */
+  gather(ctx: TaskContext): Promise<G>;
+  /** Pure: what differs, one human line each ("write /etc/… (content differs)"). Empty: nothing to do. */
+  plan?(ctx: TaskContext, gathered: G): string[];
+  /** Make the planned changes. Never called in a dry run or when the plan is empty. */
+  apply?(ctx: TaskContext, gathered: G, changes: string[]): Promise<void>;
+  /** Check the result after apply. */
+  verify?(ctx: TaskContext): Promise<void>;
+}
+
+export interface Role {
+  name: string;
+  /** The hosts this role configures. A role with `local: true` runs once on the control machine. */
+  hosts(run: RunContext): HostInfo[];
+  local?: boolean;
+  tasks: Task<never>[] | Task<any>[]; // eslint-disable-line @typescript-eslint/no-explicit-any
+}
+
+/** Define a task with its gathered type inferred. */
+export function task<G>(t: Task<G>): Task<G> {
+  return t;
+}
+
+/** A smoke test: tagged `test`, side-effect free; `check` throws TaskFailure when something is wrong. */
+export function smokeTest(name: string, check: (ctx: TaskContext) => Promise<void>, extra: Partial<Task<void>> = {}): Task<void> {
+  return { name, tags: ['test'], gather: check, ...extra };
+}
+
+/** Tasks tagged `always` run whatever --tags says (facts), unless skipped explicitly. */
+export const ALWAYS = 'always';

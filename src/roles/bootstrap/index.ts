@@ -1,0 +1,33 @@
+/**
+ * bootstrap: learn each host (OS, architecture, systemd, container runtime, the private-network
+ * interface, writable /opt/bin). Nothing is installed: the SSH engine needs no Python on the hosts.
+ */
+import { gatherFacts } from '../../engine/facts.js';
+import { ALWAYS, smokeTest, task, TaskFailure, type Role } from '../../engine/task.js';
+
+export const bootstrapRole: Role = {
+  name: 'bootstrap',
+  hosts: (run) => run.hosts,
+  tasks: [
+    task({
+      name: 'gather facts',
+      tags: [ALWAYS],
+      async gather(ctx) {
+        if (!(await ctx.conn.sudoOk()))
+          throw new TaskFailure(`${ctx.host.target.user} cannot use sudo without a password on ${ctx.host.name}`, `allow it: echo '${ctx.host.target.user} ALL=(ALL) NOPASSWD:ALL' | sudo tee /etc/sudoers.d/kcore`);
+        const facts = await gatherFacts(ctx.conn, ctx.host.ip, ctx.host.name, ctx.signal);
+        ctx.run.facts.set(ctx.host.name, facts);
+        ctx.output(`${facts.os.prettyName || facts.os.id}, ${facts.arch}, private network on ${facts.privateInterface} ${facts.privateIp}`);
+      },
+    }),
+    smokeTest('facts the later roles need are present', async (ctx) => {
+      const f = ctx.facts();
+      const missing: string[] = [];
+      if (!f.systemd) missing.push('systemd is not running (PID 1): units cannot be managed');
+      if (!['amd64', 'arm64'].includes(f.arch)) missing.push(`architecture ${f.arch} has no release binaries (amd64 or arm64 only)`);
+      if (!f.optBinWritable) missing.push('/opt/bin is not writable by root');
+      if (!f.privateInterface) missing.push('no private-network interface');
+      if (missing.length) throw new TaskFailure(`${ctx.host.name}: ${missing.join('; ')}`);
+    }),
+  ],
+};

@@ -1,0 +1,155 @@
+/**
+ * etcd: release binaries in /opt/bin from the artifact source, a systemd unit and drop-in rendered from
+ * templates, one member or many (ETCD_INITIAL_CLUSTER from the spec), TLS with client-certificate auth on
+ * client and peer URLs, restarted only when its configuration changed, data dir kept across reruns.
+ * Smoke tests (tag `test`): member healthy over TLS, member list equals the spec, put/get round trip,
+ * a client without a certificate is refused.
+ */
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { ARTIFACTS } from '../../engine/artifacts.js';
+import { directoryTask, filesTask, serviceTask, systemUserTask, waitFor, type FileSpec } from '../../engine/ops.js';
+import { smokeTest, TaskFailure, type Role, type RunContext, type TaskContext } from '../../engine/task.js';
+import { renderTemplate } from '../../render/env.js';
+import { hostsOf } from '../../spec/hosts.js';
+import { shellQuote } from '../../ssh/quote.js';
+
+export const BIN_DIR = '/opt/bin';
+export const ETCD_PKI = '/etc/etcd/pki';
+export const ETCD_DATA = '/var/lib/etcd';
+export const UNIT = '/etc/systemd/system/etcd.service';
+export const DROPIN = '/etc/systemd/system/etcd.service.d/10-kcore.conf';
+const RESTART = 'restart etcd';
+
+export function initialCluster(run: Pick<RunContext, 'spec'>): string {
+  return hostsOf(run.spec, 'etcd')
+    .map((h) => `${h.name}=https://${h.ip}:2380`)
+    .join(',');
+}
+
+export function etcdUnit(run: Pick<RunContext, 'spec'>): string {
+  return renderTemplate('etcd/etcd.service.njk', { cluster: run.spec.name, bin: BIN_DIR });
+}
+
+export function etcdDropIn(run: Pick<RunContext, 'spec'>, host: { name: string; ip: string }): string {
+  return renderTemplate('etcd/10-kcore.conf.njk', {
+    cluster: run.spec.name,
+    name: host.name,
+    ip: host.ip,
+    dataDir: ETCD_DATA,
+    initialCluster: initialCluster(run),
+    token: `kcore-${run.spec.name}-etcd`,
+    pki: ETCD_PKI,
+  });
+}
+
+/** etcdctl on the host, over TLS with kcore-wizard's client certificate (or none, to prove refusal). */
+export function etcdctl(ip: string, args: string, opts: { withCert?: boolean } = {}): string {
+  const cert = opts.withCert === false ? '' : ` --cert=${ETCD_PKI}/kcore-client.crt --key=${ETCD_PKI}/kcore-client.key`;
+  return `ETCDCTL_API=3 ${BIN_DIR}/etcdctl --endpoints=https://${ip}:2379 --cacert=${ETCD_PKI}/ca.crt${cert} --dial-timeout=3s --command-timeout=5s ${args}`;
+}
+
+async function binaries(ctx: TaskContext): Promise<FileSpec[]> {
+  const a = ARTIFACTS.etcd(ctx.run.spec.versions.etcd, ctx.facts().arch);
+  const dir = await ctx.run.artifacts.unpack(a, ctx.signal);
+  const top = path.join(dir, a.file.replace(/\.tar\.gz$/, ''));
+  const out: FileSpec[] = [];
+  for (const bin of ['etcd', 'etcdctl']) {
+    let content: Buffer;
+    try {
+      content = await readFile(path.join(top, bin));
+    } catch {
+      throw new TaskFailure(`${a.file} has no ${path.basename(top)}/${bin}: it is not an etcd release tarball`, `check the file at ${ctx.run.artifacts.describe(a)}`);
+    }
+    out.push({ path: `${BIN_DIR}/${bin}`, content, mode: 0o755, notify: bin === 'etcd' ? RESTART : undefined });
+  }
+  return out;
+}
+
+async function certificates(ctx: TaskContext): Promise<FileSpec[]> {
+  const p = ctx.run.pki.etcd;
+  const name = ctx.host.name;
+  const read = (f: string) => readFile(f);
+  const own = { owner: 'etcd', group: 'etcd' };
+  return [
+    { path: `${ETCD_PKI}/ca.crt`, content: await read(p.ca.cert), mode: 0o644, notify: RESTART },
+    { path: `${ETCD_PKI}/server.crt`, content: await read(p.server(name).cert), mode: 0o644, notify: RESTART },
+    { path: `${ETCD_PKI}/server.key`, content: await read(p.server(name).key), mode: 0o600, ...own, secret: true, notify: RESTART },
+    { path: `${ETCD_PKI}/peer.crt`, content: await read(p.peer(name).cert), mode: 0o644, notify: RESTART },
+    { path: `${ETCD_PKI}/peer.key`, content: await read(p.peer(name).key), mode: 0o600, ...own, secret: true, notify: RESTART },
+    // kcore-wizard's own client certificate, for the smoke tests and `etcdctl` by hand (root only).
+    { path: `${ETCD_PKI}/kcore-client.crt`, content: await read(p.kcoreClient.cert), mode: 0o644 },
+    { path: `${ETCD_PKI}/kcore-client.key`, content: await read(p.kcoreClient.key), mode: 0o600, secret: true },
+  ];
+}
+
+async function health(ctx: TaskContext): Promise<string | null> {
+  const r = await ctx.conn.exec(etcdctl(ctx.host.ip, 'endpoint health'), { sudo: true, signal: ctx.signal });
+  const out = `${r.stdout}\n${r.stderr}`;
+  if (r.exitCode === 0 && /is healthy/.test(out)) return null;
+  const state = (await ctx.conn.exec('systemctl is-active etcd; true', { signal: ctx.signal })).stdout.trim() || 'unknown';
+  const detail = out.split('\n').map((l) => l.trim()).filter(Boolean).slice(-1)[0] ?? `exit ${r.exitCode}`;
+  return `etcd on ${ctx.host.name} is not healthy (service ${state}): ${detail}`;
+}
+
+export const etcdRole: Role = {
+  name: 'etcd',
+  hosts: (run) => run.hostsOf('etcd'),
+  tasks: [
+    systemUserTask('etcd system user', 'etcd', ETCD_DATA),
+    directoryTask('etcd directories', [
+      { path: BIN_DIR, mode: 0o755 },
+      { path: '/etc/etcd', mode: 0o755 },
+      { path: ETCD_PKI, mode: 0o755 },
+      { path: ETCD_DATA, mode: 0o700, owner: 'etcd' },
+      { path: '/etc/systemd/system/etcd.service.d', mode: 0o755 },
+    ]),
+    filesTask('etcd binaries', binaries),
+    filesTask('etcd certificates', certificates),
+    filesTask('etcd unit and drop-in', (ctx) => [
+      { path: UNIT, content: etcdUnit(ctx.run), mode: 0o644, notify: [RESTART, 'daemon-reload'] },
+      { path: DROPIN, content: etcdDropIn(ctx.run, ctx.host), mode: 0o644, notify: [RESTART, 'daemon-reload'] },
+    ]),
+    serviceTask('etcd', {
+      restartHandler: RESTART,
+      wait: (ctx) =>
+        waitFor(`etcd on ${ctx.host.name}`, () => health(ctx), {
+          timeoutMs: 90_000,
+          intervalMs: 1000,
+          signal: ctx.signal,
+          hint: `look at the journal: kcore-wizard dashboard (key l), or ssh in and run journalctl -u etcd`,
+        }),
+    }),
+
+    smokeTest('etcd: member healthy over TLS', async (ctx) => {
+      const problem = await health(ctx);
+      if (problem) throw new TaskFailure(problem, `start it: sudo systemctl start etcd (on ${ctx.host.name}); see journalctl -u etcd`);
+    }),
+    smokeTest('etcd: member list equals the spec', async (ctx) => {
+      const r = await ctx.conn.exec(etcdctl(ctx.host.ip, 'member list -w json'), { sudo: true, signal: ctx.signal });
+      if (r.exitCode !== 0) throw new TaskFailure(`etcdctl member list failed on ${ctx.host.name}: ${r.stderr.trim().split('\n').pop()}`);
+      const members = (JSON.parse(r.stdout) as { members?: Array<{ name?: string; peerURLs?: string[] }> }).members ?? [];
+      const have = members.map((m) => `${m.name ?? '(unstarted)'}=${(m.peerURLs ?? []).join('|')}`).sort();
+      const want = initialCluster(ctx.run).split(',').sort();
+      if (have.join(',') !== want.join(','))
+        throw new TaskFailure(`etcd members differ from the spec: have ${have.join(', ')}; want ${want.join(', ')}`, 'adding or removing etcd members needs `etcdctl member add/remove`; kcore-wizard creates new clusters only');
+    }),
+    smokeTest('etcd: put/get round trip', async (ctx) => {
+      const key = `/kcore-wizard/smoke/${ctx.host.name}`;
+      const value = randomBytes(8).toString('hex');
+      const script = [
+        etcdctl(ctx.host.ip, `put ${shellQuote(key)} ${value} >/dev/null`),
+        etcdctl(ctx.host.ip, `get --print-value-only ${shellQuote(key)}`),
+        etcdctl(ctx.host.ip, `del ${shellQuote(key)} >/dev/null`),
+      ].join(' && ');
+      const r = await ctx.conn.exec(script, { sudo: true, signal: ctx.signal });
+      if (r.exitCode !== 0 || r.stdout.trim() !== value)
+        throw new TaskFailure(`put/get through ${ctx.host.name} failed: ${(r.stderr.trim() || `read back "${r.stdout.trim()}" instead of "${value}"`).split('\n').pop()}`);
+    }),
+    smokeTest('etcd: a client without a certificate is refused', async (ctx) => {
+      const r = await ctx.conn.exec(etcdctl(ctx.host.ip, 'get /kcore-wizard --keys-only', { withCert: false }), { signal: ctx.signal });
+      if (r.exitCode === 0) throw new TaskFailure(`etcd on ${ctx.host.name} answered a client without a certificate: client-certificate auth is off`, 'check ETCD_CLIENT_CERT_AUTH=true in the drop-in and restart etcd');
+    }),
+  ],
+};

@@ -1,0 +1,46 @@
+/** pki: the cluster's certificates, made on the control machine in `<workspace>/pki` (idempotent). */
+import { ensurePki, type PkiInput } from '../../pki/index.js';
+import { hostsOf } from '../../spec/hosts.js';
+import type { ClusterSpec } from '../../spec/schema.js';
+import { smokeTest, task, TaskFailure, type Role } from '../../engine/task.js';
+import { listCertificates } from '../../pki/index.js';
+
+export function pkiInput(spec: ClusterSpec): PkiInput {
+  const nodes = (g: Parameters<typeof hostsOf>[1]) => hostsOf(spec, g).map((h) => ({ name: h.name, ip: h.ip }));
+  return {
+    clusterName: spec.name,
+    clusterDomain: spec.network.domain,
+    serviceCidr: spec.network.serviceCidr,
+    etcd: nodes('etcd'),
+    masters: nodes('kube-master'),
+    workers: nodes('kube-worker'),
+  };
+}
+
+export const pkiRole: Role = {
+  name: 'pki',
+  local: true,
+  hosts: () => [],
+  tasks: [
+    task({
+      name: 'certificates and keys',
+      // Read-only: what ensurePki would issue or reissue, and why.
+      gather: (ctx) => ensurePki(ctx.run.workspace, pkiInput(ctx.run.spec), { dryRun: true }),
+      plan: (_ctx, r) => r.changed.map((id) => `${verb(r.reasons[id])} ${id} (${r.reasons[id] ?? 'new'})`),
+      async apply(ctx) {
+        const r = await ensurePki(ctx.run.workspace, pkiInput(ctx.run.spec));
+        for (const w of r.warnings) ctx.output(w, 'stderr');
+      },
+    }),
+    smokeTest('every certificate is valid for at least 30 days', async (ctx) => {
+      const certs = await listCertificates(ctx.run.workspace);
+      if (certs.length === 0) throw new TaskFailure('no certificates in the workspace', 'run `kcore-wizard converge` without --tags test first');
+      const bad = certs.filter((c) => c.daysLeft < 30);
+      if (bad.length) throw new TaskFailure(`expiring soon: ${bad.map((c) => `${c.file} (${c.daysLeft} days)`).join(', ')}`, 'run `kcore-wizard converge --tags pki` to renew them');
+    }),
+  ],
+};
+
+function verb(reason: string | undefined): string {
+  return reason && !/missing|new/.test(reason) ? 'reissue' : 'issue';
+}
