@@ -1,0 +1,115 @@
+// The etcd role on real systemd machines (systemd-nspawn): a 3-member TLS cluster under systemd from a
+// local artifact mirror (Debian's etcd in the official release layout), its smoke tests, Molecule-style
+// idempotence, a plan after a spec change, and a failing smoke test when a member is stopped.
+import { execFileSync } from 'node:child_process';
+import { readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { canRunHosts, startSystemdHosts, type TestHosts } from '../hosts/index.js';
+import { layoutHosts, specForHosts, workspaceFor } from '../support/cluster.js';
+import { buildLocalEtcdMirror, type Mirror } from '../support/mirror.js';
+import { runCli } from '../support/cli.js';
+
+// Masters and workers are in the spec (it needs one of each) but not started: every run is --limit etcd.
+const LAYOUT = { etcd: 3, 'kube-master': 1, 'kube-worker': 1 };
+const ETCD = layoutHosts(LAYOUT).filter((h) => h.group === 'etcd');
+
+let hosts: TestHosts;
+let mirror: Mirror;
+let ws: string;
+
+beforeAll(async () => {
+  const can = await canRunHosts();
+  if (!can.ok) throw new Error(`real test hosts cannot run here: ${can.reason}`);
+  mirror = await buildLocalEtcdMirror();
+  hosts = await startSystemdHosts({ count: ETCD.length, names: ETCD.map((h) => h.name), ips: ETCD.map((h) => h.octet) });
+  const spec = specForHosts(hosts, LAYOUT, (s) => {
+    s.versions.etcd = mirror.etcdVersion;
+    s.artifacts.source = mirror.dir;
+  });
+  ws = await workspaceFor(spec);
+});
+
+afterAll(async () => {
+  await hosts?.teardown();
+});
+
+const cli = (...args: string[]) => runCli([...args, '--dir', ws]);
+
+describe('etcd role on 3 systemd hosts', () => {
+  it('converge brings up a 3-member etcd cluster with TLS under systemd', async () => {
+    const r = await cli('converge', '--limit', 'etcd');
+    if (r.code !== 0) console.log(r.stdout, r.stderr);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/== etcd \[etcd-01, etcd-02, etcd-03\]/);
+    for (const h of ETCD) {
+      const x = await hosts.exec(h.name, 'systemctl is-active etcd; systemctl is-enabled etcd; stat -c "%a %U" /etc/etcd/pki/server.key /var/lib/etcd');
+      expect(x.stdout).toBe('active\nenabled\n600 etcd\n700 etcd\n');
+    }
+    // Real TLS from this machine: a member answers with the client certificate, and refuses without.
+    const pki = path.join(ws, 'pki', 'etcd');
+    const ip = `${hosts.prefix}.102`;
+    const args = [`--endpoints=https://${ip}:2379`, `--cacert=${pki}/ca.crt`, '--dial-timeout=3s', '--command-timeout=5s'];
+    const list = execFileSync('etcdctl', [...args, `--cert=${pki}/kcore-etcd-client.crt`, `--key=${pki}/kcore-etcd-client.key`, 'member', 'list'], { encoding: 'utf8', env: { ...process.env, ETCDCTL_API: '3' } });
+    for (const h of ETCD) expect(list).toContain(`${h.name}, https://${hosts.prefix}.${h.octet}:2380`);
+    expect(() => execFileSync('etcdctl', [...args, 'get', 'x'], { stdio: 'pipe', env: { ...process.env, ETCDCTL_API: '3' } })).toThrow();
+  });
+
+  it('`test` passes with a per-host table', async () => {
+    const r = await cli('test', '--limit', 'etcd');
+    expect(r.code).toBe(0);
+    for (const h of ETCD) {
+      for (const t of ['etcd: member healthy over TLS', 'etcd: member list equals the spec', 'etcd: put/get round trip', 'etcd: a client without a certificate is refused'])
+        expect(r.stdout).toMatch(new RegExp(`${h.name} +${t.replace(/[/]/g, '\\/')} +pass`));
+    }
+    expect(r.stdout).toMatch(/smoke: 15 passed, 0 failed/);
+  });
+
+  it('a second converge reports 0 changed (idempotence) and is quick', async () => {
+    const t0 = Date.now();
+    const r = await cli('converge', '--limit', 'etcd', '--quiet');
+    const ms = Date.now() - t0;
+    console.log(`no-op converge of 3 etcd hosts (with smoke tests): ${ms} ms`);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('converged: 0 changed');
+    expect(r.stdout).not.toMatch(/\bchanged +\S/);
+    for (const h of ETCD) expect(r.stdout).toMatch(new RegExp(`${h.name} +ok +ok=\\d+ changed=0 failed=0`));
+  });
+
+  it('plan after a spec change lists exactly the files that would change', async () => {
+    const file = path.join(ws, 'kcore.yaml');
+    const original = await readFile(file, 'utf8');
+    await writeFile(file, original.replace(/^name: test$/m, 'name: renamed'));
+    try {
+      const r = await cli('plan', '--limit', 'etcd');
+      expect(r.code).toBe(0);
+      const plan = r.stdout.slice(r.stdout.indexOf('== plan'));
+      for (const h of ETCD)
+        expect(plan).toContain(
+          `   ${h.name}: 2 changes\n     - update /etc/systemd/system/etcd.service (content differs)\n     - update /etc/systemd/system/etcd.service.d/10-kcore.conf (content differs)\n`,
+        );
+      expect(plan.match(/: \d+ changes?/g)).toHaveLength(3);
+      // Nothing was changed by the plan.
+      expect((await hosts.exec('etcd-01', 'grep -c "cluster test" /etc/systemd/system/etcd.service')).stdout.trim()).toBe('1');
+    } finally {
+      await writeFile(file, original);
+    }
+  });
+
+  it('stopping etcd on one host makes `test` fail for that host with a message that says what is wrong', async () => {
+    await hosts.exec('etcd-02', 'systemctl stop etcd');
+    try {
+      const r = await cli('test', '--limit', 'etcd');
+      expect(r.code).toBe(1);
+      expect(r.stdout).toMatch(/etcd-02 +etcd: member healthy over TLS +FAIL: etcd on etcd-02 is not healthy \(service inactive\)/);
+      expect(r.stdout).toMatch(/etcd-01 +etcd: member healthy over TLS +pass/);
+      expect(r.stdout).toMatch(/etcd-03 +etcd: put\/get round trip +pass/);
+      expect(r.stdout).toContain('sudo systemctl start etcd (on etcd-02)');
+    } finally {
+      await hosts.exec('etcd-02', 'systemctl start etcd');
+    }
+    // And a converge brings it back.
+    const again = await cli('test', '--limit', 'etcd');
+    expect(again.code).toBe(0);
+  });
+});
