@@ -1,0 +1,234 @@
+/**
+ * The wizard's root: one full-screen frame (header, step body, flash line, key-hint footer), one key
+ * dispatcher fed by the key map, and the dialogs. The root box is one row shorter than the terminal so
+ * Ink never scrolls it (no flicker).
+ */
+import { Box, Text, useApp, useInput, useStdin, type Key } from 'ink';
+import { useCallback, useEffect, useMemo } from 'react';
+import { ProvisioningGrid } from '../components/ProvisioningGrid.js';
+import { Dialog, FlashLine, Footer, Header, Rule } from '../components/Frame.js';
+import { applyTextKey } from '../components/TextField.js';
+import { useTerminalSize, type SizedStream } from '../hooks.js';
+import { formatMb } from '../format.js';
+import { totals } from '../../spec/hosts.js';
+import { useTheme } from '../theme.js';
+import { useWizard, useWizardContext } from './context.js';
+import { OPTION_FIELDS } from './fields.js';
+import { KEYMAP, STEPS, STEP_TITLES, footerHints, matchBinding, type KeyContext } from './keymap.js';
+import { isRunning, type WizardState } from './store.js';
+import { MachinesStep } from './steps/Machines.js';
+import { OptionsStep } from './steps/Options.js';
+import { PreflightStep } from './steps/Preflight.js';
+import { ReviewStep } from './steps/Review.js';
+import { SizingStep } from './steps/Sizing.js';
+import { SummaryStep } from './steps/Summary.js';
+import { WorkspaceStep } from './steps/Workspace.js';
+
+export const FLASH_MS = 5000;
+
+export function keyContext(s: WizardState, canGoBack: boolean): KeyContext {
+  const field = OPTION_FIELDS[s.options.focus]!;
+  const editing: KeyContext['editing'] =
+    s.step === 'workspace' && !s.workspace.busy ? 'text' : s.step === 'options' && field.kind === 'text' ? 'text' : s.step === 'sizing' ? 'number' : 'none';
+  return {
+    step: s.step,
+    running: isRunning(s),
+    editing,
+    canGoBack,
+    choice: s.step === 'options' && field.kind === 'choice',
+    problems: s.workspace.problems.length > 0,
+  };
+}
+
+function Help({ width, height, ctx }: { width: number; height: number; ctx: KeyContext }) {
+  const t = useTheme();
+  const here = KEYMAP.filter((b) => b.when(ctx));
+  const rows = here.map((b) => ({ keys: b.keys, help: b.help }));
+  const kw = Math.max(...rows.map((r) => r.keys.length)) + 2;
+  const w = Math.min(width, 76) - 4;
+  return (
+    <Dialog width={width} height={height} title={`Keys on "${STEP_TITLES[ctx.step]}"  (esc or ? closes)`}>
+      {rows.slice(0, Math.max(1, height - 6)).map((r) => (
+        <Text key={r.keys + r.help} wrap="truncate-end">
+          <Text bold color={t.c('accent')}>
+            {r.keys.padEnd(kw)}
+          </Text>
+          {r.help.slice(0, Math.max(0, w - kw))}
+        </Text>
+      ))}
+      <Text> </Text>
+      <Text color={t.c('muted')} wrap="truncate-end">
+        Status glyphs: ○ waiting ● running ✓ ok Δ changed ✗ failed ⊘ unreachable — cancelled
+      </Text>
+    </Dialog>
+  );
+}
+
+function StartDialog({ width, height }: { width: number; height: number }) {
+  const t = useTheme();
+  const draft = useWizard((s) => s.draft);
+  const dir = useWizard((s) => s.dir);
+  const loadedFrom = useWizard((s) => s.loadedFrom);
+  const sum = totals(draft);
+  return (
+    <Dialog width={width} height={height} title="Create the cluster?">
+      <Text wrap="truncate-end">Write kcore.yaml, Vagrantfile and inventory.ini into</Text>
+      <Text bold wrap="truncate-end">
+        {'  '}
+        {dir}
+      </Text>
+      {!loadedFrom && <Text color={t.c('muted')}>{'  '}(an existing kcore.yaml there is replaced)</Text>}
+      <Text wrap="truncate-end">
+        then create {sum.machines} {draft.provider} machines ({formatMb(sum.memory)}, {sum.cpus} CPUs) and configure them.
+      </Text>
+      <Text> </Text>
+      <Text>
+        <Text bold color={t.c('ok')}>
+          y / enter
+        </Text>{' '}
+        create{'    '}
+        <Text bold color={t.c('accent')}>
+          n / esc
+        </Text>{' '}
+        not now
+      </Text>
+    </Dialog>
+  );
+}
+
+function QuitDialog({ width, height }: { width: number; height: number }) {
+  const t = useTheme();
+  return (
+    <Dialog width={width} height={height} title="A run is in progress" tone="warn">
+      <Text>Quit now? The run is cancelled; machines already created stay.</Text>
+      <Text> </Text>
+      <Text>
+        <Text bold color={t.c('failed')}>
+          y
+        </Text>{' '}
+        quit and cancel{'    '}
+        <Text bold color={t.c('accent')}>
+          n / esc / enter
+        </Text>{' '}
+        keep running
+      </Text>
+    </Dialog>
+  );
+}
+
+export interface WizardAppProps {
+  stdout: SizedStream;
+  /** Called once with the exit code when the app leaves. */
+  onExit(code: number): void;
+}
+
+export function WizardApp({ stdout, onExit }: WizardAppProps) {
+  const { store, runStore, controller } = useWizardContext();
+  const { exit } = useApp();
+  const { isRawModeSupported } = useStdin();
+  const { columns, rows } = useTerminalSize(stdout);
+  const step = useWizard((s) => s.step);
+  const modal = useWizard((s) => s.modal);
+  const flash = useWizard((s) => s.flash);
+  const cluster = useWizard((s) => s.draft.name);
+  const state = useWizard((s) => s);
+  const canGoBack = controller.canGoBack(state);
+  const ctx = useMemo(() => keyContext(state, canGoBack), [state, canGoBack]);
+
+  // Exit is wired here: the controller asks, the root unmounts Ink and reports the code.
+  useEffect(() => {
+    controller.setExit((code) => {
+      onExit(code);
+      exit();
+    });
+  }, [controller, exit, onExit]);
+
+  // Flash messages clear themselves.
+  useEffect(() => {
+    if (!flash) return;
+    const id = flash.id;
+    const timer = setTimeout(() => controller.clearFlash(id), FLASH_MS);
+    return () => clearTimeout(timer);
+  }, [flash, controller]);
+
+  const onKey = useCallback(
+    (input: string, key: Key) => {
+      const s = store.getState();
+      if (key.ctrl && input === 'c') return controller.handle('interrupt');
+      if (s.modal === 'help') {
+        if (key.escape || input === '?' || input === 'q' || key.return) controller.closeModal();
+        return;
+      }
+      if (s.modal === 'quit') {
+        if (input === 'y' || input === 'Y') controller.confirmQuit(true);
+        else if (input === 'n' || key.escape || key.return) controller.confirmQuit(false);
+        return;
+      }
+      if (s.modal === 'start') {
+        if (input === 'y' || input === 'Y' || key.return) controller.confirmStart(true);
+        else if (input === 'n' || key.escape || input === 'q') controller.confirmStart(false);
+        return;
+      }
+      // An open choice list owns the arrows and enter (ink-select-input); esc closes it.
+      if (s.step === 'options' && s.options.open) {
+        if (key.escape) controller.closeSelect();
+        return;
+      }
+      const kctx = keyContext(s, controller.canGoBack(s));
+      const b = matchBinding(kctx, input, key);
+      if (b) {
+        if (b.id === 'open-select') return controller.cycleChoice(key.leftArrow ? -1 : 1);
+        controller.handle(b.id);
+        return;
+      }
+      if (kctx.editing === 'number' && (/^\d+$/.test(input) || key.backspace || key.delete)) {
+        controller.typeNumber(input, key.backspace || key.delete);
+        return;
+      }
+      if (kctx.editing === 'text') {
+        if (s.step === 'workspace') controller.editWorkspace((v, c) => applyTextKey(v, c, input, key) ?? { value: v, cursor: c });
+        else controller.editOption((v, c) => applyTextKey(v, c, input, key) ?? { value: v, cursor: c });
+      }
+    },
+    [store, controller],
+  );
+  useInput(onKey, { isActive: isRawModeSupported });
+
+  const height = Math.max(4, rows - 1);
+  const width = Math.max(20, columns);
+  const bodyHeight = Math.max(1, height - 4);
+  const body = () => {
+    if (modal === 'help') return <Help width={width} height={bodyHeight} ctx={ctx} />;
+    if (modal === 'quit') return <QuitDialog width={width} height={bodyHeight} />;
+    if (modal === 'start') return <StartDialog width={width} height={bodyHeight} />;
+    switch (step) {
+      case 'workspace':
+        return <WorkspaceStep width={width} height={bodyHeight} />;
+      case 'preflight':
+        return <PreflightStep width={width} height={bodyHeight} />;
+      case 'sizing':
+        return <SizingStep width={width} height={bodyHeight} />;
+      case 'options':
+        return <OptionsStep width={width} height={bodyHeight} />;
+      case 'review':
+        return <ReviewStep width={width} height={bodyHeight} />;
+      case 'machines':
+        return <MachinesStep width={width} height={bodyHeight} />;
+      case 'provision':
+        return <ProvisioningGrid store={runStore} width={width} height={bodyHeight} />;
+      case 'summary':
+        return <SummaryStep width={width} height={bodyHeight} />;
+    }
+  };
+  return (
+    <Box flexDirection="column" width={width} height={height} overflow="hidden">
+      <Header width={width} step={STEPS.indexOf(step) + 1} steps={STEPS.length} title={STEP_TITLES[step]} cluster={cluster} />
+      <Rule width={width} />
+      <Box height={bodyHeight} width={width} overflow="hidden">
+        {body()}
+      </Box>
+      <FlashLine width={width} flash={flash} />
+      <Footer width={width} hints={footerHints(ctx)} />
+    </Box>
+  );
+}

@@ -1,0 +1,237 @@
+/**
+ * The wizard's one key map. The dispatcher, the footer hints and the `?` help screen are all generated
+ * from it, so a key that works is always shown and a key that is shown always works.
+ * Bindings are tried in order: step keys first, then the global ones.
+ */
+import type { Key } from 'ink';
+
+export const STEPS = ['workspace', 'preflight', 'sizing', 'options', 'review', 'machines', 'provision', 'summary'] as const;
+export type StepId = (typeof STEPS)[number];
+
+export const STEP_TITLES: Record<StepId, string> = {
+  workspace: 'Workspace',
+  preflight: 'Preflight checks',
+  sizing: 'Machines and sizes',
+  options: 'Options',
+  review: 'Review',
+  machines: 'Creating machines',
+  provision: 'Provisioning',
+  summary: 'Summary',
+};
+
+export interface KeyContext {
+  step: StepId;
+  /** A run (write files, vagrant up, converge) is in progress. */
+  running: boolean;
+  /** What the focused field takes: typed text captures printable keys (so q and ? are typed). */
+  editing: 'none' | 'text' | 'number';
+  /** Whether `esc` may go back from here. */
+  canGoBack: boolean;
+  /** The focused field is a choice (enter opens its list). */
+  choice: boolean;
+  /** The workspace step shows problems in an existing kcore.yaml. */
+  problems: boolean;
+}
+
+export type BindingId =
+  | 'interrupt'
+  | 'mode'
+  | 'field-next'
+  | 'field-prev'
+  | 'field-right'
+  | 'field-left'
+  | 'inc'
+  | 'dec'
+  | 'open-select'
+  | 'continue'
+  | 'rerun'
+  | 'fresh'
+  | 'scroll-up'
+  | 'scroll-down'
+  | 'back'
+  | 'help'
+  | 'quit';
+
+export interface Binding {
+  id: BindingId;
+  /** How the keys are written in the footer and the help. */
+  keys: string;
+  /** Footer word(s); a function may depend on the context and return null to stay out of the footer. */
+  label: string | ((ctx: KeyContext) => string | null);
+  /** One line for the help screen. */
+  help: string;
+  match(input: string, key: Key): boolean;
+  when(ctx: KeyContext): boolean;
+  /** Hidden from the footer (still in the help). */
+  quiet?: boolean;
+}
+
+const on = (...steps: StepId[]) => (ctx: KeyContext) => steps.includes(ctx.step);
+
+export const KEYMAP: Binding[] = [
+  {
+    id: 'interrupt',
+    keys: 'ctrl+c',
+    label: (c) => (c.running ? 'cancel run' : c.editing === 'text' ? 'quit' : null),
+    help: 'during a run: cancel it (press again to exit at once); otherwise quit',
+    match: (i, k) => k.ctrl && i === 'c',
+    when: () => true,
+  },
+  {
+    id: 'mode',
+    keys: '↑↓',
+    label: 'new/reopen',
+    help: 'choose between a new workspace and reopening an existing kcore.yaml',
+    match: (_i, k) => k.upArrow || k.downArrow,
+    when: on('workspace'),
+  },
+  {
+    id: 'inc',
+    keys: '↑/+',
+    label: 'more',
+    help: 'increase the number in the focused field',
+    match: (i, k) => k.upArrow || i === '+' || i === '=',
+    when: on('sizing'),
+  },
+  {
+    id: 'dec',
+    keys: '↓/-',
+    label: 'less',
+    help: 'decrease the number in the focused field (digits type a new value; backspace deletes)',
+    match: (i, k) => k.downArrow || i === '-' || i === '_',
+    when: on('sizing'),
+  },
+  {
+    id: 'field-right',
+    keys: '←→/tab',
+    label: 'field',
+    help: 'move to the next or previous field',
+    match: (_i, k) => k.rightArrow || (k.tab && !k.shift),
+    when: on('sizing'),
+  },
+  {
+    id: 'field-left',
+    keys: 'shift+tab',
+    label: 'previous field',
+    help: 'move to the previous field',
+    match: (_i, k) => k.leftArrow || (k.tab && k.shift),
+    when: on('sizing'),
+    quiet: true,
+  },
+  {
+    id: 'field-next',
+    keys: '↑↓/tab',
+    label: 'field',
+    help: 'move between fields (typing edits the focused field)',
+    match: (_i, k) => k.downArrow || (k.tab && !k.shift),
+    when: on('options'),
+  },
+  {
+    id: 'field-prev',
+    keys: 'shift+tab',
+    label: 'previous field',
+    help: 'move to the previous field',
+    match: (_i, k) => k.upArrow || (k.tab && k.shift),
+    when: on('options'),
+    quiet: true,
+  },
+  {
+    id: 'open-select',
+    keys: '←→',
+    label: 'change',
+    help: 'on a choice field: change the value (enter opens the list)',
+    match: (_i, k) => k.leftArrow || k.rightArrow,
+    when: (c) => c.step === 'options' && c.choice,
+  },
+  {
+    id: 'scroll-up',
+    keys: '↑↓',
+    label: 'scroll',
+    help: 'scroll the host list',
+    match: (_i, k) => k.upArrow || k.pageUp,
+    when: on('review'),
+  },
+  {
+    id: 'scroll-down',
+    keys: '↓',
+    label: 'scroll down',
+    help: 'scroll the host list down',
+    match: (_i, k) => k.downArrow || k.pageDown,
+    when: on('review'),
+    quiet: true,
+  },
+  {
+    id: 'rerun',
+    keys: 'r',
+    label: 'run again',
+    help: 'run the preflight checks again',
+    match: (i, k) => i === 'r' && !k.ctrl,
+    when: on('preflight'),
+  },
+  {
+    id: 'fresh',
+    keys: 'ctrl+n',
+    label: (c) => (c.problems ? 'start fresh' : null),
+    help: 'workspace: ignore the existing kcore.yaml and start from the defaults (it is replaced when you confirm)',
+    match: (i, k) => k.ctrl && i === 'n',
+    when: on('workspace'),
+  },
+  {
+    id: 'continue',
+    keys: 'enter',
+    label: (c) => (c.step === 'review' ? 'create cluster' : c.choice ? 'choose' : c.step === 'workspace' ? 'open' : 'continue'),
+    help: 'continue to the next step (on a choice field: open its list); on review: create the cluster',
+    match: (_i, k) => k.return,
+    when: (c) => !c.running && c.step !== 'summary',
+  },
+  {
+    id: 'back',
+    keys: 'esc',
+    label: 'back',
+    help: 'go back one step (never during a run; esc never quits)',
+    match: (_i, k) => k.escape,
+    when: (c) => c.canGoBack,
+  },
+  {
+    id: 'help',
+    keys: '?',
+    label: 'help',
+    help: 'show this help',
+    match: (i) => i === '?',
+    when: (c) => c.editing !== 'text',
+  },
+  {
+    id: 'quit',
+    keys: 'q',
+    label: 'quit',
+    help: 'quit (asks first while a run is in progress)',
+    match: (i, k) => i === 'q' && !k.ctrl,
+    when: (c) => c.editing !== 'text',
+  },
+];
+
+export function activeBindings(ctx: KeyContext): Binding[] {
+  return KEYMAP.filter((b) => b.when(ctx));
+}
+
+/** The first active binding a keypress matches. */
+export function matchBinding(ctx: KeyContext, input: string, key: Key): Binding | undefined {
+  return activeBindings(ctx).find((b) => b.match(input, key));
+}
+
+export function helpLabel(b: Binding): string {
+  return b.help;
+}
+
+/** Footer hints, deduplicated by keys (two bindings sharing keys show once). */
+export function footerHints(ctx: KeyContext): Array<{ keys: string; label: string }> {
+  const seen = new Set<string>();
+  const out: Array<{ keys: string; label: string }> = [];
+  for (const b of activeBindings(ctx)) {
+    const label = typeof b.label === 'function' ? b.label(ctx) : b.label;
+    if (b.quiet || label === null || seen.has(b.keys)) continue;
+    seen.add(b.keys);
+    out.push({ keys: b.keys, label });
+  }
+  return out;
+}

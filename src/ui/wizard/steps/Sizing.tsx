@@ -1,0 +1,122 @@
+/**
+ * Step 3: how many machines per group and how big. Number fields (↑↓ or +/- change, digits type),
+ * the spec's own validation messages inline, and a live total against this machine's memory and CPUs.
+ */
+import { Box, Text } from 'ink';
+import { GROUPS } from '../../../spec/schema.js';
+import { totals } from '../../../spec/hosts.js';
+import { clip, formatMb } from '../../format.js';
+import { useTheme } from '../../theme.js';
+import { useWizard, useWizardContext } from '../context.js';
+import { GROUP_HINT, GROUP_LABEL, SIZE_FIELDS, SIZE_KEYS, type SizeKey } from '../fields.js';
+import { validateDraft } from '../validate.js';
+
+const COL: Record<SizeKey, { title: string; width: number; unit: string }> = {
+  count: { title: 'machines', width: 10, unit: '' },
+  memory: { title: 'memory each', width: 16, unit: ' MB' },
+  cpus: { title: 'CPUs each', width: 11, unit: '' },
+};
+
+function Bar({ used, total, width }: { used: number; total: number; width: number }) {
+  const t = useTheme();
+  const ratio = total > 0 ? used / total : 1;
+  const filled = Math.min(width, Math.round(Math.min(1, ratio) * width));
+  const tone = ratio > 1 ? 'failed' : ratio > 0.8 ? 'warn' : 'ok';
+  return (
+    <Text>
+      <Text color={t.c(tone)}>{'█'.repeat(filled)}</Text>
+      <Text color={t.c('muted')}>{'░'.repeat(width - filled)}</Text>
+    </Text>
+  );
+}
+
+export function SizingStep({ width, height }: { width: number; height: number }) {
+  const t = useTheme();
+  const { host } = useWizardContext();
+  const draft = useWizard((s) => s.draft);
+  const focus = useWizard((s) => s.sizing.focus);
+  const fresh = useWizard((s) => s.sizing.fresh);
+  const problems = validateDraft(draft);
+  const focused = SIZE_FIELDS[focus]!;
+  const sum = totals(draft);
+  const memRatio = sum.memory / Math.max(1, host.memoryMb);
+  const inner = width - 2;
+  const labelW = 10;
+  return (
+    <Box flexDirection="column" width={width} height={height} paddingX={1} overflow="hidden">
+      <Text bold>How many machines, and how big?</Text>
+      <Text> </Text>
+      <Text color={t.c('muted')} wrap="truncate-end">
+        {''.padEnd(labelW)}
+        {SIZE_KEYS.map((k) => COL[k].title.padEnd(COL[k].width)).join('')}
+      </Text>
+      {GROUPS.map((g) => {
+        const errs = SIZE_KEYS.map((k) => problems.errors[`groups.${g}.${k}`]).filter(Boolean);
+        const warns = SIZE_KEYS.map((k) => problems.warnings[`groups.${g}.${k}`]).filter(Boolean);
+        const rowFocused = focused.group === g;
+        return (
+          <Box key={g} flexDirection="column" width={inner}>
+            <Box width={inner}>
+              <Text bold={rowFocused} color={rowFocused ? t.c('accent') : undefined}>
+                {(rowFocused ? '› ' : '  ') + GROUP_LABEL[g].padEnd(labelW - 2)}
+              </Text>
+              {SIZE_KEYS.map((k) => {
+                const on = rowFocused && focused.key === k;
+                const bad = problems.errors[`groups.${g}.${k}`] !== undefined;
+                const value = String(draft.groups[g][k]);
+                const text = on ? `[${value}${fresh ? '' : '▏'}]${COL[k].unit}` : ` ${value}${COL[k].unit} `;
+                return (
+                  <Box key={k} width={COL[k].width}>
+                    <Text
+                      inverse={on}
+                      bold={on}
+                      color={bad ? t.c('failed') : on ? t.c('accent') : undefined}
+                      underline={bad && !t.colour}
+                    >
+                      {text}
+                    </Text>
+                    {bad && <Text color={t.c('failed')}>✗</Text>}
+                  </Box>
+                );
+              })}
+              {rowFocused && (
+                <Box flexShrink={1}>
+                  <Text color={t.c('muted')} wrap="truncate-end">
+                    {GROUP_HINT[g]}
+                  </Text>
+                </Box>
+              )}
+            </Box>
+            <Text color={errs.length ? t.c('failed') : t.c('warn')} wrap="truncate-end">
+              {errs.length ? `    ✗ ${errs.join('; ')}` : warns.length ? `    ! ${warns.join('; ')}` : ' '}
+            </Text>
+          </Box>
+        );
+      })}
+      <Text> </Text>
+      <Box width={inner}>
+        <Text wrap="truncate-end">
+          <Text bold>Total </Text>
+          {sum.machines} machines · {formatMb(sum.memory)} of this machine's {formatMb(host.memoryMb)} memory{' '}
+        </Text>
+      </Box>
+      <Box width={inner}>
+        <Text>{'      '}</Text>
+        <Bar used={sum.memory} total={host.memoryMb} width={Math.max(10, Math.min(40, inner - 30))} />
+        <Text color={memRatio > 1 ? t.c('failed') : memRatio > 0.8 ? t.c('warn') : t.c('muted')} wrap="truncate-end">
+          {' '}
+          {Math.round(memRatio * 100)}%{memRatio > 1 ? ' — more than this machine has' : memRatio > 0.8 ? ' — tight: leave room for the host' : ''}
+        </Text>
+      </Box>
+      <Text wrap="truncate-end">
+        {'      '}
+        {sum.cpus} CPUs of {host.cpus}
+        <Text color={t.c('muted')}>{sum.cpus > host.cpus ? ' (more than the host has: the machines will share them)' : ''}</Text>
+      </Text>
+      <Text> </Text>
+      <Text color={t.c('muted')} wrap="truncate-end">
+        {clip(`memory moves in steps of 256 MB; at most 9 machines per group (the IP plan ${draft.network.prefix}.1x1–1x9)`, inner)}
+      </Text>
+    </Box>
+  );
+}
