@@ -19,7 +19,8 @@ export function globalHelp(): string {
   return [
     'kcore-wizard: a real multi-node Kubernetes cluster on your own machines.',
     '',
-    'Usage: kcore-wizard <command> [flags]',
+    'Usage: kcore-wizard                      the full-screen wizard',
+    '       kcore-wizard <command> [flags]',
     '',
     'Commands:',
     ...commands.map((c) => `  ${c.name.padEnd(w)}  ${c.summary}`),
@@ -44,6 +45,8 @@ export async function main(argv: string[], io: MainIO = {}): Promise<number> {
   const stdout = io.stdout ?? process.stdout;
   const stderr = io.stderr ?? process.stderr;
   try {
+    // No command: the wizard (it refuses in one line off a terminal and names the plain commands).
+    if (argv.length === 0) argv = ['wizard'];
     const [first, ...rest] = argv;
     if (first === undefined || first === '--help' || first === '-h' || first === 'help') {
       if (first === 'help' && rest[0]) {

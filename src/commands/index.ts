@@ -6,8 +6,9 @@ import { convergeCommand } from './converge.js';
 import { planCommand } from './plan.js';
 import { testCommand } from './test.js';
 import { pkiCommand } from './pki.js';
+import { wizardCommand } from './wizard.js';
 
-export const commands: CommandDef[] = [initCommand, renderCommand, planCommand, convergeCommand, testCommand, pkiCommand];
+export const commands: CommandDef[] = [wizardCommand, initCommand, renderCommand, planCommand, convergeCommand, testCommand, pkiCommand];
 
 export function findCommand(name: string): CommandDef | undefined {
   return commands.find((c) => c.name === name);

@@ -8,7 +8,8 @@ describe('cli', () => {
   it('--help lists the commands; --version prints the package version', async () => {
     const h = await runCli(['--help']);
     expect(h.code).toBe(0);
-    expect(h.stdout).toMatch(/^Usage: kcore-wizard <command>/m);
+    expect(h.stdout).toMatch(/^ +kcore-wizard <command> \[flags\]/m);
+    expect(h.stdout).toMatch(/^ {2}wizard +Open the full-screen wizard/m);
     expect(h.stdout).toMatch(/^ {2}init +Write a cluster spec/m);
     expect(h.stdout).toMatch(/^ {2}render +Write the workspace files/m);
     const v = await runCli(['--version']);
@@ -54,5 +55,13 @@ describe('cli', () => {
     const r = await runCli(['render', dir]);
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/kcore\.yaml:\d+:5: groups\.etcd\.disk: unknown field "disk"/);
+  });
+});
+
+describe('bare command', () => {
+  it('off a terminal the wizard refuses in one line naming the plain commands (exit 2)', async () => {
+    const r = await runCli([]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toBe('kcore-wizard: the wizard needs a terminal; run `kcore-wizard init` then `kcore-wizard up --config kcore.yaml --yes` instead\n');
   });
 });
