@@ -20,7 +20,7 @@ export function OptionsStep({ width, height }: { width: number; height: number }
   const open = useWizard((s) => s.options.open);
   const problems = validateDraft(draft);
   const inner = width - 2;
-  const labelW = 18;
+  const labelW = 20;
   const valueW = Math.min(28, Math.max(12, Math.floor((inner - labelW) / 2)));
   const errW = Math.max(0, inner - labelW - valueW - 3);
   const field = OPTION_FIELDS[focus]!;
@@ -42,7 +42,10 @@ export function OptionsStep({ width, height }: { width: number; height: number }
             </Text>
             <Box width={valueW + 1}>
               {f.kind === 'text' ? (
-                <TextField value={value} cursor={cursor} focused={on} width={valueW} colour={err ? t.c('failed') : undefined} />
+                <Text>
+                  {'  '}
+                  <TextField value={value} cursor={cursor} focused={on} width={valueW - 2} colour={err ? t.c('failed') : undefined} />
+                </Text>
               ) : (
                 <Text inverse={on} color={err ? t.c('failed') : undefined}>
                   {clip(on ? `‹ ${value} ›` : `  ${value}`, valueW)}

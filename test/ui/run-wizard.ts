@@ -1,0 +1,34 @@
+/**
+ * Test entry for the wizard on a real terminal (the tmux test runs it with `vite-node`):
+ * KCORE_WIZARD_FAKE_ACTIONS=1 replays a recorded run instead of calling vagrant. Only this script
+ * reads that variable; the production command never fakes anything.
+ *   KCORE_WIZARD_FAKE_STEP_MS   delay between replayed events (default 40)
+ *   KCORE_WIZARD_FAKE_PAUSE     stop replaying after this many events until cancelled
+ */
+import { realActions, runWizardCommand } from '../../src/commands/wizard.js';
+import { fakeActions } from './fixtures/fake-actions.js';
+
+const env = process.env;
+const fake = env.KCORE_WIZARD_FAKE_ACTIONS === '1';
+const actions = fake
+  ? fakeActions({
+      stepMs: Number(env.KCORE_WIZARD_FAKE_STEP_MS ?? 40),
+      pauseAfter: env.KCORE_WIZARD_FAKE_PAUSE ? Number(env.KCORE_WIZARD_FAKE_PAUSE) : undefined,
+      cancelDelayMs: 300,
+    })
+  : realActions();
+
+const code = await runWizardCommand(
+  {
+    values: {},
+    positionals: process.argv.slice(2),
+    stdout: process.stdout,
+    stderr: process.stderr,
+    stdin: process.stdin,
+    env,
+    cwd: process.cwd(),
+    signal: new AbortController().signal,
+  },
+  actions,
+);
+process.exit(code);
