@@ -57,6 +57,9 @@ export function hostKeyAlgorithms(knownTypes: string[]): string[] {
   return [...new Set([...first, ...HOST_KEY_ALGOS])];
 }
 
+/** Uploads up to this size check and write in one session; larger ones are checked first, then sent. */
+export const SMALL_UPLOAD_BYTES = 256 * 1024;
+
 function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {
     if (signal?.aborted) return reject(signal.reason);
@@ -370,6 +373,8 @@ export class SshHostConnection implements HostConnection {
           settled = true;
           signal.removeEventListener('abort', onAbort);
           this.adopt(client);
+          // Commands are many small packets each way: Nagle + delayed ACKs would add ~40 ms to each.
+          client.setNoDelay(true);
           resolve(client);
         })();
       });
@@ -795,6 +800,27 @@ export class SshHostConnection implements HostConnection {
     const base = { sudo: file.sudo, signal: opts.signal, secrets };
     const what = `upload ${file.path}`;
 
+    const failed = (r: ExecResult): SshError => {
+      if (r.exitCode === CORRUPT_EXIT) {
+        return new SshError({
+          kind: 'protocol',
+          host: this.name,
+          retryable: true,
+          message: `The upload of ${file.path} to ${this.name} arrived corrupted (checksum mismatch); the target was left untouched.`,
+          hint: 'Run the step again.',
+        });
+      }
+      return this.commandFailed(what, r, `Writing ${file.path}`);
+    };
+
+    if (content.length <= SMALL_UPLOAD_BYTES) {
+      // One session: compare and (only if needed) write. The content travels even when unchanged.
+      const r = await this.execInternal(uploadScript({ ...file, sha256: sha, checkFirst: true }), { ...base, stdin: content }, false, what);
+      if (r.exitCode !== 0) throw failed(r);
+      return { changed: !r.stdout.trimEnd().endsWith('kcore-upload:unchanged'), sha256: sha };
+    }
+
+    // Large content: look first, so an unchanged file costs no transfer.
     const st = await this.execInternal(statScript(file.path), base, false, `stat ${file.path}`);
     let sameContent = false;
     let sameAttrs = false;
@@ -815,16 +841,7 @@ export class SshHostConnection implements HostConnection {
       return { changed: true, sha256: sha };
     }
     const r = await this.execInternal(uploadScript({ ...file, sha256: sha }), { ...base, stdin: content }, false, what);
-    if (r.exitCode === CORRUPT_EXIT) {
-      throw new SshError({
-        kind: 'protocol',
-        host: this.name,
-        retryable: true,
-        message: `The upload of ${file.path} to ${this.name} arrived corrupted (checksum mismatch); the target was left untouched.`,
-        hint: 'Run the step again.',
-      });
-    }
-    if (r.exitCode !== 0) throw this.commandFailed(what, r, `Writing ${file.path}`);
+    if (r.exitCode !== 0) throw failed(r);
     return { changed: true, sha256: sha };
   }
 

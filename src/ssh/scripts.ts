@@ -62,12 +62,35 @@ export const CORRUPT_EXIT = 97;
  * Write stdin to `path` atomically: a temp file in the same directory (mktemp: mode 0600, so secret content
  * is never readable by others), checksum verified, chown, chmod, then rename over the target — a reader
  * sees the old file or the new one, never a partial one.
+ * With `checkFirst`, the same session first compares the existing file (content, mode, owner, group):
+ * equal → nothing is written; only mode/owner differ → only those are fixed. The last line of stdout
+ * says which: `kcore-upload:unchanged`, `kcore-upload:attrs` or `kcore-upload:written`.
  */
-export function uploadScript(spec: { path: string; mode: number; owner?: string; group?: string; sha256: string }): string {
+export function uploadScript(spec: { path: string; mode: number; owner?: string; group?: string; sha256: string; checkFirst?: boolean }): string {
   const own = ownerSpec(spec.owner, spec.group);
+  const attrsMatch = [
+    `[ "$1" = ${spec.mode.toString(8)} ]`,
+    ...(spec.owner ? [`[ "$2" = ${shellQuote(spec.owner)} ]`] : []),
+    ...(spec.group ? [`[ "$3" = ${shellQuote(spec.group)} ]`] : []),
+  ].join(' && ');
+  const fix = [...(own ? [`chown ${shellQuote(own)} -- "$p"`] : []), `chmod ${modeString(spec.mode)} -- "$p"`].join('; ');
   return [
     'set -e',
     `p=${shellQuote(spec.path)}`,
+    ...(spec.checkFirst
+      ? [
+          'if [ -e "$p" ]; then',
+          `  a=$(stat -c '%a %U %G' -- "$p" 2>/dev/null) || a=''`,
+          '  s=$(sha256sum -- "$p" 2>/dev/null) || s=\'\'; s=${s%% *}',
+          `  if [ "$s" = ${spec.sha256} ]; then`,
+          '    cat > /dev/null',
+          '    set -- $a',
+          `    if ${attrsMatch}; then echo kcore-upload:unchanged; exit 0; fi`,
+          `    ${fix}; echo kcore-upload:attrs; exit 0`,
+          '  fi',
+          'fi',
+        ]
+      : []),
     'd=$(dirname -- "$p")',
     '[ -d "$d" ] || mkdir -p -- "$d"',
     't=$(mktemp "$d/.kcore-upload.XXXXXXXX")',
@@ -79,6 +102,7 @@ export function uploadScript(spec: { path: string; mode: number; owner?: string;
     `chmod ${modeString(spec.mode)} -- "$t"`,
     'mv -f -- "$t" "$p"',
     'trap - EXIT',
+    'echo kcore-upload:written',
   ].join('\n');
 }
 
