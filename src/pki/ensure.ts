@@ -136,8 +136,12 @@ export async function ensurePki(workspace: string, input: PkiInput, options: Ens
 
   const paths = pkiPaths(workspace);
   const root = paths.root;
-  await ensurePrivateDir(root);
-  await Promise.all([ensurePrivateDir(paths.etcd.dir), ensurePrivateDir(path.join(root, 'kubelet'))]);
+  // A dry run decides exactly as a real run would, but generates no key and writes nothing.
+  const dryRun = options.dryRun === true;
+  if (!dryRun) {
+    await ensurePrivateDir(root);
+    await Promise.all([ensurePrivateDir(paths.etcd.dir), ensurePrivateDir(path.join(root, 'kubelet'))]);
+  }
 
   const limit = pLimit(options.concurrency ?? defaultKeygenConcurrency());
   const keygen = (bits: number) => limit(() => generateRsaKey(bits));
@@ -173,6 +177,7 @@ export async function ensurePki(workspace: string, input: PkiInput, options: Ens
     changed.add(profile.id);
     reasons[profile.id] = 'missing';
     caState.set(profile.id, 'new');
+    if (dryRun) continue;
     const created = keygen(caKeyBits).then(async (pair) => {
       const pem = await issueCertificate({
         profile,
@@ -198,7 +203,8 @@ export async function ensurePki(workspace: string, input: PkiInput, options: Ens
   if (saKey === null) {
     changed.add(SERVICE_ACCOUNT_ID);
     reasons[SERVICE_ACCOUNT_ID] = saKeyPem === null ? 'missing' : 'sa.key unreadable or not RSA';
-    tasks.push(
+    if (!dryRun)
+      tasks.push(
       keygen(keyBits).then(async (pair) => {
         await writeFileAtomic(sa.key, pair.privatePem, KEY_MODE);
         await writeFileAtomic(sa.pub, pair.publicPem, CERT_MODE);
@@ -216,7 +222,7 @@ export async function ensurePki(workspace: string, input: PkiInput, options: Ens
     if (!pubMatches) {
       changed.add(SERVICE_ACCOUNT_ID);
       reasons[SERVICE_ACCOUNT_ID] = saPubPem === null ? 'sa.pub missing (rewritten from sa.key)' : 'sa.pub does not match sa.key (rewritten from sa.key)';
-      tasks.push(writeFileAtomic(sa.pub, saKey.pair.publicPem, CERT_MODE));
+      if (!dryRun) tasks.push(writeFileAtomic(sa.pub, saKey.pair.publicPem, CERT_MODE));
     }
   }
 
@@ -234,6 +240,7 @@ export async function ensurePki(workspace: string, input: PkiInput, options: Ens
     if (!decision?.reissue) return;
     changed.add(profile.id);
     reasons[profile.id] = decision.reasons.join('; ');
+    if (dryRun) return;
     const files = filesOf(root, profile.id);
     const reuse = decision.reuseKey;
     const keyPromise = reuse ? Promise.resolve(reuse) : keygen(keyBits);

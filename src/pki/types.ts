@@ -21,6 +21,8 @@ export interface PkiInput {
 export type ExtKeyUsage = 'serverAuth' | 'clientAuth';
 
 export interface EnsurePkiOptions {
+  /** Decide what would be issued or reissued (and why) without generating keys or writing files. */
+  dryRun?: boolean;
   /** Reissue a leaf that expires within this many days. Default 30. */
   renewBeforeDays?: number;
   /** Clock used for validity and expiry decisions. Default: now. */
