@@ -1,43 +1,17 @@
 /**
  * `kcore-wizard` with no command (or `kcore-wizard wizard [DIR]`): the full-screen wizard. This file
- * wires the real side effects into the UI; preflight and `up` come from their own modules, loaded
- * when first used, and until those modules exist the wizard says so instead of pretending.
+ * wires the real side effects into the UI (src/vagrant/preflight.ts runPreflight, src/commands/up.ts
+ * runUp); the UI itself only sees the WizardActions interface.
  */
 import { access } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import type { EngineEvent } from '../engine/events.js';
 import { writeWorkspace } from '../render/workspace.js';
 import { loadSpec, saveSpec, specPath } from '../spec/load.js';
-import type { ClusterSpec } from '../spec/schema.js';
-import { NotAvailableError, type PreflightCheck, type UpResult, type WizardActions } from '../ui/wizard/actions.js';
+import type { WizardActions } from '../ui/wizard/actions.js';
 import { NOT_A_TERMINAL, isInteractive, runWizard } from '../ui/wizard/run.js';
 import type { CommandContext, CommandDef } from './args.js';
 import { resolveWorkspace, workspaceOptions } from './workspace.js';
-
-/** The modules the wizard expects (built by others); documented in the README's architecture notes. */
-export const PREFLIGHT_MODULE = '../vagrant/preflight.js';
-export const UP_MODULE = './up.js';
-
-type PreflightFn = (spec: ClusterSpec, opts: { signal: AbortSignal }) => Promise<PreflightCheck[]>;
-type UpFn = (opts: { dir: string; spec: ClusterSpec; emit: (e: EngineEvent) => void; signal: AbortSignal }) => Promise<UpResult>;
-
-/** Import `specifier` (relative to this file) and pick `name`; NotAvailableError when either is missing. */
-async function lazyFunction<T>(what: string, specifier: string, name: string): Promise<T> {
-  let mod: Record<string, unknown>;
-  try {
-    mod = (await import(specifier)) as Record<string, unknown>;
-  } catch (e) {
-    const err = e as NodeJS.ErrnoException;
-    const target = path.basename(specifier, '.js');
-    if ((err.code === 'ERR_MODULE_NOT_FOUND' || /Cannot find module|Failed to load url|does not exist/i.test(err.message)) && err.message.includes(target))
-      throw new NotAvailableError(what, `${specifier.replace(/^\.\.?\//, 'src/').replace(/\.js$/, '.ts')} is missing`);
-    throw e;
-  }
-  const fn = mod[name];
-  if (typeof fn !== 'function') throw new NotAvailableError(what, `${specifier} has no ${name}()`);
-  return fn as T;
-}
 
 async function exists(file: string): Promise<boolean> {
   try {
@@ -48,8 +22,11 @@ async function exists(file: string): Promise<boolean> {
   }
 }
 
-/** The real actions: files and specs now; preflight and up from their modules when they exist. */
-export function realActions(): WizardActions {
+/**
+ * The real actions. Preflight and `up` (vagrant, SSH, the engine) are imported when first used, so the
+ * wizard opens at once and a problem in those modules shows up as an error on screen, not a crash.
+ */
+export function realActions(env: NodeJS.ProcessEnv = process.env): WizardActions {
   return {
     hostResources: () => ({ memoryMb: Math.floor(os.totalmem() / 1024 / 1024), cpus: os.availableParallelism() }),
     async loadExisting(dir) {
@@ -57,9 +34,9 @@ export function realActions(): WizardActions {
       const loaded = await loadSpec(dir);
       return { spec: loaded.spec, file: loaded.file, warnings: loaded.warnings };
     },
-    async preflight(spec, signal) {
-      const run = await lazyFunction<PreflightFn>('preflight', PREFLIGHT_MODULE, 'runPreflight');
-      return run(spec, { signal });
+    async preflight(dir, spec) {
+      const { runPreflight } = await import('../vagrant/preflight.js');
+      return runPreflight(spec, { workspace: dir, env });
     },
     async writeFiles(dir, spec) {
       const saved = await saveSpec(dir, spec);
@@ -67,8 +44,9 @@ export function realActions(): WizardActions {
       return [{ path: path.basename(saved.file), changed: saved.changed }, ...files];
     },
     async up(dir, spec, emit, signal) {
-      const run = await lazyFunction<UpFn>('`up` (vagrant and provisioning)', UP_MODULE, 'runUp');
-      return run({ dir, spec, emit, signal });
+      const { runUp } = await import('./up.js');
+      const r = await runUp({ workspace: dir, spec, emit, signal, env });
+      return { ok: r.ok, kubeconfig: r.kubeconfig, message: r.message };
     },
   };
 }
@@ -106,5 +84,5 @@ export const wizardCommand: CommandDef = {
     ...workspaceOptions,
     help: { type: 'boolean', short: 'h', description: 'show this help' },
   },
-  run: (ctx) => runWizardCommand(ctx, realActions()),
+  run: (ctx) => runWizardCommand(ctx, realActions(ctx.env)),
 };

@@ -42,23 +42,24 @@ export function keyContext(s: WizardState, canGoBack: boolean): KeyContext {
 
 function Help({ width, height, ctx }: { width: number; height: number; ctx: KeyContext }) {
   const t = useTheme();
-  const here = KEYMAP.filter((b) => b.when(ctx));
-  const rows = here.map((b) => ({ keys: b.keys, help: b.help }));
+  const rows = KEYMAP.filter((b) => b.when(ctx)).map((b) => ({ keys: b.keys, help: b.help }));
   const kw = Math.max(...rows.map((r) => r.keys.length)) + 2;
-  const w = Math.min(width, 76) - 4;
+  const inner = Math.min(width, 76) - 4;
   return (
     <Dialog width={width} height={height} title={`Keys on "${STEP_TITLES[ctx.step]}"  (esc or ? closes)`}>
-      {rows.slice(0, Math.max(1, height - 6)).map((r) => (
-        <Text key={r.keys + r.help} wrap="truncate-end">
-          <Text bold color={t.c('accent')}>
-            {r.keys.padEnd(kw)}
-          </Text>
-          {r.help.slice(0, Math.max(0, w - kw))}
-        </Text>
+      {rows.slice(0, Math.max(1, height - 7)).map((r) => (
+        <Box key={r.keys + r.help} width={inner}>
+          <Box width={kw} flexShrink={0}>
+            <Text bold color={t.c('accent')}>
+              {r.keys}
+            </Text>
+          </Box>
+          <Text wrap="wrap">{r.help}</Text>
+        </Box>
       ))}
       <Text> </Text>
       <Text color={t.c('muted')} wrap="truncate-end">
-        Status glyphs: ○ waiting ● running ✓ ok Δ changed ✗ failed ⊘ unreachable — cancelled
+        ○ waiting ● running ✓ ok Δ changed ✗ failed ⊘ unreachable — cancelled
       </Text>
     </Dialog>
   );
@@ -215,7 +216,11 @@ export function WizardApp({ stdout, onExit }: WizardAppProps) {
       case 'machines':
         return <MachinesStep width={width} height={bodyHeight} />;
       case 'provision':
-        return <ProvisioningGrid store={runStore} width={width} height={bodyHeight} />;
+        return (
+          <Box paddingX={1}>
+            <ProvisioningGrid store={runStore} width={width - 2} height={bodyHeight} />
+          </Box>
+        );
       case 'summary':
         return <SummaryStep width={width} height={bodyHeight} />;
     }

@@ -40,8 +40,8 @@ export interface WizardActions {
   hostResources(): { memoryMb: number; cpus: number };
   /** Read `<dir>/kcore.yaml`: null when there is none; throws SpecError (file, line, field) when invalid. */
   loadExisting(dir: string): Promise<LoadedWorkspace | null>;
-  /** Check that this machine can run the cluster (vagrant, provider, virtualisation, memory, box). */
-  preflight(spec: ClusterSpec, signal: AbortSignal): Promise<PreflightCheck[]>;
+  /** Check that this machine can run the cluster in `dir` (vagrant, provider, virtualisation, memory, box). */
+  preflight(dir: string, spec: ClusterSpec, signal: AbortSignal): Promise<PreflightCheck[]>;
   /** Save kcore.yaml and write the workspace files; reports which ones changed. */
   writeFiles(dir: string, spec: ClusterSpec): Promise<Array<{ path: string; changed: boolean }>>;
   /**

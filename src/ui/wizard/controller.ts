@@ -305,7 +305,8 @@ export class WizardController {
     this.preflightAbort = ac;
     this.set({ preflight: { status: 'running', checks: [], error: null } });
     try {
-      const checks = await this.deps.actions.preflight(this.state.draft, ac.signal);
+      const { dir, draft } = this.state;
+      const checks = await this.deps.actions.preflight(dir ?? '.', draft, ac.signal);
       if (ac.signal.aborted) return;
       this.set({ preflight: { status: 'done', checks, error: null } });
     } catch (e) {

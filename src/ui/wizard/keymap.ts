@@ -73,7 +73,7 @@ export const KEYMAP: Binding[] = [
     id: 'interrupt',
     keys: 'ctrl+c',
     label: (c) => (c.running ? 'cancel run' : c.editing === 'text' ? 'quit' : null),
-    help: 'during a run: cancel it (press again to exit at once); otherwise quit',
+    help: 'cancel the run (press again: exit at once); when no run: quit',
     match: (i, k) => k.ctrl && i === 'c',
     when: () => true,
   },
@@ -97,7 +97,7 @@ export const KEYMAP: Binding[] = [
     id: 'dec',
     keys: '↓/-',
     label: 'less',
-    help: 'decrease the number in the focused field (digits type a new value; backspace deletes)',
+    help: 'decrease the number (digits type a new value, backspace deletes)',
     match: (i, k) => k.downArrow || i === '-' || i === '_',
     when: on('sizing'),
   },
@@ -172,7 +172,7 @@ export const KEYMAP: Binding[] = [
     id: 'fresh',
     keys: 'ctrl+n',
     label: (c) => (c.problems ? 'start fresh' : null),
-    help: 'workspace: ignore the existing kcore.yaml and start from the defaults (it is replaced when you confirm)',
+    help: 'ignore the invalid kcore.yaml and start from the defaults',
     match: (i, k) => k.ctrl && i === 'n',
     when: on('workspace'),
   },
@@ -180,7 +180,7 @@ export const KEYMAP: Binding[] = [
     id: 'continue',
     keys: 'enter',
     label: (c) => (c.step === 'review' ? 'create cluster' : c.choice ? 'choose' : c.step === 'workspace' ? 'open' : 'continue'),
-    help: 'continue to the next step (on a choice field: open its list); on review: create the cluster',
+    help: 'next step; on a choice field: open its list; on review: create',
     match: (_i, k) => k.return,
     when: (c) => !c.running && c.step !== 'summary',
   },
@@ -217,10 +217,6 @@ export function activeBindings(ctx: KeyContext): Binding[] {
 /** The first active binding a keypress matches. */
 export function matchBinding(ctx: KeyContext, input: string, key: Key): Binding | undefined {
   return activeBindings(ctx).find((b) => b.match(input, key));
-}
-
-export function helpLabel(b: Binding): string {
-  return b.help;
 }
 
 /** Footer hints, deduplicated by keys (two bindings sharing keys show once). */

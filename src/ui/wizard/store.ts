@@ -18,11 +18,6 @@ export interface Flash {
   id: number;
 }
 
-export interface TextCursor {
-  /** Cursor position in the focused text field; null until the field is edited. */
-  pos: number | null;
-}
-
 export interface WizardState {
   step: StepId;
   workspace: {
@@ -44,6 +39,7 @@ export interface WizardState {
   draft: ClusterSpec;
   preflight: { status: 'idle' | 'running' | 'done'; checks: PreflightCheck[]; error: string | null };
   sizing: { focus: number; fresh: boolean };
+  /** cursor: position in the focused text field; null until it is edited (then: at the end). */
   options: { focus: number; cursor: number | null; open: boolean };
   reviewScroll: number;
   modal: Modal;

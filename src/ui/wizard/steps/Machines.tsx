@@ -10,9 +10,10 @@ import { useTheme, type Tone } from '../../theme.js';
 import { useWizard, useWizardContext } from '../context.js';
 
 const PHASES: Array<{ id: Phase; label: string }> = [
+  { id: 'render', label: 'files' },
   { id: 'preflight', label: 'preflight' },
   { id: 'vagrant-up', label: 'vagrant up' },
-  { id: 'ssh-config', label: 'ssh config' },
+  { id: 'ssh-config', label: 'ssh-config' },
   { id: 'converge', label: 'configure' },
   { id: 'test', label: 'smoke tests' },
 ];
@@ -36,7 +37,7 @@ export function PhaseLine({ width }: { width: number }) {
           const look = PHASE_LOOK[phases[p.id] ?? 'none'];
           return (
             <Text key={p.id} color={t.c(look.tone)}>
-              {i > 0 ? '  ›  ' : ''}
+              {i > 0 ? '  ' : ''}
               {look.glyph} {p.label}
             </Text>
           );
@@ -74,9 +75,11 @@ export function MachinesStep({ width, height }: { width: number; height: number 
   const files = useWizard((s) => s.run.files);
   const status = useWizard((s) => s.run.status);
   const processLines = useStore(runStore, (s) => s.processLines);
+  const log = useStore(runStore, (s) => s.log);
   const names = plannedHosts(draft).map((h) => h.name);
   for (const k of Object.keys(processLines)) if (k && !names.includes(k)) names.push(k);
-  const general = processLines[''] ?? [];
+  // Lines about no machine in particular: vagrant's own, and the run's log (bridge created, box added…).
+  const general = [...(processLines[''] ?? []).map((line) => ({ line, level: 'info' as const })), ...log.slice(-2).map((l) => ({ line: l.message.split('\n')[0]!, level: l.level }))].slice(-2);
   const body = height - 4;
   const columns = Math.max(1, Math.floor(width / 38));
   const colW = Math.floor(width / columns);
@@ -98,9 +101,9 @@ export function MachinesStep({ width, height }: { width: number; height: number 
       </Text>
       {general.length > 0 && (
         <Box flexDirection="column" width={width} paddingX={1}>
-          {general.slice(-2).map((l, i) => (
-            <Text key={i} dimColor wrap="truncate-end">
-              {clip(l, width - 2)}
+          {general.map((l, i) => (
+            <Text key={i} dimColor={l.level === 'info'} color={l.level === 'error' ? t.c('failed') : l.level === 'warn' ? t.c('warn') : undefined} wrap="truncate-end">
+              {clip(l.line, width - 2)}
             </Text>
           ))}
         </Box>

@@ -77,7 +77,7 @@ export function OptionsStep({ width, height }: { width: number; height: number }
         </Box>
       ) : (
         <Box flexDirection="column" width={inner}>
-          <Text color={t.c('muted')} wrap="truncate-end">
+          <Text color={t.c('muted')} wrap="wrap">
             {field.label}: {field.hint}
           </Text>
           {fieldError && (

@@ -10,14 +10,14 @@ import { useWizard } from '../context.js';
 import { validateDraft } from '../validate.js';
 
 const ROLES: Record<string, string> = {
-  etcd: 'etcd',
-  'kube-master': 'kube-master (API, scheduler, controllers)',
-  'kube-worker': 'kube-worker (kubelet, pods)',
+  etcd: 'etcd · cluster store',
+  'kube-master': 'kube-master · control plane',
+  'kube-worker': 'kube-worker · runs pods',
 };
 
 function filesOf(spec: ClusterSpec): Array<{ path: string; note: string }> {
   try {
-    return [{ path: 'kcore.yaml', note: 'the spec' }, ...renderWorkspace(spec).map((f) => ({ path: f.path, note: `${f.content.split('\n').length} lines` }))];
+    return [{ path: 'kcore.yaml', note: '' }, ...renderWorkspace(spec).map((f) => ({ path: f.path, note: `${f.content.split('\n').length} lines` }))];
   } catch (e) {
     return [{ path: 'kcore.yaml', note: 'the spec' }, { path: '(workspace files)', note: `cannot render: ${(e as Error).message}` }];
   }
@@ -37,7 +37,7 @@ export function ReviewStep({ width, height }: { width: number; height: number })
   const inner = width - 2;
   const pfFailed = preflight.checks.filter((c) => !c.ok && !c.warning).length;
   const pfNote = preflight.error ? `preflight did not run (${preflight.error})` : pfFailed ? `${pfFailed} preflight check${pfFailed === 1 ? '' : 's'} failed` : null;
-  const tableRows = Math.max(1, height - 9 - (pfNote ? 1 : 0) - (problems.all.length ? 1 : 0));
+  const tableRows = Math.max(1, height - 10 - (pfNote ? 1 : 0) - (problems.all.length ? 1 : 0));
   const maxScroll = Math.max(0, hosts.length - tableRows);
   const top = Math.min(scroll, maxScroll);
   const shown = hosts.slice(top, top + tableRows);
@@ -56,13 +56,18 @@ export function ReviewStep({ width, height }: { width: number; height: number })
           <Text key={f.path}>
             {i > 0 ? ' · ' : ''}
             {f.path}
-            <Text color={t.c('muted')}> ({f.note})</Text>
+            {f.note ? <Text color={t.c('muted')}> ({f.note})</Text> : null}
           </Text>
         ))}
       </Text>
       <Text wrap="truncate-end">
         {label('Cluster')}
-        {draft.name} · {draft.provider} · {draft.box.name} · Kubernetes {draft.versions.kubernetes} · {draft.network.prefix}.0/24
+        {draft.name} on {draft.provider} ({draft.box.name}), Kubernetes {draft.versions.kubernetes}
+        {draft.addons.dashboard ? ' + dashboard' : ''}
+      </Text>
+      <Text wrap="truncate-end">
+        {label('Network')}
+        hosts {draft.network.prefix}.0/24 · svc {draft.network.serviceCidr} · pods {draft.network.podCidr} · DNS {draft.network.dnsIp}
       </Text>
       <Text wrap="truncate-end">
         {label('Creates')}
@@ -98,7 +103,7 @@ export function ReviewStep({ width, height }: { width: number; height: number })
         </Text>
       )}
       <Text color={t.c('accent')} wrap="truncate-end">
-        Press enter to write the files and create the machines (nothing is written before that).
+        enter writes the files and creates the machines; nothing is written before
       </Text>
     </Box>
   );

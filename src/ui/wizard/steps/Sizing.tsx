@@ -41,7 +41,7 @@ export function SizingStep({ width, height }: { width: number; height: number })
   const sum = totals(draft);
   const memRatio = sum.memory / Math.max(1, host.memoryMb);
   const inner = width - 2;
-  const labelW = 10;
+  const labelW = 11;
   return (
     <Box flexDirection="column" width={width} height={height} paddingX={1} overflow="hidden">
       <Text bold>How many machines, and how big?</Text>
@@ -57,16 +57,18 @@ export function SizingStep({ width, height }: { width: number; height: number })
         return (
           <Box key={g} flexDirection="column" width={inner}>
             <Box width={inner}>
-              <Text bold={rowFocused} color={rowFocused ? t.c('accent') : undefined}>
-                {(rowFocused ? '› ' : '  ') + GROUP_LABEL[g].padEnd(labelW - 2)}
-              </Text>
+              <Box width={labelW} flexShrink={0}>
+                <Text bold={rowFocused} color={rowFocused ? t.c('accent') : undefined}>
+                  {(rowFocused ? '› ' : '  ') + GROUP_LABEL[g]}
+                </Text>
+              </Box>
               {SIZE_KEYS.map((k) => {
                 const on = rowFocused && focused.key === k;
                 const bad = problems.errors[`groups.${g}.${k}`] !== undefined;
                 const value = String(draft.groups[g][k]);
                 const text = on ? `[${value}${fresh ? '' : '▏'}]${COL[k].unit}` : ` ${value}${COL[k].unit} `;
                 return (
-                  <Box key={k} width={COL[k].width}>
+                  <Box key={k} width={COL[k].width} flexShrink={0}>
                     <Text
                       inverse={on}
                       bold={on}
@@ -79,13 +81,6 @@ export function SizingStep({ width, height }: { width: number; height: number })
                   </Box>
                 );
               })}
-              {rowFocused && (
-                <Box flexShrink={1}>
-                  <Text color={t.c('muted')} wrap="truncate-end">
-                    {GROUP_HINT[g]}
-                  </Text>
-                </Box>
-              )}
             </Box>
             <Text color={errs.length ? t.c('failed') : t.c('warn')} wrap="truncate-end">
               {errs.length ? `    ✗ ${errs.join('; ')}` : warns.length ? `    ! ${warns.join('; ')}` : ' '}
@@ -93,6 +88,10 @@ export function SizingStep({ width, height }: { width: number; height: number })
           </Box>
         );
       })}
+      <Text color={t.c('muted')} wrap="truncate-end">
+        {'  '}
+        {GROUP_LABEL[focused.group]}: {GROUP_HINT[focused.group]}
+      </Text>
       <Text> </Text>
       <Box width={inner}>
         <Text wrap="truncate-end">
@@ -115,7 +114,7 @@ export function SizingStep({ width, height }: { width: number; height: number })
       </Text>
       <Text> </Text>
       <Text color={t.c('muted')} wrap="truncate-end">
-        {clip(`memory moves in steps of 256 MB; at most 9 machines per group (the IP plan ${draft.network.prefix}.1x1–1x9)`, inner)}
+        {clip(`memory steps by 256 MB; at most 9 machines per group (IPs ${draft.network.prefix}.1x1–1x9)`, inner)}
       </Text>
     </Box>
   );

@@ -55,7 +55,9 @@ export function SummaryStep({ width, height }: { width: number; height: number }
         ? { glyph: '✓', tone: 'ok' as const, text: `Cluster "${name}" is ready${took}` }
         : { glyph: '✗', tone: 'failed' as const, text: `The run failed${took}` };
   // Rows: headline+message (2), blank, hosts title, hosts…, blank, smoke (1 + failures), blank, kubeconfig, next (3).
-  const fixed = 13 + Math.min(3, smokeFailed.length);
+  // A failure message (e.g. every failed preflight check) may take up to 4 lines.
+  const messageRows = result?.message && !result.cancelled ? Math.min(4, Math.ceil((result.message.length + 2) / Math.max(10, inner - 2))) : 1;
+  const fixed = 12 + messageRows + Math.min(3, smokeFailed.length);
   const columns = Math.max(1, Math.floor(inner / 40));
   const hostRows = Math.max(1, height - fixed);
   const colW = Math.floor(inner / columns);
@@ -68,9 +70,11 @@ export function SummaryStep({ width, height }: { width: number; height: number }
       <Text bold color={t.c(headline.tone)} wrap="truncate-end">
         {headline.glyph} {headline.text}
       </Text>
-      <Text color={t.c(result?.ok ? 'muted' : headline.tone)} wrap="truncate-end">
-        {result?.cancelled ? '  machines that were created are still there: `kcore-wizard destroy` removes them' : result?.message ? `  ${result.message}` : ' '}
-      </Text>
+      <Box paddingLeft={2} width={inner} height={messageRows} overflow="hidden">
+        <Text color={t.c(result?.ok ? 'muted' : headline.tone)} wrap="wrap">
+          {result?.cancelled ? 'machines that were created are still there: `kcore-wizard destroy` removes them' : (result?.message ?? ' ')}
+        </Text>
+      </Box>
       <Text> </Text>
       {hosts.length > 0 ? (
         <>
@@ -106,7 +110,7 @@ export function SummaryStep({ width, height }: { width: number; height: number }
       <Text wrap="truncate-end">
         <Text bold>{'Kubeconfig  '}</Text>
         {result?.kubeconfig ? result.kubeconfig : <Text color={t.c('muted')}>none written</Text>}
-        {result?.kubeconfig ? <Text color={t.c('muted')}>{`   export KUBECONFIG=${result.kubeconfig}`}</Text> : null}
+        {result?.kubeconfig && 12 + 2 * result.kubeconfig.length + 21 <= inner ? <Text color={t.c('muted')}>{`   export KUBECONFIG=${result.kubeconfig}`}</Text> : null}
       </Text>
       <Text wrap="truncate-end">
         <Text bold>{'Next        '}</Text>

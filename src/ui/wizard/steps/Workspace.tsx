@@ -6,8 +6,8 @@ import { useTheme } from '../../theme.js';
 import { useWizard } from '../context.js';
 
 const MODES = [
-  { id: 'new', title: 'New cluster workspace', note: 'write kcore.yaml, Vagrantfile and inventory.ini into a folder' },
-  { id: 'reopen', title: 'Reopen an existing kcore.yaml', note: 'load a workspace made before (by the wizard or `init`)' },
+  { id: 'new', title: 'New cluster workspace', note: 'a folder for kcore.yaml and its files' },
+  { id: 'reopen', title: 'Reopen an existing kcore.yaml', note: 'a workspace made before (wizard or init)' },
 ] as const;
 
 export function WorkspaceStep({ width, height }: { width: number; height: number }) {
