@@ -26,23 +26,30 @@ interface RemoteFile {
   sha256?: string;
 }
 
-/** One shell script that reports mode, owner and SHA-256 of every path (read-only). */
+/**
+ * One read-only shell command that reports mode, owner and SHA-256 of every path: a single `stat` and a
+ * single `sha256sum` over all of them (missing files are simply absent from both outputs).
+ */
 export function statScript(paths: string[]): string {
-  return paths
-    .map(
-      (p) =>
-        `if [ -f ${shellQuote(p)} ]; then printf '%s %s ' "$(stat -c '%a %U %G' ${shellQuote(p)})" "$(sha256sum < ${shellQuote(p)} | cut -c1-64)"; echo; else echo missing; fi`,
-    )
-    .join('\n');
+  const args = paths.map(shellQuote).join(' ');
+  return `stat -c 'S %a %U %G %n' -- ${args} 2>/dev/null; sha256sum -- ${args} 2>/dev/null; true`;
 }
 
-export function parseStat(stdout: string, count: number): RemoteFile[] {
-  const lines = stdout.split('\n').slice(0, count);
-  if (lines.length < count) throw new TaskFailure(`unexpected output while checking files (got ${lines.length} of ${count} lines)`);
-  return lines.map((l) => {
-    if (l.trim() === 'missing') return { exists: false };
-    const [mode, owner, group, sha256] = l.trim().split(/\s+/);
-    return { exists: true, mode: parseInt(mode!, 8), owner, group, sha256 };
+export function parseStat(stdout: string, paths: string[]): RemoteFile[] {
+  const stats = new Map<string, { mode: number; owner: string; group: string }>();
+  const sums = new Map<string, string>();
+  for (const line of stdout.split('\n')) {
+    const st = /^S (\d+) (\S+) (\S+) (.+)$/.exec(line);
+    if (st) {
+      stats.set(st[4]!, { mode: parseInt(st[1]!, 8), owner: st[2]!, group: st[3]! });
+      continue;
+    }
+    const sum = /^([0-9a-f]{64}) [ *](.+)$/.exec(line);
+    if (sum) sums.set(sum[2]!, sum[1]!);
+  }
+  return paths.map((p) => {
+    const st = stats.get(p);
+    return st ? { exists: true, ...st, sha256: sums.get(p) } : { exists: false };
   });
 }
 
@@ -70,7 +77,7 @@ export function filesTask(name: string, files: (ctx: TaskContext) => Promise<Fil
     async gather(ctx) {
       const want = await files(ctx);
       const r = await ctx.conn.run(statScript(want.map((f) => f.path)), { sudo: true, signal: ctx.signal });
-      return { want, have: parseStat(r.stdout, want.length) };
+      return { want, have: parseStat(r.stdout, want.map((f) => f.path)) };
     },
     plan(_ctx, { want, have }) {
       return want.map((w, i) => fileDiff(w, have[i]!)).filter((d): d is string => d !== null);

@@ -4,6 +4,7 @@
  * it does is told through typed events; it takes an AbortSignal and marks unfinished hosts cancelled.
  */
 import { randomUUID } from 'node:crypto';
+import { setMaxListeners } from 'node:events';
 import pLimit from 'p-limit';
 import type { HostConnection, HostTarget } from '../ssh/types.js';
 import { isSshError } from '../ssh/errors.js';
@@ -76,6 +77,8 @@ export async function runRoles(opts: RunOptions): Promise<RunSummary> {
   const started = Date.now();
   const runId = randomUUID();
   const signal = run.signal;
+  // Every command of every host listens on the run's signal: far more than the default 10 listeners.
+  setMaxListeners(0, signal);
   const { hosts: selected } = limitHosts(run.hosts, opts.limit);
   const selectedNames = new Set(selected.map((h) => h.name));
   const roles = opts.roles
