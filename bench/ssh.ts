@@ -2,15 +2,16 @@
  * SSH engine benchmark on real sshd light hosts (network namespaces on a private bridge; needs root).
  * For 4 and for 30 hosts, a fresh pool connects to every host and runs a batch: N small commands per
  * host (one after the other, as a task engine does) plus one upload (stat + atomic write), hosts in
- * parallel. Prints hosts, commands, wall time, commands/s, connect time, peak RSS, and the
- * 30-host/4-host wall-time ratio (target ≤ 2×).
+ * parallel; then the same batch again on the open connections. Prints hosts, commands, wall time,
+ * commands/s, connect time, CPU per command (this process, and sshd's side), peak RSS, and the
+ * 30-host/4-host wall-time ratio (target ≤ 2×). The hosts share this machine's cores with the client.
  * Run: `npx vite-node bench/ssh.ts [--hosts 4,30] [--commands 10] [--rounds 3]`.
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { canRunHosts, startSshHosts } from '../test/hosts/index.js';
-import { SshPool, targetsFromSshConfig, type HostTarget } from '../src/ssh/index.js';
+import { SshPool, targetsFromSshConfig, type HostConnection, type HostTarget } from '../src/ssh/index.js';
 
 function arg(name: string, fallback: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -27,40 +28,97 @@ const rounds = Number(arg('rounds', '3'));
 interface Run {
   hosts: number;
   commands: number;
-  wallMs: number;
+  /** Fresh pool: connect + batch. */
+  coldMs: number;
   connectMs: number;
+  /** Same pool again: connections reused. */
+  warmMs: number;
   peakRssMb: number;
+  /** This process's CPU per command (warm batch). */
+  clientCpuMs: number;
+  /** sshd-side CPU (all session processes: sshd, shells, commands) per command, from the listeners' reaped-children times. */
+  serverCpuMs: number;
   failures: number;
 }
 
-async function batch(targets: HostTarget[], knownHostsPath: string): Promise<Run> {
+const CLK_TCK = 100;
+
+/**
+ * CPU used so far by each sshd listener's tree: the listener's reaped children (finished connections)
+ * plus every live per-connection sshd with its own reaped children (finished sessions and commands).
+ */
+function sshdTreeCpuMs(listenerPids: number[]): number {
+  const stat = (pid: string | number): string[] | undefined => {
+    try {
+      return readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    } catch {
+      return undefined;
+    }
+  };
+  const listeners = new Set(listenerPids.map(String));
+  let ticks = 0;
+  for (const pid of listenerPids) {
+    const f = stat(pid);
+    if (f) ticks += Number(f[13]) + Number(f[14]); // cutime + cstime
+  }
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    const f = stat(d);
+    if (f && listeners.has(f[1]!)) ticks += Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14]); // ppid is a listener
+  }
+  return (ticks * 1000) / CLK_TCK;
+}
+
+async function batch(targets: HostTarget[], knownHostsPath: string, listenerPids: number[]): Promise<Run> {
   let peak = process.memoryUsage().rss;
   const sampler = setInterval(() => {
     peak = Math.max(peak, process.memoryUsage().rss);
   }, 20);
   const pool = new SshPool({ knownHostsPath, retries: 2 });
-  const t0 = performance.now();
-  let connectedAt = 0;
-  let connected = 0;
-  let commands = 0;
   const content = 'kind: KubeletConfiguration\n' + 'x'.repeat(4096);
-  const out = await pool.forEachHost(targets, async (c) => {
+  let commands = 0;
+  let connected = 0;
+  let connectedAt = 0;
+  const t0 = performance.now();
+  const work = async (c: HostConnection): Promise<void> => {
     if (++connected === targets.length) connectedAt = performance.now();
     for (let i = 0; i < perHost; i++) {
-      const r = await c.exec(i % 3 === 0 ? `cat /proc/loadavg` : i % 3 === 1 ? `test -d /etc && echo ${i}` : `uname -r`);
+      const r = await c.exec(i % 3 === 0 ? 'cat /proc/loadavg' : i % 3 === 1 ? `test -d /etc && echo ${i}` : 'uname -r');
       if (r.exitCode !== 0) throw new Error(`command ${i} failed: ${r.stderr}`);
       commands++;
     }
     await c.upload({ path: `/tmp/kcore-bench/${c.target.name}.yaml`, content: `${content}${Date.now()}\n`, mode: 0o644 });
     commands++;
-  });
-  const wallMs = performance.now() - t0;
+  };
+  const cold = await pool.forEachHost(targets, work);
+  const coldMs = performance.now() - t0;
+
+  const server0 = sshdTreeCpuMs(listenerPids);
+  const cpu0 = process.cpuUsage();
+  commands = 0;
+  const t1 = performance.now();
+  const warm = await pool.forEachHost(targets, work);
+  const warmMs = performance.now() - t1;
+  const cpu = process.cpuUsage(cpu0);
+  await new Promise((r) => setTimeout(r, 300)); // let the last session processes be reaped
+  const serverMs = sshdTreeCpuMs(listenerPids) - server0;
+
   await pool.closeAll();
   clearInterval(sampler);
   peak = Math.max(peak, process.memoryUsage().rss);
-  const failures = out.filter((o) => o.error);
+  const failures = [...cold, ...warm].filter((o) => o.error);
   for (const f of failures.slice(0, 3)) console.error(`  ${f.target.name}: ${f.error?.message}`);
-  return { hosts: targets.length, commands, wallMs, connectMs: connectedAt - t0, peakRssMb: peak / 1024 / 1024, failures: failures.length };
+  return {
+    hosts: targets.length,
+    commands,
+    coldMs,
+    connectMs: connectedAt - t0,
+    warmMs,
+    peakRssMb: peak / 1024 / 1024,
+    clientCpuMs: (cpu.user + cpu.system) / 1000 / commands,
+    serverCpuMs: serverMs / commands,
+    failures: failures.length,
+  };
 }
 
 function median(xs: number[]): number {
@@ -84,17 +142,24 @@ async function main(): Promise<void> {
     await warm.closeAll();
 
     const results = new Map<number, Run>();
-    console.log(`\n${perHost} commands + 1 upload per host, hosts in parallel, median of ${rounds} rounds (fresh pool each round)\n`);
-    console.log('hosts  commands  wall (s)  commands/s  connect (s)  peak RSS (MiB)  failures');
+    console.log(`load average before: ${loadavg().map((x) => x.toFixed(2)).join(' ')} on ${cpus().length} cores`);
+    console.log(`\n${perHost} commands + 1 upload per host, hosts in parallel, median of ${rounds} rounds.`);
+    console.log('cold = fresh pool (connect + batch); warm = the same batch again on the open connections.\n');
+    console.log('hosts  commands  cold (s)  cmd/s cold  connect (s)  warm (s)  cmd/s warm  client CPU/cmd  sshd CPU/cmd  peak RSS  failures');
     for (const n of sizes) {
       const runs: Run[] = [];
-      for (let r = 0; r < rounds; r++) runs.push(await batch(all.slice(0, n), join(work, 'known_hosts')));
+      const slice = all.slice(0, n);
+      const pids = hosts.hosts.slice(0, n).map((h) => h.pid);
+      for (let r = 0; r < rounds; r++) runs.push(await batch(slice, join(work, 'known_hosts'), pids));
       const m: Run = {
         hosts: n,
         commands: runs[0]!.commands,
-        wallMs: median(runs.map((x) => x.wallMs)),
+        coldMs: median(runs.map((x) => x.coldMs)),
         connectMs: median(runs.map((x) => x.connectMs)),
+        warmMs: median(runs.map((x) => x.warmMs)),
         peakRssMb: Math.max(...runs.map((x) => x.peakRssMb)),
+        clientCpuMs: median(runs.map((x) => x.clientCpuMs)),
+        serverCpuMs: median(runs.map((x) => x.serverCpuMs)),
         failures: runs.reduce((a, x) => a + x.failures, 0),
       };
       results.set(n, m);
@@ -102,10 +167,14 @@ async function main(): Promise<void> {
         [
           String(m.hosts).padStart(5),
           String(m.commands).padStart(9),
-          (m.wallMs / 1000).toFixed(2).padStart(9),
-          ((m.commands / m.wallMs) * 1000).toFixed(0).padStart(11),
+          (m.coldMs / 1000).toFixed(2).padStart(9),
+          ((m.commands / m.coldMs) * 1000).toFixed(0).padStart(11),
           (m.connectMs / 1000).toFixed(2).padStart(12),
-          m.peakRssMb.toFixed(0).padStart(15),
+          (m.warmMs / 1000).toFixed(2).padStart(9),
+          ((m.commands / m.warmMs) * 1000).toFixed(0).padStart(11),
+          `${m.clientCpuMs.toFixed(1)} ms`.padStart(15),
+          `${m.serverCpuMs.toFixed(1)} ms`.padStart(13),
+          `${m.peakRssMb.toFixed(0)} MiB`.padStart(9),
           String(m.failures).padStart(9),
         ].join(' '),
       );
@@ -113,9 +182,11 @@ async function main(): Promise<void> {
     const small = results.get(Math.min(...sizes));
     const big = results.get(max);
     if (small && big && small !== big) {
-      const ratio = big.wallMs / small.wallMs;
-      console.log(`\nwall time ${big.hosts} hosts / ${small.hosts} hosts: ${ratio.toFixed(2)}× (target ≤ 2×) ${ratio <= 2 ? 'OK' : 'OVER TARGET'}`);
+      const cold = big.coldMs / small.coldMs;
+      const warm = big.warmMs / small.warmMs;
+      console.log(`\nwall time ${big.hosts} hosts / ${small.hosts} hosts: cold ${cold.toFixed(2)}×, warm ${warm.toFixed(2)}× (target ≤ 2×): ${cold <= 2 ? 'OK' : 'OVER TARGET'}`);
     }
+    console.log(`load average after: ${loadavg().map((x) => x.toFixed(2)).join(' ')}`);
     console.log(`process peak RSS (whole run, including host start-up): ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MiB`);
   } finally {
     await hosts.teardown();

@@ -2,13 +2,14 @@
 // the local /bin/sh: exit codes, signals, streaming, stdin, host keys, auth errors, channel cap, reconnects,
 // timeouts that kill the whole process tree, and a channel that closes without an exit status.
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Server, utils, type Connection, type ServerChannel } from 'ssh2';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SshPool, fingerprint, type HostKeyEvent, type HostTarget, type PoolOptions } from '../../src/ssh/index.js';
+import { SMALL_UPLOAD_BYTES, SshPool, fingerprint, type HostKeyEvent, type HostTarget, type PoolOptions } from '../../src/ssh/index.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'kcore-ssh-unit-'));
 
@@ -374,6 +375,51 @@ describe('exec', () => {
     const err = (await p.catch((e: unknown) => e)) as Error;
     expect(err).toMatchObject({ kind: 'protocol' });
     expect(err.message).toMatch(/lost|without an exit status/);
+  });
+});
+
+describe('uploads, readFile, sha256 (the server runs the scripts on this machine)', () => {
+  it('small files: changed, unchanged, mode-only, content; in one session each', async () => {
+    const c = await pool.connection(target);
+    const path = join(dir, 'up', 'deep', 'a.conf');
+    const f = { path, content: 'x=1\n', mode: 0o640, sudo: true };
+    const before = srv.commands.length;
+    expect((await c.upload(f)).changed).toBe(true);
+    expect(srv.commands.length - before).toBe(1 + 1); // the sudo probe, then one session for the upload
+    expect(readFileSync(path, 'utf8')).toBe('x=1\n');
+    expect(statSync(path).mode & 0o7777).toBe(0o640);
+    expect((await c.upload(f)).changed).toBe(false);
+    expect((await c.upload({ ...f, mode: 0o600 })).changed).toBe(true);
+    expect(statSync(path).mode & 0o7777).toBe(0o600);
+    expect((await c.upload({ ...f, mode: 0o600, owner: 'root', group: 'root' })).changed).toBe(false);
+    expect((await c.upload({ ...f, mode: 0o600, content: 'x=2\n' })).changed).toBe(true);
+    expect((await c.readFile(path))!.toString()).toBe('x=2\n');
+    expect(await c.sha256(path)).toBe(createHash('sha256').update('x=2\n').digest('hex'));
+    expect(await c.readFile(join(dir, 'missing'))).toBeNull();
+    expect(await c.sha256(join(dir, 'missing'))).toBeNull();
+    expect(readdirSync(join(dir, 'up', 'deep'))).toEqual(['a.conf']);
+  });
+
+  it('large files: checked first, so an unchanged file is not sent again', async () => {
+    const c = await pool.connection(target);
+    const path = join(dir, 'up', 'big.bin');
+    const content = randomBytes(SMALL_UPLOAD_BYTES + 1);
+    expect((await c.upload({ path, content, mode: 0o644 })).changed).toBe(true);
+    expect(readFileSync(path).equals(content)).toBe(true);
+    const before = srv.commands.length;
+    expect((await c.upload({ path, content, mode: 0o644 })).changed).toBe(false);
+    expect(srv.commands.length - before).toBe(1); // only the look
+    expect((await c.upload({ path, content, mode: 0o600 })).changed).toBe(true);
+    expect(statSync(path).mode & 0o777).toBe(0o600);
+    expect((await c.readFile(path))!.equals(content)).toBe(true);
+  });
+
+  it('a failed write is a command-failed error that names the file, and leaves nothing behind', async () => {
+    const c = await pool.connection(target);
+    writeFileSync(join(dir, 'up', 'notadir'), 'x');
+    const err = (await c.upload({ path: join(dir, 'up', 'notadir', 'f'), content: 'y', mode: 0o644 }).catch((e: unknown) => e)) as Error;
+    expect(err).toMatchObject({ kind: 'command-failed' });
+    expect(err.message).toContain(join(dir, 'up', 'notadir', 'f'));
   });
 });
 
