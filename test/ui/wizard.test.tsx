@@ -151,6 +151,9 @@ describe('the wizard, walked by keys', () => {
     expect(s.frame()).toContain('5/8 Review');
     for (const text of ['kcore.yaml', 'Vagrantfile', 'inventory.ini', 'etcd-01', '10.0.0.101', 'kube-master-01', 'kube-worker-03', '10.0.0.123', '1.5 GB', 'libvirt'])
       expect(s.frame()).toContain(text);
+    // Preflight ran again with the final provider and sizes.
+    await waitFor(() => s.frame().includes('✓ preflight: 5 checks passed'), 'the second preflight', s.frame);
+    expect(s.actions.calls.preflight).toBe(2);
     expectFits(s);
     await press(s.stdin, KEYS.enter);
     expect(s.frame()).toContain('Create the cluster?');

@@ -71,6 +71,7 @@ function StartDialog({ width, height }: { width: number; height: number }) {
   const dir = useWizard((s) => s.dir);
   const loadedFrom = useWizard((s) => s.loadedFrom);
   const sum = totals(draft);
+  const failed = useWizard((s) => s.preflight.checks.filter((c) => !c.ok && !c.warning).length);
   return (
     <Dialog width={width} height={height} title="Create the cluster?">
       <Text wrap="truncate-end">Write kcore.yaml, Vagrantfile and inventory.ini into</Text>
@@ -82,6 +83,11 @@ function StartDialog({ width, height }: { width: number; height: number }) {
       <Text wrap="truncate-end">
         then create {sum.machines} {draft.provider} machines ({formatMb(sum.memory)}, {sum.cpus} CPUs) and configure them.
       </Text>
+      {failed > 0 && (
+        <Text color={t.c('failed')} wrap="wrap">
+          ✗ {failed} preflight check{failed === 1 ? '' : 's'} failed: the run will stop at preflight until fixed
+        </Text>
+      )}
       <Text> </Text>
       <Text>
         <Text bold color={t.c('ok')}>

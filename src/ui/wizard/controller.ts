@@ -211,6 +211,8 @@ export class WizardController {
           return;
         }
         this.set({ step: 'review', reviewScroll: 0 });
+        // The provider and sizes may have changed since step 2: check again with the final spec.
+        void this.runPreflight();
         return;
       }
       case 'review':

@@ -9,20 +9,29 @@ export function PreflightStep({ width, height }: { width: number; height: number
   const pf = useWizard((s) => s.preflight);
   const failed = pf.checks.filter((c) => !c.ok && !c.warning).length;
   const rows: ReactElement[] = [];
+  const inner = width - 2;
   for (const [i, c] of pf.checks.entries()) {
-    const tone = c.ok ? 'ok' : c.warning ? 'warn' : 'failed';
+    const tone = c.ok && !c.warning ? 'ok' : c.ok || c.warning ? 'warn' : 'failed';
     rows.push(
-      <Text key={`c${i}`} wrap="truncate-end">
-        <Text color={t.c(tone)}>{c.ok ? '✓' : c.warning ? '!' : '✗'} </Text>
-        <Text bold={!c.ok}>{c.check.padEnd(28)}</Text> <Text color={t.c('muted')}>{c.detail}</Text>
-      </Text>,
+      <Box key={`c${i}`} width={inner}>
+        <Box width={30} flexShrink={0}>
+          <Text wrap="truncate-end">
+            <Text color={t.c(tone)}>{c.ok && !c.warning ? '✓' : c.ok || c.warning ? '!' : '✗'} </Text>
+            <Text bold={!c.ok}>{c.check}</Text>
+          </Text>
+        </Box>
+        <Text color={t.c('muted')} wrap="wrap">
+          {c.detail}
+        </Text>
+      </Box>,
     );
-    if (!c.ok && c.fix)
+    if ((!c.ok || c.warning) && c.fix)
       rows.push(
-        <Text key={`f${i}`} wrap="truncate-end" color={t.c(tone)}>
-          {'    fix: '}
-          {c.fix}
-        </Text>,
+        <Box key={`f${i}`} width={inner} paddingLeft={4}>
+          <Text color={t.c(tone)} wrap="wrap">
+            fix: {c.fix}
+          </Text>
+        </Box>,
       );
   }
   return (
@@ -49,6 +58,11 @@ export function PreflightStep({ width, height }: { width: number; height: number
           ) : (
             <Text color={t.c('failed')} wrap="truncate-end">
               ✗ {failed} of {pf.checks.length} checks failed: fix them before creating the cluster (r runs the checks again)
+            </Text>
+          )}
+          {failed > 0 && (
+            <Text color={t.c('muted')} wrap="wrap">
+              {'  '}the provider and sizes are chosen in the next steps; the checks run again on the review
             </Text>
           )}
         </>

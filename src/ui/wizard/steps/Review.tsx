@@ -36,8 +36,16 @@ export function ReviewStep({ width, height }: { width: number; height: number })
   const problems = validateDraft(draft);
   const inner = width - 2;
   const pfFailed = preflight.checks.filter((c) => !c.ok && !c.warning).length;
-  const pfNote = preflight.error ? `preflight did not run (${preflight.error})` : pfFailed ? `${pfFailed} preflight check${pfFailed === 1 ? '' : 's'} failed` : null;
-  const tableRows = Math.max(1, height - 10 - (pfNote ? 1 : 0) - (problems.all.length ? 1 : 0));
+  const firstFailed = preflight.checks.find((c) => !c.ok && !c.warning);
+  const pfNote =
+    preflight.status === 'running'
+      ? null
+      : preflight.error
+        ? `preflight did not run (${preflight.error})`
+        : pfFailed
+          ? `${pfFailed} preflight check${pfFailed === 1 ? '' : 's'} failed: ${firstFailed!.check}: ${firstFailed!.detail}`
+          : null;
+  const tableRows = Math.max(1, height - 11 - (problems.all.length ? 1 : 0));
   const maxScroll = Math.max(0, hosts.length - tableRows);
   const top = Math.min(scroll, maxScroll);
   const shown = hosts.slice(top, top + tableRows);
@@ -92,10 +100,16 @@ export function ReviewStep({ width, height }: { width: number; height: number })
         </Text>
       ))}
       <Text color={t.c('muted')}>{hosts.length > tableRows ? `  rows ${top + 1}–${top + shown.length} of ${hosts.length} (↑↓ scroll)` : ' '}</Text>
-      {pfNote && (
-        <Text color={t.c('warn')} wrap="truncate-end">
-          ! {pfNote}: the run may fail (esc back to see why)
+      {preflight.status === 'running' ? (
+        <Text color={t.c('running')}>● checking this machine again with these choices…</Text>
+      ) : pfNote ? (
+        <Text color={t.c('failed')} wrap="truncate-end">
+          ✗ {pfNote}
         </Text>
+      ) : preflight.checks.length > 0 ? (
+        <Text color={t.c('ok')}>✓ preflight: {preflight.checks.length} checks passed</Text>
+      ) : (
+        <Text> </Text>
       )}
       {problems.all.length > 0 && (
         <Text color={t.c('failed')} wrap="truncate-end">
