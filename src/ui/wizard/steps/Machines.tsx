@@ -3,7 +3,7 @@ import { Box, Text } from 'ink';
 import { useStore } from 'zustand';
 import type { Phase } from '../../../engine/events.js';
 import { plannedHosts } from '../../../spec/hosts.js';
-import type { RunState } from '../../../state/run-store.js';
+import type { RunState, RunStore } from '../../../state/run-store.js';
 import { rowsOf } from '../../components/layout.js';
 import { clip } from '../../format.js';
 import { useTheme, type Tone } from '../../theme.js';
@@ -26,10 +26,9 @@ const PHASE_LOOK: Record<NonNullable<RunState['phases'][Phase]> | 'none', { glyp
   skipped: { glyph: '↷', tone: 'muted' },
 };
 
-export function PhaseLine({ width }: { width: number }) {
+export function PhaseLine({ width, store }: { width: number; store: RunStore }) {
   const t = useTheme();
-  const { runStore } = useWizardContext();
-  const phases = useStore(runStore, (s) => s.phases);
+  const phases = useStore(store, (s) => s.phases);
   return (
     <Box width={width}>
       <Text wrap="truncate-end">
@@ -89,7 +88,7 @@ export function MachinesStep({ width, height }: { width: number; height: number 
   return (
     <Box flexDirection="column" width={width} height={height} overflow="hidden">
       <Box paddingX={1} width={width}>
-        <PhaseLine width={width - 2} />
+        <PhaseLine width={width - 2} store={runStore} />
       </Box>
       <Text wrap="truncate-end" color={t.c('muted')}>
         {' '}
