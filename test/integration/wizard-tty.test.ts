@@ -116,6 +116,19 @@ describe.skipIf(!canRun)('the wizard in a real terminal (tmux)', () => {
     s = show('5/8 review');
     for (const text of ['kcore.yaml', 'Vagrantfile', 'inventory.ini', 'etcd-01', '10.0.0.101', 'kube-master-01', 'kube-worker-02', '10.0.0.122']) expect(s).toContain(text);
 
+    // A smaller terminal: the review redraws to fit, with no stale rows from the bigger frame.
+    tmux('resize-window', '-t', 'wiz', '-x', '80', '-y', '24');
+    s = await waitFor(/^ kcore-wizard .*5\/8 Review/);
+    await new Promise((r) => setTimeout(r, 300));
+    s = show('5/8 review after resizing to 80×24');
+    const lines = s.replace(/\n+$/, '').split('\n');
+    expect(lines.length).toBeLessThanOrEqual(24);
+    expect(lines[0]).toMatch(/^ kcore-wizard .*5\/8 Review/);
+    expect(s).toContain('kube-worker-02');
+    expect(lines.filter((l) => l.includes('5/8 Review'))).toHaveLength(1);
+    tmux('resize-window', '-t', 'wiz', '-x', '120', '-y', '40');
+    await waitFor(/^ kcore-wizard .*5\/8 Review\s+cluster demo/);
+
     await step('Create the cluster?', 'Enter');
     show('confirm');
     await step('7/8 Provisioning', 'y');
