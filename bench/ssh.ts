@@ -7,6 +7,7 @@
  * 30-host/4-host wall-time ratio (target ≤ 2×). The hosts share this machine's cores with the client.
  * Run: `npx vite-node bench/ssh.ts [--hosts 4,30] [--commands 10] [--rounds 3]`.
  */
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -44,27 +45,30 @@ interface Run {
 const CLK_TCK = 100;
 
 /**
- * CPU used so far by each sshd listener's tree: the listener's reaped children (finished connections)
- * plus every live per-connection sshd with its own reaped children (finished sessions and commands).
+ * CPU used so far by the sshd listeners' process trees (connections, sessions, shells, commands):
+ * every live process's own time, plus what each live process (listeners included) collected from the
+ * children it reaped. Nothing is counted twice: a reaped process's time lives only in its reaper's.
  */
 function sshdTreeCpuMs(listenerPids: number[]): number {
-  const stat = (pid: string | number): string[] | undefined => {
-    try {
-      return readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-    } catch {
-      return undefined;
-    }
-  };
-  const listeners = new Set(listenerPids.map(String));
-  let ticks = 0;
-  for (const pid of listenerPids) {
-    const f = stat(pid);
-    if (f) ticks += Number(f[13]) + Number(f[14]); // cutime + cstime
-  }
+  const procs = new Map<string, { ppid: string; own: number; reaped: number }>();
   for (const d of readdirSync('/proc')) {
     if (!/^\d+$/.test(d)) continue;
-    const f = stat(d);
-    if (f && listeners.has(f[1]!)) ticks += Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14]); // ppid is a listener
+    try {
+      const f = readFileSync(`/proc/${d}/stat`, 'utf8').split(') ')[1]!.split(' ');
+      procs.set(d, { ppid: f[1]!, own: Number(f[11]) + Number(f[12]), reaped: Number(f[13]) + Number(f[14]) });
+    } catch {
+      /* exited meanwhile */
+    }
+  }
+  const roots = new Set(listenerPids.map(String));
+  const inTree = (pid: string): boolean => {
+    for (let p: string | undefined = pid, n = 0; p && n < 64; p = procs.get(p)?.ppid, n++) if (roots.has(p)) return true;
+    return false;
+  };
+  let ticks = 0;
+  for (const [pid, p] of procs) {
+    if (!inTree(pid)) continue;
+    ticks += p.reaped + (roots.has(pid) ? 0 : p.own);
   }
   return (ticks * 1000) / CLK_TCK;
 }
@@ -185,6 +189,23 @@ async function main(): Promise<void> {
       const cold = big.coldMs / small.coldMs;
       const warm = big.warmMs / small.warmMs;
       console.log(`\nwall time ${big.hosts} hosts / ${small.hosts} hosts: cold ${cold.toFixed(2)}×, warm ${warm.toFixed(2)}× (target ≤ 2×): ${cold <= 2 ? 'OK' : 'OVER TARGET'}`);
+    }
+    // Large file throughput (binaries such as kubelet are uploaded this way): one 64 MiB upload, then again unchanged.
+    {
+      const pool = new SshPool({ knownHostsPath: join(work, 'known_hosts') });
+      const c = await pool.connection(all[0]!);
+      const big = randomBytes(64 * 1024 * 1024);
+      const t0 = performance.now();
+      await c.upload({ path: '/tmp/kcore-bench/big.bin', content: big, mode: 0o755 });
+      const up = performance.now() - t0;
+      const t1 = performance.now();
+      const again = await c.upload({ path: '/tmp/kcore-bench/big.bin', content: big, mode: 0o755 });
+      const same = performance.now() - t1;
+      await pool.closeAll();
+      console.log(
+        `\n64 MiB upload: ${(up / 1000).toFixed(2)} s (${(64 / (up / 1000)).toFixed(0)} MiB/s, SHA-256 checked on both ends); ` +
+          `unchanged re-upload: ${(same / 1000).toFixed(2)} s (changed=${again.changed})`,
+      );
     }
     console.log(`load average after: ${loadavg().map((x) => x.toFixed(2)).join(' ')}`);
     console.log(`process peak RSS (whole run, including host start-up): ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MiB`);

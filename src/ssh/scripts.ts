@@ -6,14 +6,16 @@ import { shellQuote } from './quote.js';
 export const MARKER_VAR = 'KCORE_EXEC';
 
 /**
- * The command line sent to sshd. The user's command runs in `sh -c`, tagged with a per-command marker in
- * its environment (inherited by every child, kept across exec). With sudo: `sudo -n -- … sh -c '<quoted>'`.
+ * The command line sent to sshd (run by the login shell, `$SHELL -c`). The user's command runs in `sh -c`,
+ * tagged with a per-command marker in its environment (inherited by every child, kept across exec).
  * `exec` keeps the pid, so `$$` is the session's process and signals that kill it are reported as such.
+ * The marker is exported rather than set with `env`: one program fewer to start for every command.
+ * With sudo: `sudo -n -- env KCORE_EXEC=… sh -c '<quoted>'` (sudo resets the environment).
  */
 export function wrapCommand(command: string, opts: { sudo: boolean; marker: string }): string {
   const tag = `${MARKER_VAR}=${opts.marker}`;
   const inner = `sh -c ${shellQuote(command)}`;
-  return opts.sudo ? `exec env ${tag} sudo -n -- env ${tag} ${inner}` : `exec env ${tag} ${inner}`;
+  return `${tag}; export ${MARKER_VAR}; exec ${opts.sudo ? `sudo -n -- env ${tag} ` : ''}${inner}`;
 }
 
 /**
