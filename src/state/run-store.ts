@@ -72,7 +72,8 @@ export function reduce(s: Omit<RunState, 'apply' | 'applyMany' | 'reset'>, e: En
     case 'role-end':
       return {};
     case 'host-start':
-      return host(e.host, (h) => ({ ...h, state: h.state === 'pending' || h.state === 'ok' || h.state === 'changed' ? 'running' : h.state, role: e.role, startedAt: h.startedAt ?? e.at }));
+      // A new role: the previous role's last task no longer describes what the host does.
+      return host(e.host, (h) => ({ ...h, state: h.state === 'pending' || h.state === 'ok' || h.state === 'changed' ? 'running' : h.state, role: e.role, task: undefined, startedAt: h.startedAt ?? e.at }));
     case 'task-start':
       return host(e.host, (h) => ({ ...h, role: e.role, task: e.task }));
     case 'task-output':
