@@ -815,7 +815,7 @@ export class SshHostConnection implements HostConnection {
 
     if (content.length <= SMALL_UPLOAD_BYTES) {
       // One session: compare and (only if needed) write. The content travels even when unchanged.
-      const r = await this.execInternal(uploadScript({ ...file, sha256: sha, checkFirst: true }), { ...base, stdin: content }, false, what);
+      const r = await this.execInternal(uploadScript({ ...file, sha256: sha, checkFirst: true, tempId: randomBytes(8).toString('hex') }), { ...base, stdin: content }, false, what);
       if (r.exitCode !== 0) throw failed(r);
       return { changed: !r.stdout.trimEnd().endsWith('kcore-upload:unchanged'), sha256: sha };
     }
@@ -840,7 +840,7 @@ export class SshHostConnection implements HostConnection {
       if (r.exitCode !== 0) throw this.commandFailed(what, r, `Setting mode/owner of ${file.path}`);
       return { changed: true, sha256: sha };
     }
-    const r = await this.execInternal(uploadScript({ ...file, sha256: sha }), { ...base, stdin: content }, false, what);
+    const r = await this.execInternal(uploadScript({ ...file, sha256: sha, tempId: randomBytes(8).toString('hex') }), { ...base, stdin: content }, false, what);
     if (r.exitCode !== 0) throw failed(r);
     return { changed: true, sha256: sha };
   }

@@ -61,14 +61,26 @@ export function ownerSpec(owner?: string, group?: string): string | undefined {
 export const CORRUPT_EXIT = 97;
 
 /**
- * Write stdin to `path` atomically: a temp file in the same directory (mktemp: mode 0600, so secret content
- * is never readable by others), checksum verified, chown, chmod, then rename over the target — a reader
- * sees the old file or the new one, never a partial one.
- * With `checkFirst`, the same session first compares the existing file (content, mode, owner, group):
+ * Write stdin to `path` atomically: a temp file in the same directory, created exclusively (noclobber) with
+ * the final mode — or 0600 while written when the content is secret or the mode needs more than the
+ * shell can create (exec/setuid bits) — checksum verified, chown, chmod, then renamed over the target:
+ * a reader sees the old file or the new one, never a partial one.
+ * With `checkFirst`, the same session first compares the existing file (content, then mode, owner, group):
  * equal → nothing is written; only mode/owner differ → only those are fixed. The last line of stdout
  * says which: `kcore-upload:unchanged`, `kcore-upload:attrs` or `kcore-upload:written`.
+ * Builtins are used where they can be (every program started costs a fork and exec on the host).
  */
-export function uploadScript(spec: { path: string; mode: number; owner?: string; group?: string; sha256: string; checkFirst?: boolean }): string {
+export function uploadScript(spec: {
+  path: string;
+  mode: number;
+  owner?: string;
+  group?: string;
+  sha256: string;
+  checkFirst?: boolean;
+  secret?: boolean;
+  /** Random suffix of the temp file (hex). */
+  tempId: string;
+}): string {
   const own = ownerSpec(spec.owner, spec.group);
   const attrsMatch = [
     `[ "$1" = ${spec.mode.toString(8)} ]`,
@@ -76,16 +88,20 @@ export function uploadScript(spec: { path: string; mode: number; owner?: string;
     ...(spec.group ? [`[ "$3" = ${shellQuote(spec.group)} ]`] : []),
   ].join(' && ');
   const fix = [...(own ? [`chown ${shellQuote(own)} -- "$p"`] : []), `chmod ${modeString(spec.mode)} -- "$p"`].join('; ');
+  // Create the temp file with its final mode when the umask can express it; otherwise private, chmod later.
+  const direct = !spec.secret && (spec.mode & ~0o666) === 0;
+  const umask = direct ? (~spec.mode & 0o777).toString(8).padStart(4, '0') : '0077';
+  const needChmod = !direct && spec.mode !== 0o600;
+  if (!/^[0-9a-f]{8,64}$/.test(spec.tempId)) throw new Error('uploadScript: tempId must be hex');
   return [
     'set -e',
     `p=${shellQuote(spec.path)}`,
     ...(spec.checkFirst
       ? [
           'if [ -e "$p" ]; then',
-          `  a=$(stat -c '%a %U %G' -- "$p" 2>/dev/null) || a=''`,
           '  s=$(sha256sum -- "$p" 2>/dev/null) || s=\'\'; s=${s%% *}',
           `  if [ "$s" = ${spec.sha256} ]; then`,
-          '    cat > /dev/null',
+          `    a=$(stat -c '%a %U %G' -- "$p" 2>/dev/null) || a=''`,
           '    set -- $a',
           `    if ${attrsMatch}; then echo kcore-upload:unchanged; exit 0; fi`,
           `    ${fix}; echo kcore-upload:attrs; exit 0`,
@@ -93,15 +109,17 @@ export function uploadScript(spec: { path: string; mode: number; owner?: string;
           'fi',
         ]
       : []),
-    'd=$(dirname -- "$p")',
+    'case "$p" in */*) d=${p%/*}; [ -n "$d" ] || d=/ ;; *) d=. ;; esac',
     '[ -d "$d" ] || mkdir -p -- "$d"',
-    't=$(mktemp "$d/.kcore-upload.XXXXXXXX")',
+    `t="$d/.kcore-upload.${spec.tempId}"`,
+    `umask ${umask}`,
+    'set -C; : > "$t"; set +C',
     `trap 'rm -f -- "$t"' EXIT`,
     'cat > "$t"',
     's=$(sha256sum < "$t"); s=${s%% *}',
     `if [ "$s" != ${spec.sha256} ]; then echo "upload to $p arrived corrupted (sha256 $s)" >&2; exit ${CORRUPT_EXIT}; fi`,
     ...(own ? [`chown ${shellQuote(own)} -- "$t"`] : []),
-    `chmod ${modeString(spec.mode)} -- "$t"`,
+    ...(needChmod ? [`chmod ${modeString(spec.mode)} -- "$t"`] : []),
     'mv -f -- "$t" "$p"',
     'trap - EXIT',
     'echo kcore-upload:written',

@@ -400,6 +400,19 @@ describe('uploads, readFile, sha256 (the server runs the scripts on this machine
     expect(readdirSync(join(dir, 'up', 'deep'))).toEqual(['a.conf']);
   });
 
+  it('modes the shell cannot create directly (exec bits) and secret files get their final mode after the write', async () => {
+    const c = await pool.connection(target);
+    const bin = join(dir, 'up', 'tool');
+    expect((await c.upload({ path: bin, content: '#!/bin/sh\necho tool\n', mode: 0o755 })).changed).toBe(true);
+    expect(statSync(bin).mode & 0o7777).toBe(0o755);
+    expect((await c.exec(bin)).stdout).toBe('tool\n');
+    const key = join(dir, 'up', 'key.pem');
+    expect((await c.upload({ path: key, content: 'SECRET-KEY-MATERIAL\n', mode: 0o640, secret: true })).changed).toBe(true);
+    expect(statSync(key).mode & 0o7777).toBe(0o640);
+    expect((await c.upload({ path: key, content: 'SECRET-KEY-MATERIAL\n', mode: 0o640, secret: true })).changed).toBe(false);
+    expect(JSON.stringify(logs)).not.toContain('SECRET-KEY-MATERIAL');
+  });
+
   it('large files: checked first, so an unchanged file is not sent again', async () => {
     const c = await pool.connection(target);
     const path = join(dir, 'up', 'big.bin');
