@@ -1,0 +1,197 @@
+/**
+ * Release binaries for the Kubernetes roles: picked out of verified, unpacked artifacts and installed
+ * with their modes. A missing or corrupt artifact fails the task with its file name, where it was looked
+ * for and the official URL. In a dry run it does not stop the plan: the plan line says MISSING, and the
+ * host's last Kubernetes task (`release artifacts and prerequisites available`) fails with the full list.
+ */
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { ArtifactError, ARTIFACTS, type ArtifactSpec, type ArtifactStore } from '../../engine/artifacts.js';
+import { fileDiff, parseStat, statScript, type FileSpec } from '../../engine/ops.js';
+import { task, TaskFailure, type RunContext, type Task, type TaskContext } from '../../engine/task.js';
+import type { ClusterSpec } from '../../spec/schema.js';
+import { BIN_DIR, CNI_BIN } from './paths.js';
+
+/**
+ * flannel's CNI plugin (`/opt/cni/bin/flannel`) lives in its own repository since CNI plugins 1.0; this is
+ * the release flannel's own manifest pairs with the spec's flannel version. Not in the spec (yet): see
+ * docs/kubernetes.md.
+ */
+export const FLANNEL_CNI_PLUGIN_VERSION = '1.8.0-flannel1';
+
+export function flannelCniPluginArtifact(v: string, arch: string): ArtifactSpec {
+  const file = `cni-plugin-flannel-linux-${arch}-v${v}.tgz`;
+  const url = `https://github.com/flannel-io/cni-plugin/releases/download/v${v}/${file}`;
+  return { id: 'flannel-cni-plugin', version: v, file, officialUrl: url, officialChecksum: { kind: 'single', url: `${url}.sha256` } };
+}
+
+export interface BinaryEntry {
+  /** Path inside the unpacked artifact. */
+  from: string;
+  /** Where it goes on the host. */
+  to: string;
+  notify?: string | string[];
+}
+
+export interface BinarySet {
+  artifact: ArtifactSpec;
+  entries: BinaryEntry[];
+}
+
+const K8S_SERVER_BIN = 'kubernetes/server/bin';
+const K8S_NODE_BIN = 'kubernetes/node/bin';
+
+/** Binaries from the server tarball (masters). */
+export function serverBinaries(spec: ClusterSpec, arch: string, names: Array<[string, string | string[] | undefined]>): BinarySet {
+  return {
+    artifact: ARTIFACTS.kubernetesServer(spec.versions.kubernetes, arch),
+    entries: names.map(([n, notify]) => ({ from: `${K8S_SERVER_BIN}/${n}`, to: `${BIN_DIR}/${n}`, notify })),
+  };
+}
+
+/** Node binaries: masters take them from the server tarball they already have, workers from the node tarball. */
+export function nodeBinaries(spec: ClusterSpec, arch: string, isMaster: boolean, names: Array<[string, string | string[] | undefined]>): BinarySet {
+  if (isMaster) return serverBinaries(spec, arch, names);
+  return {
+    artifact: ARTIFACTS.kubernetesNode(spec.versions.kubernetes, arch),
+    entries: names.map(([n, notify]) => ({ from: `${K8S_NODE_BIN}/${n}`, to: `${BIN_DIR}/${n}`, notify })),
+  };
+}
+
+export const CNI_PLUGINS = ['bridge', 'host-local', 'loopback', 'portmap'] as const;
+
+export function cniBinaries(spec: ClusterSpec, arch: string): BinarySet {
+  return { artifact: ARTIFACTS.cniPlugins(spec.versions.cni, arch), entries: CNI_PLUGINS.map((n) => ({ from: n, to: `${CNI_BIN}/${n}` })) };
+}
+
+export function flannelCniBinary(arch: string): BinarySet {
+  return { artifact: flannelCniPluginArtifact(FLANNEL_CNI_PLUGIN_VERSION, arch), entries: [{ from: `flannel-${arch}`, to: `${CNI_BIN}/flannel` }] };
+}
+
+export function flanneldBinary(spec: ClusterSpec, arch: string, notify: string): BinarySet {
+  return { artifact: ARTIFACTS.flannel(spec.versions.flannel, arch), entries: [{ from: 'flanneld', to: `${BIN_DIR}/flanneld`, notify }] };
+}
+
+export const CONTAINERD_BINARIES = ['containerd', 'containerd-shim-runc-v2', 'ctr'] as const;
+
+export function containerdBinaries(spec: ClusterSpec, arch: string, notify: string): BinarySet {
+  return {
+    artifact: ARTIFACTS.containerd(spec.versions.containerd, arch),
+    entries: CONTAINERD_BINARIES.map((n) => ({ from: `bin/${n}`, to: `${BIN_DIR}/${n}`, notify: n === 'containerd' ? notify : undefined })),
+  };
+}
+
+// Binary contents are shared by every host of a run (read once per artifact store).
+const contents = new WeakMap<ArtifactStore, Map<string, Promise<Buffer>>>();
+function readShared(store: ArtifactStore, file: string): Promise<Buffer> {
+  let m = contents.get(store);
+  if (!m) contents.set(store, (m = new Map()));
+  let p = m.get(file);
+  if (!p) {
+    p = readFile(file);
+    m.set(file, p);
+    p.catch(() => m.delete(file));
+  }
+  return p;
+}
+
+// What a dry run found would stop the converge (missing artifacts, missing host tools), per run and host.
+const blockers = new WeakMap<RunContext, Map<string, string[]>>();
+export function recordBlocker(run: RunContext, host: string, line: string) {
+  let m = blockers.get(run);
+  if (!m) blockers.set(run, (m = new Map()));
+  const l = m.get(host) ?? [];
+  if (!l.includes(line)) l.push(line);
+  m.set(host, l);
+}
+export function planBlockers(run: RunContext, host: string): string[] {
+  return blockers.get(run)?.get(host) ?? [];
+}
+
+/** A failure that names the artifact, where it was looked for and its official URL. */
+export function artifactFailure(store: ArtifactStore, a: ArtifactSpec, e: ArtifactError): TaskFailure {
+  return new TaskFailure(
+    `${a.id} ${a.version} is not available: ${e.message}`,
+    `file ${a.file}, looked for at ${store.describe(a)}; official download ${a.officialUrl}. Put it in the artifact source with its sha256sum line in SHA256SUMS, or use --artifacts official on a machine with internet access`,
+  );
+}
+
+interface Gathered {
+  set: BinarySet;
+  missing?: string;
+  want: FileSpec[];
+  have: ReturnType<typeof parseStat>;
+}
+
+/** Install binaries out of one artifact; `pick` returns null when this host needs none (task skipped). */
+export function binariesTask(name: string, pick: (ctx: TaskContext) => BinarySet | null): Task<Gathered> {
+  return task<Gathered>({
+    name,
+    skip(ctx) {
+      return pick(ctx) ? undefined : 'not needed on this host';
+    },
+    async gather(ctx) {
+      const set = pick(ctx)!;
+      const a = set.artifact;
+      let dir: string;
+      try {
+        dir = await ctx.run.artifacts.unpack(a, ctx.signal);
+      } catch (e) {
+        if (!(e instanceof ArtifactError)) throw e;
+        const f = artifactFailure(ctx.run.artifacts, a, e);
+        if (!ctx.run.dryRun) throw f;
+        recordBlocker(ctx.run, ctx.host.name, `artifact ${a.file} (${a.id} ${a.version}): ${e.message}; official ${a.officialUrl}`);
+        return { set, missing: e.message, want: [], have: [] };
+      }
+      const want: FileSpec[] = [];
+      for (const entry of set.entries) {
+        let content: Buffer;
+        try {
+          content = await readShared(ctx.run.artifacts, path.join(dir, entry.from));
+        } catch {
+          throw new TaskFailure(`${a.file} has no ${entry.from}: it is not the expected ${a.id} release file`, `check the file at ${ctx.run.artifacts.describe(a)}`);
+        }
+        want.push({ path: entry.to, content, mode: 0o755, notify: entry.notify });
+      }
+      const r = await ctx.conn.run(statScript(want.map((f) => f.path)), { sudo: true, signal: ctx.signal });
+      return { set, want, have: parseStat(r.stdout, want.map((f) => f.path)) };
+    },
+    plan(ctx, g) {
+      const a = g.set.artifact;
+      if (g.missing) return [`install ${g.set.entries.map((e) => e.to).join(', ')} from ${a.file} (${a.id} ${a.version}): ARTIFACT MISSING — ${g.missing}`];
+      return g.want
+        .map((w, i) => {
+          const d = fileDiff(w, g.have[i]!);
+          return d && `${d.replace(/^(create|update) /, (m) => (m === 'create ' ? 'install ' : 'replace '))} from ${a.file} (${a.id} ${a.version}, ${ctx.run.artifacts.describe(a)})`;
+        })
+        .filter((d): d is string => !!d);
+    },
+    async apply(ctx, g) {
+      for (const [i, w] of g.want.entries()) {
+        if (fileDiff(w, g.have[i]!) === null) continue;
+        await ctx.conn.upload({ path: w.path, content: w.content, mode: w.mode, owner: 'root', group: 'root', sudo: true }, { signal: ctx.signal });
+        ctx.output(`installed ${w.path}`);
+        for (const h of [w.notify ?? []].flat()) ctx.notify(h);
+      }
+    },
+  });
+}
+
+/**
+ * Dry runs only: fail the host when anything the plan found would stop the converge (real runs fail at
+ * the task itself). It comes last, so the plan above it lists every file, unit and artifact first.
+ */
+export function planBlockersTask(): Task<void> {
+  return task({
+    name: 'release artifacts and prerequisites available',
+    skip: (ctx) => (ctx.run.dryRun ? undefined : 'checked by each task in a real run'),
+    async gather(ctx) {
+      const list = planBlockers(ctx.run, ctx.host.name);
+      if (list.length)
+        throw new TaskFailure(
+          `converge would stop on ${ctx.host.name}: ${list.length} problem${list.length === 1 ? '' : 's'}:\n    ${list.join('\n    ')}`,
+          'put missing artifacts in the artifact source with their sha256sum lines in SHA256SUMS (or use --artifacts official on a machine with internet access); install missing tools on the host image',
+        );
+    },
+  });
+}

@@ -1,0 +1,137 @@
+/**
+ * Talking to the cluster from a host with its kubectl: the API server's /readyz (nothing else talks to
+ * the API before it answers), node readiness, and bounded waits with a message that says what was seen.
+ */
+import { waitFor } from '../../engine/ops.js';
+import { task, TaskFailure, type Task, type TaskContext } from '../../engine/task.js';
+import { shellQuote } from '../../ssh/quote.js';
+import { ADMIN_KUBECONFIG, BIN_DIR } from './paths.js';
+
+export const KUBECTL = `${BIN_DIR}/kubectl`;
+
+/** A kubectl command line on a host (admin kubeconfig unless told otherwise). */
+export function kubectl(args: string, opts: { kubeconfig?: string; server?: string; timeout?: string } = {}): string {
+  const server = opts.server ? ` --server=${shellQuote(opts.server)}` : '';
+  return `${KUBECTL} --kubeconfig=${opts.kubeconfig ?? ADMIN_KUBECONFIG}${server} --request-timeout=${opts.timeout ?? '10s'} ${args}`;
+}
+
+const lastLine = (s: string) =>
+  s
+    .split('\n')
+    .map((l) => l.trim())
+    .filter(Boolean)
+    .pop() ?? '';
+
+/** null when `/readyz` answers ok, else what was seen (service state, kubectl's last line). */
+export async function apiReadyProblem(ctx: TaskContext, server: string): Promise<string | null> {
+  const r = await ctx.conn.exec(`test -x ${KUBECTL} || { echo "${KUBECTL} is not installed" >&2; exit 127; }; ${kubectl('get --raw /readyz', { server, timeout: '5s' })}`, { sudo: true, signal: ctx.signal });
+  if (r.exitCode === 0 && r.stdout.trim() === 'ok') return null;
+  return `${server}/readyz: ${lastLine(r.stderr) || lastLine(r.stdout) || `exit ${r.exitCode}`}`;
+}
+
+export const API_READY_TIMEOUT_MS = 180_000;
+export const NODES_READY_TIMEOUT_MS = 300_000;
+
+export async function waitApiReady(ctx: TaskContext, server: string, timeoutMs = API_READY_TIMEOUT_MS): Promise<void> {
+  await waitFor(
+    `the API server ${server}`,
+    async () => {
+      const p = await apiReadyProblem(ctx, server);
+      if (!p) return null;
+      const state = (await ctx.conn.exec('systemctl is-active kube-apiserver 2>/dev/null; true', { signal: ctx.signal })).stdout.trim();
+      return state && state !== 'unknown' ? `${p} (kube-apiserver on ${ctx.host.name} is ${state})` : p;
+    },
+    {
+      timeoutMs,
+      intervalMs: 2000,
+      signal: ctx.signal,
+      hint: `on the master: journalctl -u kube-apiserver; etcd must be healthy first (kcore-wizard test --tags etcd)`,
+    },
+  );
+}
+
+export interface NodeInfo {
+  name: string;
+  ready: boolean;
+  /** Ready condition reason/message when not ready. */
+  why: string;
+  labels: Record<string, string>;
+  taints: Array<{ key: string; effect: string; value?: string }>;
+  podCIDR?: string;
+  internalIP?: string;
+}
+
+interface NodeJson {
+  metadata: { name: string; labels?: Record<string, string> };
+  spec?: { podCIDR?: string; taints?: Array<{ key: string; effect: string; value?: string }> };
+  status?: { conditions?: Array<{ type: string; status: string; reason?: string; message?: string }>; addresses?: Array<{ type: string; address: string }> };
+}
+
+export function parseNode(n: NodeJson): NodeInfo {
+  const ready = n.status?.conditions?.find((c) => c.type === 'Ready');
+  return {
+    name: n.metadata.name,
+    ready: ready?.status === 'True',
+    why: ready ? `${ready.reason ?? ready.status}${ready.message ? `: ${ready.message}` : ''}` : 'no Ready condition yet',
+    labels: n.metadata.labels ?? {},
+    taints: n.spec?.taints ?? [],
+    podCIDR: n.spec?.podCIDR,
+    internalIP: n.status?.addresses?.find((a) => a.type === 'InternalIP')?.address,
+  };
+}
+
+/** Every node as the API sees it (kubectl get nodes -o json). */
+export async function getNodes(ctx: TaskContext, opts: { kubeconfig?: string } = {}): Promise<NodeInfo[]> {
+  const r = await ctx.conn.exec(kubectl('get nodes -o json', opts), { sudo: true, signal: ctx.signal });
+  if (r.exitCode !== 0) throw new TaskFailure(`kubectl get nodes failed on ${ctx.host.name}: ${lastLine(r.stderr) || `exit ${r.exitCode}`}`);
+  return ((JSON.parse(r.stdout) as { items: NodeJson[] }).items ?? []).map(parseNode);
+}
+
+/** What is wrong with the expected nodes (missing or not Ready), or null. */
+export function nodesProblem(nodes: NodeInfo[], expected: string[]): string | null {
+  const problems: string[] = [];
+  for (const name of expected) {
+    const n = nodes.find((x) => x.name === name);
+    if (!n) problems.push(`${name} not registered`);
+    else if (!n.ready) problems.push(`${name} not Ready (${n.why})`);
+  }
+  return problems.length ? problems.join('; ') : null;
+}
+
+export async function waitNodesReady(ctx: TaskContext, expected: string[], opts: { kubeconfig?: string; timeoutMs?: number } = {}): Promise<void> {
+  await waitFor(
+    `node${expected.length === 1 ? '' : 's'} ${expected.join(', ')}`,
+    async () => {
+      try {
+        return nodesProblem(await getNodes(ctx, opts), expected);
+      } catch (e) {
+        if (e instanceof TaskFailure) return e.message;
+        throw e;
+      }
+    },
+    {
+      timeoutMs: opts.timeoutMs ?? NODES_READY_TIMEOUT_MS,
+      intervalMs: 3000,
+      signal: ctx.signal,
+      hint: 'on the node: journalctl -u kubelet -u containerd -u flanneld (a node is Ready once containerd runs and the CNI config is in place)',
+    },
+  );
+}
+
+/**
+ * The gate before anything talks to the API server: waits (bounded) for /readyz. In a dry run it looks
+ * once and plans the wait when the API server is not ready yet.
+ */
+export function apiGateTask(server: (ctx: TaskContext) => string): Task<string | null> {
+  return task<string | null>({
+    name: 'API server answers /readyz',
+    async gather(ctx) {
+      if (ctx.run.dryRun) return apiReadyProblem(ctx, server(ctx));
+      await waitApiReady(ctx, server(ctx));
+      return null;
+    },
+    plan: (_ctx, problem) => (problem ? [`wait up to ${API_READY_TIMEOUT_MS / 1000} s for the API server (now: ${problem})`] : []),
+  });
+}
+
+export { lastLine };
