@@ -57,6 +57,14 @@ export function hostKeyAlgorithms(knownTypes: string[]): string[] {
   return [...new Set([...first, ...HOST_KEY_ALGOS])];
 }
 
+/** Commands as errors and logs show them: secrets already redacted, long ones cut. */
+function brief(command: string): string {
+  return command.length > 8000 ? `${command.slice(0, 8000)}… (${command.length} characters)` : command;
+}
+
+/** Longest command accepted (the remote kernel caps one argument at 128 KiB, and quoting adds some). */
+export const MAX_COMMAND_BYTES = 100 * 1024;
+
 /** Uploads up to this size check and write in one session; larger ones are checked first, then sent. */
 export const SMALL_UPLOAD_BYTES = 256 * 1024;
 
@@ -461,7 +469,7 @@ export class SshHostConnection implements HostConnection {
 
   async run(command: string, opts: ExecOptions = {}): Promise<ExecResult> {
     const r = await this.exec(command, opts);
-    if (r.exitCode !== 0) throw this.commandFailed(redact(command, opts.secrets ?? []), r);
+    if (r.exitCode !== 0) throw this.commandFailed(brief(redact(command, opts.secrets ?? [])), r);
     return r;
   }
 
@@ -480,8 +488,18 @@ export class SshHostConnection implements HostConnection {
 
   private async execInternal(command: string, opts: ExecOptions, raw = false, shownAs?: string): Promise<RawResult> {
     const secrets = opts.secrets ?? [];
-    const shown = shownAs ?? redact(command, secrets);
+    const shown = shownAs ?? brief(redact(command, secrets));
     if (opts.signal?.aborted) throw abortedError(this.name, `\`${shown}\``, opts.signal.reason);
+    if (Buffer.byteLength(command) > MAX_COMMAND_BYTES) {
+      // The remote kernel refuses a single argument over 128 KiB (the command travels as `sh -c <command>`).
+      throw new SshError({
+        kind: 'command-failed',
+        host: this.name,
+        retryable: false,
+        message: `A command of ${Buffer.byteLength(command)} bytes is too long to run on ${this.name} (limit ${MAX_COMMAND_BYTES} bytes).`,
+        hint: 'Send large content with upload() or through stdin, not inside the command line.',
+      });
+    }
     let sudo = false;
     if (opts.sudo && this.target.user !== 'root') {
       const probe = await this.probeSudo();

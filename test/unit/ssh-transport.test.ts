@@ -301,6 +301,15 @@ describe('exec', () => {
     expect((await c.exec('cat', { stdin: 'héllo\n' })).stdout).toBe('héllo\n');
   });
 
+  it('refuses a command too long for the remote kernel, with a hint', async () => {
+    const c = await pool.connection(target);
+    const err = (await c.exec(`echo ${'x'.repeat(200 * 1024)}`).catch((e: unknown) => e)) as Error & { hint: string };
+    expect(err).toMatchObject({ kind: 'command-failed' });
+    expect(err.hint).toContain('upload()');
+    // (this in-process server takes packets up to 35 000 bytes; OpenSSH takes 256 KiB)
+    expect((await c.exec(`printf %s ${'y'.repeat(20 * 1024)} | wc -c`)).stdout.trim()).toBe(String(20 * 1024));
+  });
+
   it('a channel that closes without an exit status is a protocol error', async () => {
     const c = await pool.connection(target);
     await expect(c.exec('echo __NO_EXIT_STATUS__')).rejects.toMatchObject({ kind: 'protocol' });
