@@ -1,0 +1,148 @@
+/**
+ * kube-master: kube-apiserver, kube-controller-manager and kube-scheduler as systemd units from
+ * templates/kubernetes/, binaries from the Kubernetes server release in /opt/bin, each component with
+ * its own certificate or kubeconfig from the workspace PKI in /etc/kubernetes (keys 0600). A component
+ * restarts only when its own configuration, certificate or binary changed. Nothing talks to the API
+ * server before its /readyz answers (bounded wait). Masters are also nodes: the kube-worker role runs
+ * on them next (kubelet registers them tainted control-plane:NoSchedule).
+ * Smoke tests (tag `test`): /readyz on this master with the admin certificate; controller-manager and
+ * scheduler running and holding their leader leases.
+ */
+import { readFile } from 'node:fs/promises';
+import { directoryTask, filesTask, serviceTask, type FileSpec } from '../../engine/ops.js';
+import { smokeTest, TaskFailure, type Role, type TaskContext } from '../../engine/task.js';
+import {
+  ADMIN_KUBECONFIG,
+  apiGateTask,
+  apiReadyProblem,
+  apiserverUnit,
+  apiServerUrl,
+  binariesTask,
+  BIN_DIR,
+  buildKubeconfig,
+  clusterName,
+  CONTROLLER_MANAGER_KUBECONFIG,
+  controllerManagerUnit,
+  DAEMON_RELOAD,
+  K8S_DIR,
+  K8S_PKI,
+  kubectl,
+  lastLine,
+  RESTART,
+  SCHEDULER_KUBECONFIG,
+  schedulerUnit,
+  serverBinaries,
+  SYSTEMD_DIR,
+  waitApiReady,
+} from '../kube-common/index.js';
+
+const R = RESTART;
+
+/** This master's own API server (components on a master talk to their local API server). */
+export const ownServer = (ctx: TaskContext) => apiServerUrl(ctx.run.spec, ctx.host.ip);
+
+async function certificates(ctx: TaskContext): Promise<FileSpec[]> {
+  const p = ctx.run.pki;
+  const read = (f: string) => readFile(f);
+  const key = { mode: 0o600, secret: true } as const;
+  return [
+    { path: `${K8S_PKI}/ca.crt`, content: await read(p.ca.cert), mode: 0o644, notify: [R.apiserver, R.controllerManager, R.scheduler] },
+    // The cluster CA key: the controller manager signs CSRs with it (--cluster-signing-key-file).
+    { path: `${K8S_PKI}/ca.key`, content: await read(p.ca.key), ...key, notify: R.controllerManager },
+    { path: `${K8S_PKI}/apiserver.crt`, content: await read(p.apiserver.cert), mode: 0o644, notify: R.apiserver },
+    { path: `${K8S_PKI}/apiserver.key`, content: await read(p.apiserver.key), ...key, notify: R.apiserver },
+    { path: `${K8S_PKI}/apiserver-kubelet-client.crt`, content: await read(p.apiserverKubeletClient.cert), mode: 0o644, notify: R.apiserver },
+    { path: `${K8S_PKI}/apiserver-kubelet-client.key`, content: await read(p.apiserverKubeletClient.key), ...key, notify: R.apiserver },
+    { path: `${K8S_PKI}/etcd-ca.crt`, content: await read(p.etcd.ca.cert), mode: 0o644, notify: R.apiserver },
+    { path: `${K8S_PKI}/apiserver-etcd-client.crt`, content: await read(p.etcd.apiserverClient.cert), mode: 0o644, notify: R.apiserver },
+    { path: `${K8S_PKI}/apiserver-etcd-client.key`, content: await read(p.etcd.apiserverClient.key), ...key, notify: R.apiserver },
+    { path: `${K8S_PKI}/sa.key`, content: await read(p.serviceAccount.key), ...key, notify: [R.apiserver, R.controllerManager] },
+    { path: `${K8S_PKI}/sa.pub`, content: await read(p.serviceAccount.pub), mode: 0o644, notify: R.apiserver },
+  ];
+}
+
+/** The kubeconfigs of the control-plane components and the admin one (used on the master by kcore-wizard). */
+export async function masterKubeconfigs(ctx: TaskContext): Promise<FileSpec[]> {
+  const p = ctx.run.pki;
+  const ca = await readFile(p.ca.cert);
+  const server = ownServer(ctx);
+  const cluster = clusterName(ctx.run.spec);
+  const kc = async (user: string, pair: { cert: string; key: string }) => buildKubeconfig({ cluster, server, ca, user, cert: await readFile(pair.cert), key: await readFile(pair.key) });
+  return [
+    { path: CONTROLLER_MANAGER_KUBECONFIG, content: await kc('system:kube-controller-manager', p.controllerManager), mode: 0o600, secret: true, notify: R.controllerManager },
+    { path: SCHEDULER_KUBECONFIG, content: await kc('system:kube-scheduler', p.scheduler), mode: 0o600, secret: true, notify: R.scheduler },
+    { path: ADMIN_KUBECONFIG, content: await kc(`${cluster}-admin`, p.admin), mode: 0o600, secret: true },
+  ];
+}
+
+export function masterUnits(ctx: TaskContext): FileSpec[] {
+  const { spec } = ctx.run;
+  return [
+    { path: `${SYSTEMD_DIR}/kube-apiserver.service`, content: apiserverUnit(spec, ctx.host), mode: 0o644, notify: [R.apiserver, DAEMON_RELOAD] },
+    { path: `${SYSTEMD_DIR}/kube-controller-manager.service`, content: controllerManagerUnit(spec, ctx.host), mode: 0o644, notify: [R.controllerManager, DAEMON_RELOAD] },
+    { path: `${SYSTEMD_DIR}/kube-scheduler.service`, content: schedulerUnit(spec, ctx.host), mode: 0o644, notify: [R.scheduler, DAEMON_RELOAD] },
+  ];
+}
+
+const apiWait = (ctx: TaskContext) => waitApiReady(ctx, ownServer(ctx));
+
+/** Whether a leader lease is held and was renewed recently (pure; exported for tests). */
+export function leaseProblem(name: string, lease: { spec?: { holderIdentity?: string; renewTime?: string; leaseDurationSeconds?: number } } | null, now = Date.now()): string | null {
+  if (!lease) return `${name} holds no leader lease (kube-system/${name} missing)`;
+  const s = lease.spec ?? {};
+  if (!s.holderIdentity) return `${name}'s lease has no holder`;
+  const renewed = s.renewTime ? Date.parse(s.renewTime) : NaN;
+  const max = (s.leaseDurationSeconds ?? 15) * 1000 * 2;
+  if (!Number.isFinite(renewed) || now - renewed > max) return `${name}'s lease (held by ${s.holderIdentity}) was last renewed ${s.renewTime ?? 'never'}: the leader is not running`;
+  return null;
+}
+
+export const kubeMasterRole: Role = {
+  name: 'kube-master',
+  hosts: (run) => run.hostsOf('kube-master'),
+  tasks: [
+    directoryTask('Kubernetes directories', [
+      { path: BIN_DIR, mode: 0o755 },
+      { path: K8S_DIR, mode: 0o755 },
+      { path: K8S_PKI, mode: 0o700 },
+    ]),
+    filesTask('control-plane certificates and keys', certificates),
+    filesTask('control-plane kubeconfigs', masterKubeconfigs),
+    filesTask('control-plane units', masterUnits),
+    binariesTask('Kubernetes server binaries', (ctx) =>
+      serverBinaries(ctx.run.spec, ctx.facts().arch, [
+        ['kube-apiserver', R.apiserver],
+        ['kube-controller-manager', R.controllerManager],
+        ['kube-scheduler', R.scheduler],
+        ['kubectl', undefined],
+      ]),
+    ),
+    serviceTask('kube-apiserver', { restartHandler: R.apiserver, wait: apiWait }),
+    // The gate: controller manager, scheduler, kubelets and add-ons come only after /readyz answers.
+    apiGateTask(ownServer),
+    serviceTask('kube-controller-manager', { restartHandler: R.controllerManager }),
+    serviceTask('kube-scheduler', { restartHandler: R.scheduler }),
+
+    smokeTest('kube-apiserver: /readyz answers with the admin certificate', async (ctx) => {
+      const problem = await apiReadyProblem(ctx, ownServer(ctx));
+      if (problem) throw new TaskFailure(problem, `on ${ctx.host.name}: systemctl status kube-apiserver; journalctl -u kube-apiserver`);
+    }),
+    smokeTest('kube-controller-manager and kube-scheduler running and leading', async (ctx) => {
+      const units = ['kube-controller-manager', 'kube-scheduler'];
+      const r = await ctx.conn.exec(`for u in ${units.join(' ')}; do echo "$u $(systemctl is-active $u 2>/dev/null)"; done`, { signal: ctx.signal });
+      const down = r.stdout.split('\n').filter((l) => l.trim() && !l.trim().endsWith(' active'));
+      if (down.length) throw new TaskFailure(`not running on ${ctx.host.name}: ${down.map((l) => l.trim()).join(', ')}`, `journalctl -u ${units.join(' -u ')}`);
+      const problems: string[] = [];
+      for (const u of units) {
+        const l = await ctx.conn.exec(kubectl(`-n kube-system get lease ${u} -o json`, { server: ownServer(ctx) }), { sudo: true, signal: ctx.signal });
+        const lease = l.exitCode === 0 ? (JSON.parse(l.stdout) as Parameters<typeof leaseProblem>[1]) : /NotFound|not found/.test(l.stderr) ? null : undefined;
+        if (lease === undefined) problems.push(`cannot read the ${u} lease: ${lastLine(l.stderr)}`);
+        else {
+          const p = leaseProblem(u, lease);
+          if (p) problems.push(p);
+        }
+      }
+      if (problems.length) throw new TaskFailure(problems.join('; '), `journalctl -u kube-controller-manager -u kube-scheduler on the masters`);
+    }),
+  ],
+};

@@ -1,0 +1,276 @@
+/**
+ * kube-worker: every Kubernetes node (masters too — they register, tainted control-plane:NoSchedule).
+ * containerd for the CRI with SystemdCgroup (Flatcar: its own containerd with our config through a
+ * drop-in; hosts without containerd: the release tarball and our unit), kubelet and kube-proxy from the
+ * Kubernetes release, each with its own certificate and kubeconfig, flanneld (vxlan, kube subnet
+ * manager, the node's kubeconfig) with the flannel CNI plugin and the standard CNI plugins in
+ * /opt/cni/bin. A component restarts only when its own configuration changed. The node must then be
+ * registered and Ready (bounded wait).
+ * Smoke tests (tag `test`): services running; node Ready as its own kubelet sees it; flannel leased a
+ * subnet inside the pod network.
+ */
+import { readFile } from 'node:fs/promises';
+import type { Facts } from '../../engine/facts.js';
+import { directoryTask, filesTask, serviceTask, type FileSpec } from '../../engine/ops.js';
+import { smokeTest, task, TaskFailure, type Role, type TaskContext } from '../../engine/task.js';
+import { cidrContains, parseCidr } from '../../spec/ip.js';
+import {
+  apiServerUrl,
+  binariesTask,
+  BIN_DIR,
+  buildKubeconfig,
+  clusterName,
+  CNI_BIN,
+  CNI_CONF,
+  cniBinaries,
+  cniConflist,
+  CONTAINERD_CONFIG,
+  containerdBinaries,
+  containerdConfig,
+  containerdDropIn,
+  containerdUnit,
+  DAEMON_RELOAD,
+  FLANNEL_DIR,
+  FLANNEL_NET_CONF,
+  FLANNEL_SUBNET_FILE,
+  flannelCniBinary,
+  flanneldBinary,
+  flannelNetConf,
+  flannelUnit,
+  getNodes,
+  K8S_DIR,
+  K8S_PKI,
+  KUBE_PROXY_KUBECONFIG,
+  KUBELET_KUBECONFIG,
+  kubeletConfig,
+  kubeletUnit,
+  kubeProxyConfig,
+  kubeProxyUnit,
+  MANIFESTS_DIR,
+  modulesLoadConf,
+  nodeBinaries,
+  nodesProblem,
+  planBlockersTask,
+  recordBlocker,
+  NODES_READY_TIMEOUT_MS,
+  RESTART,
+  sysctlConf,
+  SYSTEMD_DIR,
+  waitNodesReady,
+} from '../kube-common/index.js';
+
+const R = RESTART;
+const APPLY_KERNEL = 'apply kernel settings';
+export const SYSCTL_FILE = '/etc/sysctl.d/90-kcore-kubernetes.conf';
+export const MODULES_FILE = '/etc/modules-load.d/kcore-kubernetes.conf';
+
+/**
+ * How containerd is provided: `install` (none on the host, or ours in /opt/bin: release tarball + our
+ * unit), `flatcar` (Flatcar's own unit, pointed at our config by a drop-in), `system` (a distribution
+ * package that already reads /etc/containerd/config.toml).
+ */
+export type ContainerdMode = 'install' | 'flatcar' | 'system';
+export function containerdMode(f: Pick<Facts, 'containerRuntime' | 'os'>): ContainerdMode {
+  const c = f.containerRuntime.containerd;
+  if (!c || c.startsWith(`${BIN_DIR}/`)) return 'install';
+  return f.os.family === 'flatcar' ? 'flatcar' : 'system';
+}
+
+const isMaster = (ctx: TaskContext) => ctx.host.group === 'kube-master';
+
+/** Masters' node components use their own API server; workers the first master's. */
+export const nodeServer = (ctx: TaskContext) => apiServerUrl(ctx.run.spec, isMaster(ctx) ? ctx.host.ip : undefined);
+
+async function certificates(ctx: TaskContext): Promise<FileSpec[]> {
+  const p = ctx.run.pki;
+  return [
+    { path: `${K8S_PKI}/ca.crt`, content: await readFile(p.ca.cert), mode: 0o644, notify: R.kubelet },
+    { path: `${K8S_PKI}/kubelet.crt`, content: await readFile(p.kubelet(ctx.host.name).cert), mode: 0o644, notify: R.kubelet },
+    { path: `${K8S_PKI}/kubelet.key`, content: await readFile(p.kubelet(ctx.host.name).key), mode: 0o600, secret: true, notify: R.kubelet },
+  ];
+}
+
+export async function nodeKubeconfigs(ctx: TaskContext): Promise<FileSpec[]> {
+  const p = ctx.run.pki;
+  const ca = await readFile(p.ca.cert);
+  const cluster = clusterName(ctx.run.spec);
+  const server = nodeServer(ctx);
+  const kubelet = p.kubelet(ctx.host.name);
+  return [
+    {
+      path: KUBELET_KUBECONFIG,
+      content: buildKubeconfig({ cluster, server, ca, user: `system:node:${ctx.host.name}`, cert: await readFile(kubelet.cert), key: await readFile(kubelet.key) }),
+      mode: 0o600,
+      secret: true,
+      notify: [R.kubelet, R.flanneld],
+    },
+    {
+      path: KUBE_PROXY_KUBECONFIG,
+      content: buildKubeconfig({ cluster, server, ca, user: 'system:kube-proxy', cert: await readFile(p.kubeProxy.cert), key: await readFile(p.kubeProxy.key) }),
+      mode: 0o600,
+      secret: true,
+      notify: R.kubeProxy,
+    },
+  ];
+}
+
+/** systemd-resolved's upstream list when it runs (its stub 127.0.0.53 would loop inside pods). */
+async function resolvConf(ctx: TaskContext): Promise<string> {
+  const r = await ctx.conn.exec('if [ -s /run/systemd/resolve/resolv.conf ]; then echo /run/systemd/resolve/resolv.conf; else echo /etc/resolv.conf; fi', { signal: ctx.signal });
+  return r.stdout.trim() || '/etc/resolv.conf';
+}
+
+export async function nodeConfigFiles(ctx: TaskContext): Promise<FileSpec[]> {
+  const { spec } = ctx.run;
+  return [
+    { path: `${K8S_DIR}/kubelet-config.yaml`, content: kubeletConfig(spec, ctx.host, { resolvConf: await resolvConf(ctx) }), mode: 0o644, notify: R.kubelet },
+    { path: `${K8S_DIR}/kube-proxy-config.yaml`, content: kubeProxyConfig(spec, ctx.host), mode: 0o644, notify: R.kubeProxy },
+    { path: CONTAINERD_CONFIG, content: containerdConfig(spec), mode: 0o644, notify: R.containerd },
+    { path: `${CNI_CONF}/10-flannel.conflist`, content: cniConflist(), mode: 0o644 },
+    { path: FLANNEL_NET_CONF, content: flannelNetConf(spec), mode: 0o644, notify: R.flanneld },
+    { path: SYSCTL_FILE, content: sysctlConf(spec), mode: 0o644, notify: APPLY_KERNEL },
+    { path: MODULES_FILE, content: modulesLoadConf(spec), mode: 0o644, notify: APPLY_KERNEL },
+  ];
+}
+
+export function nodeUnits(ctx: TaskContext): FileSpec[] {
+  const { spec } = ctx.run;
+  const f = ctx.facts();
+  const units: FileSpec[] = [
+    { path: `${SYSTEMD_DIR}/kubelet.service`, content: kubeletUnit(spec, ctx.host), mode: 0o644, notify: [R.kubelet, DAEMON_RELOAD] },
+    { path: `${SYSTEMD_DIR}/kube-proxy.service`, content: kubeProxyUnit(spec, ctx.host), mode: 0o644, notify: [R.kubeProxy, DAEMON_RELOAD] },
+    { path: `${SYSTEMD_DIR}/flanneld.service`, content: flannelUnit(spec, ctx.host, { iface: f.privateInterface }), mode: 0o644, notify: [R.flanneld, DAEMON_RELOAD] },
+  ];
+  const mode = containerdMode(f);
+  if (mode === 'install') units.push({ path: `${SYSTEMD_DIR}/containerd.service`, content: containerdUnit(spec), mode: 0o644, notify: [R.containerd, DAEMON_RELOAD] });
+  if (mode === 'flatcar') units.push({ path: `${SYSTEMD_DIR}/containerd.service.d/10-kcore.conf`, content: containerdDropIn(), mode: 0o644, notify: [R.containerd, DAEMON_RELOAD] });
+  return units;
+}
+
+/** Live kernel state a node needs (read from /proc: works whatever the sysctl file says). */
+export const KERNEL_CHECK = 'echo "ip_forward=$(cat /proc/sys/net/ipv4/ip_forward 2>/dev/null)"; echo "bridge_nf=$(cat /proc/sys/net/bridge/bridge-nf-call-iptables 2>/dev/null || echo unloaded)"';
+
+export function kernelPlan(stdout: string): string[] {
+  const v = new Map(stdout.split('\n').map((l) => l.split('=') as [string, string]));
+  const out: string[] = [];
+  if (v.get('bridge_nf')?.trim() === 'unloaded') out.push('load kernel modules overlay, br_netfilter');
+  if (v.get('ip_forward')?.trim() !== '1') out.push('set net.ipv4.ip_forward = 1');
+  if (v.get('bridge_nf')?.trim() !== '1') out.push('set net.bridge.bridge-nf-call-iptables = 1');
+  return out;
+}
+
+export const kubeWorkerRole: Role = {
+  name: 'kube-worker',
+  hosts: (run) => [...run.hostsOf('kube-master'), ...run.hostsOf('kube-worker')],
+  tasks: [
+    directoryTask('node directories', [
+      { path: BIN_DIR, mode: 0o755 },
+      { path: K8S_DIR, mode: 0o755 },
+      { path: K8S_PKI, mode: 0o700 },
+      { path: MANIFESTS_DIR, mode: 0o755 },
+      { path: '/opt/cni', mode: 0o755 },
+      { path: CNI_BIN, mode: 0o755 },
+      { path: '/etc/cni', mode: 0o755 },
+      { path: CNI_CONF, mode: 0o755 },
+      { path: '/etc/containerd', mode: 0o755 },
+      { path: FLANNEL_DIR, mode: 0o755 },
+      { path: '/var/lib/kubelet', mode: 0o700 },
+      { path: `${SYSTEMD_DIR}/containerd.service.d`, mode: 0o755 },
+    ]),
+    filesTask('node certificates', certificates),
+    filesTask('node kubeconfigs', nodeKubeconfigs),
+    filesTask('node configuration (kubelet, kube-proxy, containerd, CNI, flannel, kernel)', nodeConfigFiles),
+    filesTask('node units', nodeUnits),
+    binariesTask('Kubernetes node binaries', (ctx) =>
+      nodeBinaries(ctx.run.spec, ctx.facts().arch, isMaster(ctx), [
+        ['kubelet', R.kubelet],
+        ['kube-proxy', R.kubeProxy],
+        ['kubectl', undefined],
+      ]),
+    ),
+    binariesTask('CNI plugins', (ctx) => cniBinaries(ctx.run.spec, ctx.facts().arch)),
+    binariesTask('flannel CNI plugin', (ctx) => flannelCniBinary(ctx.facts().arch)),
+    binariesTask('flanneld', (ctx) => flanneldBinary(ctx.run.spec, ctx.facts().arch, R.flanneld)),
+    binariesTask('containerd release binaries', (ctx) => (containerdMode(ctx.facts()) === 'install' ? containerdBinaries(ctx.run.spec, ctx.facts().arch, R.containerd) : null)),
+    task({
+      name: 'kernel modules and sysctl',
+      async gather(ctx) {
+        return (await ctx.conn.exec(KERNEL_CHECK, { signal: ctx.signal })).stdout;
+      },
+      plan: (_ctx, stdout) => kernelPlan(stdout),
+      async apply(ctx) {
+        await ctx.conn.run(`modprobe overlay && modprobe br_netfilter && sysctl -q -p ${SYSCTL_FILE}`, { sudo: true, signal: ctx.signal });
+      },
+      async verify(ctx) {
+        const left = kernelPlan((await ctx.conn.exec(KERNEL_CHECK, { signal: ctx.signal })).stdout);
+        if (left.length) throw new TaskFailure(`kernel settings did not take on ${ctx.host.name}: still need to ${left.join(', ')}`);
+      },
+    }),
+    task({
+      name: 'node prerequisites',
+      async gather(ctx) {
+        const needRunc = containerdMode(ctx.facts()) === 'install';
+        const r = await ctx.conn.exec(
+          `export PATH=${BIN_DIR}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin; for c in iptables conntrack${needRunc ? ' runc' : ''}; do command -v $c >/dev/null || echo "missing $c"; done; true`,
+          { signal: ctx.signal },
+        );
+        const missing = r.stdout.split('\n').filter((l) => l.startsWith('missing ')).map((l) => l.slice(8));
+        if (missing.includes('conntrack')) ctx.output('conntrack is missing: kube-proxy cannot flush stale UDP conntrack entries (install conntrack)', 'stderr');
+        const hard = missing.filter((m) => m !== 'conntrack');
+        if (!hard.length) return [];
+        const why = [hard.includes('runc') ? 'containerd needs runc to start containers' : '', hard.includes('iptables') ? 'kube-proxy and flannel program iptables' : ''].filter(Boolean).join('; ');
+        const failure = new TaskFailure(
+          `${ctx.host.name} lacks ${hard.join(', ')}: ${why}`,
+          ctx.facts().os.family === 'debian' ? `sudo apt-get install -y ${hard.join(' ')} (or add them to the box)` : 'install them on the host image',
+        );
+        if (!ctx.run.dryRun) throw failure;
+        recordBlocker(ctx.run, ctx.host.name, `tools missing on the host: ${hard.join(', ')} (${why})`);
+        return hard;
+      },
+      plan: (_ctx, hard) => (hard.length ? [`MISSING on the host: ${hard.join(', ')} (converge stops here until they are installed)`] : []),
+    }),
+    planBlockersTask(),
+    serviceTask('containerd', { restartHandler: R.containerd }),
+    serviceTask('kubelet', { restartHandler: R.kubelet }),
+    serviceTask('kube-proxy', { restartHandler: R.kubeProxy }),
+    serviceTask('flanneld', { restartHandler: R.flanneld }),
+    task({
+      name: 'node registered and Ready',
+      async gather(ctx) {
+        if (ctx.run.dryRun) {
+          try {
+            return nodesProblem(await getNodes(ctx, { kubeconfig: KUBELET_KUBECONFIG }), [ctx.host.name]);
+          } catch (e) {
+            return (e as Error).message;
+          }
+        }
+        await waitNodesReady(ctx, [ctx.host.name], { kubeconfig: KUBELET_KUBECONFIG });
+        return null;
+      },
+      plan: (_ctx, problem) => (problem ? [`wait up to ${NODES_READY_TIMEOUT_MS / 1000} s for the node to be Ready (now: ${problem})`] : []),
+    }),
+
+    smokeTest('node: containerd, kubelet, kube-proxy and flanneld running', async (ctx) => {
+      const units = ['containerd', 'kubelet', 'kube-proxy', 'flanneld'];
+      const r = await ctx.conn.exec(`for u in ${units.join(' ')}; do echo "$u $(systemctl is-active $u 2>/dev/null)"; done`, { signal: ctx.signal });
+      const down = r.stdout.split('\n').map((l) => l.trim()).filter((l) => l && !l.endsWith(' active'));
+      if (down.length) throw new TaskFailure(`not running on ${ctx.host.name}: ${down.join(', ')}`, `journalctl -u ${units.join(' -u ')}`);
+    }),
+    smokeTest('node: Ready, as its own kubelet credentials see it', async (ctx) => {
+      const nodes = await getNodes(ctx, { kubeconfig: KUBELET_KUBECONFIG });
+      const problem = nodesProblem(nodes, [ctx.host.name]);
+      if (problem) throw new TaskFailure(problem, `journalctl -u kubelet on ${ctx.host.name}`);
+      const me = nodes.find((n) => n.name === ctx.host.name)!;
+      if (me.internalIP !== ctx.host.ip) throw new TaskFailure(`${ctx.host.name} registered with InternalIP ${me.internalIP ?? 'none'}, not its private address ${ctx.host.ip}`, 'check --node-ip in kubelet.service');
+      const tainted = me.taints.some((t) => t.key === 'node-role.kubernetes.io/control-plane' && t.effect === 'NoSchedule');
+      if (isMaster(ctx) !== tainted) throw new TaskFailure(`${ctx.host.name} is ${tainted ? '' : 'not '}tainted control-plane:NoSchedule`, 'masters register with the taint (registerWithTaints), workers without');
+    }),
+    smokeTest('flannel: leased a subnet inside the pod network', async (ctx) => {
+      const b = await ctx.conn.readFile(FLANNEL_SUBNET_FILE, { sudo: true, signal: ctx.signal });
+      const m = b && /^FLANNEL_SUBNET=([\d.]+)\/\d+$/m.exec(b.toString());
+      if (!m) throw new TaskFailure(`${FLANNEL_SUBNET_FILE} is missing or has no FLANNEL_SUBNET on ${ctx.host.name}`, `journalctl -u flanneld on ${ctx.host.name} (it needs the node's podCIDR from the controller manager)`);
+      const pods = parseCidr(ctx.run.spec.network.podCidr)!;
+      if (!cidrContains(pods, m[1]!)) throw new TaskFailure(`flannel on ${ctx.host.name} leased ${m[1]}, outside the pod network ${ctx.run.spec.network.podCidr}`);
+    }),
+  ],
+};

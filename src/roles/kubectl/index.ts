@@ -1,0 +1,135 @@
+/**
+ * kubectl (control machine, like the pki role): the admin kubeconfig in the workspace (`<ws>/kubeconfig`,
+ * 0600): cluster `kcore-<name>`, server https://<first master>:6443, the admin certificate and key
+ * embedded. `kcore-wizard kubeconfig [--merge]` hands it to the user.
+ * Smoke tests (tag `test`): kubectl (when installed here) reads it and finds the server and the
+ * certificates; the API server answers this machine with it.
+ */
+import { accessSync, constants } from 'node:fs';
+import { readFile, rename, stat, writeFile } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import path from 'node:path';
+import { execa } from 'execa';
+import { smokeTest, task, TaskFailure, type Role, type RunContext } from '../../engine/task.js';
+import { apiServerUrl, buildKubeconfig, clusterName, parseKubeconfig } from '../kube-common/index.js';
+
+export const KUBECONFIG_FILE = 'kubeconfig';
+
+export const adminKubeconfigPath = (workspace: string) => path.join(workspace, KUBECONFIG_FILE);
+
+/** The admin kubeconfig for the control machine (pure but for reading the PKI files). */
+export async function adminKubeconfig(run: Pick<RunContext, 'spec' | 'pki'>): Promise<string> {
+  const cluster = clusterName(run.spec);
+  return buildKubeconfig({
+    cluster,
+    server: apiServerUrl(run.spec),
+    ca: await readFile(run.pki.ca.cert),
+    user: `${cluster}-admin`,
+    cert: await readFile(run.pki.admin.cert),
+    key: await readFile(run.pki.admin.key),
+    context: cluster,
+  });
+}
+
+/** Write a file atomically with mode 0600 (temp file beside it, then rename). */
+export async function writeSecretFile(file: string, content: string): Promise<void> {
+  const tmp = `${file}.${randomBytes(4).toString('hex')}.tmp`;
+  await writeFile(tmp, content, { mode: 0o600 });
+  await rename(tmp, file);
+}
+
+/** kubectl on this machine's PATH, or null. */
+export function localKubectl(env: NodeJS.ProcessEnv = process.env): string | null {
+  for (const dir of (env.PATH ?? '').split(path.delimiter).filter(Boolean)) {
+    const p = path.join(dir, 'kubectl');
+    try {
+      accessSync(p, constants.X_OK);
+      return p;
+    } catch {
+      /* next */
+    }
+  }
+  return null;
+}
+
+interface ViewJson {
+  clusters?: Array<{ name: string; cluster: { server?: string; 'certificate-authority-data'?: string } }>;
+  users?: Array<{ name: string; user: { 'client-certificate-data'?: string; 'client-key-data'?: string } }>;
+  'current-context'?: string;
+}
+
+/** What is wrong with an admin kubeconfig as kubectl (or the yaml parser) reads it, or null. */
+export function kubeconfigProblem(view: ViewJson, run: Pick<RunContext, 'spec'>, ca: string, cert: string): string | null {
+  const cluster = clusterName(run.spec);
+  const c = view.clusters?.find((x) => x.name === cluster);
+  if (!c) return `no cluster ${cluster}`;
+  if (c.cluster.server !== apiServerUrl(run.spec)) return `cluster ${cluster} points at ${c.cluster.server}, not ${apiServerUrl(run.spec)}`;
+  if (Buffer.from(c.cluster['certificate-authority-data'] ?? '', 'base64').toString() !== ca) return 'its CA is not the workspace CA';
+  const u = view.users?.find((x) => x.name === `${cluster}-admin`);
+  if (!u) return `no user ${cluster}-admin`;
+  if (Buffer.from(u.user['client-certificate-data'] ?? '', 'base64').toString() !== cert) return 'its client certificate is not the workspace admin certificate';
+  if (view['current-context'] !== cluster) return `current context is ${view['current-context'] ?? 'unset'}, not ${cluster}`;
+  return null;
+}
+
+export const kubectlRole: Role = {
+  name: 'kubectl',
+  local: true,
+  hosts: () => [],
+  tasks: [
+    task({
+      name: 'admin kubeconfig in the workspace',
+      async gather(ctx) {
+        const file = adminKubeconfigPath(ctx.run.workspace);
+        const want = await adminKubeconfig(ctx.run);
+        let have: string | null = null;
+        let mode: number | null = null;
+        try {
+          have = await readFile(file, 'utf8');
+          mode = (await stat(file)).mode & 0o777;
+        } catch {
+          /* not there yet */
+        }
+        return { file, want, have, mode };
+      },
+      plan(_ctx, g) {
+        if (g.have === null) return [`create ${g.file} (mode 0600, admin credentials of the cluster)`];
+        const why = [g.have !== g.want ? 'content differs' : '', g.mode !== 0o600 ? `mode ${g.mode?.toString(8)} → 600` : ''].filter(Boolean);
+        return why.length ? [`update ${g.file} (${why.join(', ')})`] : [];
+      },
+      async apply(ctx, g) {
+        await writeSecretFile(g.file, g.want);
+        ctx.output(`wrote ${g.file}`);
+      },
+    }),
+
+    smokeTest('kubectl reads the admin kubeconfig (server, CA, admin certificate)', async (ctx) => {
+      const file = adminKubeconfigPath(ctx.run.workspace);
+      const kubectl = localKubectl();
+      let view: ViewJson;
+      if (kubectl) {
+        const r = await execa(kubectl, ['config', 'view', '--kubeconfig', file, '--raw', '-o', 'json'], { reject: false, cancelSignal: ctx.signal });
+        if (r.exitCode !== 0) throw new TaskFailure(`kubectl cannot read ${file}: ${r.stderr.trim().split('\n').pop()}`, 'run `kcore-wizard converge --tags kubectl` to write it again');
+        view = JSON.parse(r.stdout) as ViewJson;
+      } else {
+        try {
+          view = parseKubeconfig(await readFile(file, 'utf8'), file) as ViewJson;
+        } catch (e) {
+          throw new TaskFailure(`${file}: ${(e as Error).message}`, 'run `kcore-wizard converge --tags kubectl`');
+        }
+      }
+      const problem = kubeconfigProblem(view, ctx.run, await readFile(ctx.run.pki.ca.cert, 'utf8'), await readFile(ctx.run.pki.admin.cert, 'utf8'));
+      if (problem) throw new TaskFailure(`${file}: ${problem}`, 'run `kcore-wizard converge --tags kubectl` to write it again');
+    }),
+    smokeTest(
+      'the API server answers this machine with the admin kubeconfig',
+      async (ctx) => {
+        const file = adminKubeconfigPath(ctx.run.workspace);
+        const r = await execa(localKubectl()!, ['--kubeconfig', file, '--request-timeout=10s', 'get', '--raw', '/readyz'], { reject: false, cancelSignal: ctx.signal });
+        if (r.exitCode !== 0 || r.stdout.trim() !== 'ok')
+          throw new TaskFailure(`${apiServerUrl(ctx.run.spec)}/readyz from this machine: ${(r.stderr || r.stdout).trim().split('\n').pop()}`, 'is the private network reachable from here? (the masters answer it over SSH: kcore-wizard test --tags kube-master)');
+      },
+      { skip: () => (localKubectl() ? undefined : 'kubectl is not installed on this machine') },
+    ),
+  ],
+};
