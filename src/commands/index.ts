@@ -7,8 +7,9 @@ import { planCommand } from './plan.js';
 import { testCommand } from './test.js';
 import { pkiCommand } from './pki.js';
 import { wizardCommand } from './wizard.js';
+import { kubeconfigCommand } from './kubeconfig.js';
 
-export const commands: CommandDef[] = [wizardCommand, initCommand, renderCommand, planCommand, convergeCommand, testCommand, pkiCommand];
+export const commands: CommandDef[] = [wizardCommand, initCommand, renderCommand, planCommand, convergeCommand, testCommand, pkiCommand, kubeconfigCommand];
 
 export function findCommand(name: string): CommandDef | undefined {
   return commands.find((c) => c.name === name);
