@@ -8,7 +8,6 @@
  * Smoke tests (tag `test`): /readyz on this master with the admin certificate; controller-manager and
  * scheduler running and holding their leader leases.
  */
-import { readFile } from 'node:fs/promises';
 import { directoryTask, filesTask, serviceTask, type FileSpec } from '../../engine/ops.js';
 import { smokeTest, TaskFailure, type Role, type TaskContext } from '../../engine/task.js';
 import {
@@ -34,6 +33,7 @@ import {
   serverBinaries,
   SYSTEMD_DIR,
   waitApiReady,
+  readPki,
 } from '../kube-common/index.js';
 
 const R = RESTART;
@@ -43,7 +43,7 @@ export const ownServer = (ctx: TaskContext) => apiServerUrl(ctx.run.spec, ctx.ho
 
 async function certificates(ctx: TaskContext): Promise<FileSpec[]> {
   const p = ctx.run.pki;
-  const read = (f: string) => readFile(f);
+  const read = (f: string) => readPki(ctx, f);
   const key = { mode: 0o600, secret: true } as const;
   return [
     { path: `${K8S_PKI}/ca.crt`, content: await read(p.ca.cert), mode: 0o644, notify: [R.apiserver, R.controllerManager, R.scheduler] },
@@ -64,10 +64,10 @@ async function certificates(ctx: TaskContext): Promise<FileSpec[]> {
 /** The kubeconfigs of the control-plane components and the admin one (used on the master by kcore-wizard). */
 export async function masterKubeconfigs(ctx: TaskContext): Promise<FileSpec[]> {
   const p = ctx.run.pki;
-  const ca = await readFile(p.ca.cert);
+  const ca = await readPki(ctx, p.ca.cert);
   const server = ownServer(ctx);
   const cluster = clusterName(ctx.run.spec);
-  const kc = async (user: string, pair: { cert: string; key: string }) => buildKubeconfig({ cluster, server, ca, user, cert: await readFile(pair.cert), key: await readFile(pair.key) });
+  const kc = async (user: string, pair: { cert: string; key: string }) => buildKubeconfig({ cluster, server, ca, user, cert: await readPki(ctx, pair.cert), key: await readPki(ctx, pair.key) });
   return [
     { path: CONTROLLER_MANAGER_KUBECONFIG, content: await kc('system:kube-controller-manager', p.controllerManager), mode: 0o600, secret: true, notify: R.controllerManager },
     { path: SCHEDULER_KUBECONFIG, content: await kc('system:kube-scheduler', p.scheduler), mode: 0o600, secret: true, notify: R.scheduler },

@@ -9,7 +9,6 @@
  * Smoke tests (tag `test`): services running; node Ready as its own kubelet sees it; flannel leased a
  * subnet inside the pod network.
  */
-import { readFile } from 'node:fs/promises';
 import type { Facts } from '../../engine/facts.js';
 import { directoryTask, filesTask, serviceTask, type FileSpec } from '../../engine/ops.js';
 import { smokeTest, task, TaskFailure, type Role, type TaskContext } from '../../engine/task.js';
@@ -57,6 +56,7 @@ import {
   sysctlConf,
   SYSTEMD_DIR,
   waitNodesReady,
+  readPki,
 } from '../kube-common/index.js';
 
 const R = RESTART;
@@ -84,29 +84,29 @@ export const nodeServer = (ctx: TaskContext) => apiServerUrl(ctx.run.spec, isMas
 async function certificates(ctx: TaskContext): Promise<FileSpec[]> {
   const p = ctx.run.pki;
   return [
-    { path: `${K8S_PKI}/ca.crt`, content: await readFile(p.ca.cert), mode: 0o644, notify: R.kubelet },
-    { path: `${K8S_PKI}/kubelet.crt`, content: await readFile(p.kubelet(ctx.host.name).cert), mode: 0o644, notify: R.kubelet },
-    { path: `${K8S_PKI}/kubelet.key`, content: await readFile(p.kubelet(ctx.host.name).key), mode: 0o600, secret: true, notify: R.kubelet },
+    { path: `${K8S_PKI}/ca.crt`, content: await readPki(ctx, p.ca.cert), mode: 0o644, notify: R.kubelet },
+    { path: `${K8S_PKI}/kubelet.crt`, content: await readPki(ctx, p.kubelet(ctx.host.name).cert), mode: 0o644, notify: R.kubelet },
+    { path: `${K8S_PKI}/kubelet.key`, content: await readPki(ctx, p.kubelet(ctx.host.name).key), mode: 0o600, secret: true, notify: R.kubelet },
   ];
 }
 
 export async function nodeKubeconfigs(ctx: TaskContext): Promise<FileSpec[]> {
   const p = ctx.run.pki;
-  const ca = await readFile(p.ca.cert);
+  const ca = await readPki(ctx, p.ca.cert);
   const cluster = clusterName(ctx.run.spec);
   const server = nodeServer(ctx);
   const kubelet = p.kubelet(ctx.host.name);
   return [
     {
       path: KUBELET_KUBECONFIG,
-      content: buildKubeconfig({ cluster, server, ca, user: `system:node:${ctx.host.name}`, cert: await readFile(kubelet.cert), key: await readFile(kubelet.key) }),
+      content: buildKubeconfig({ cluster, server, ca, user: `system:node:${ctx.host.name}`, cert: await readPki(ctx, kubelet.cert), key: await readPki(ctx, kubelet.key) }),
       mode: 0o600,
       secret: true,
       notify: [R.kubelet, R.flanneld],
     },
     {
       path: KUBE_PROXY_KUBECONFIG,
-      content: buildKubeconfig({ cluster, server, ca, user: 'system:kube-proxy', cert: await readFile(p.kubeProxy.cert), key: await readFile(p.kubeProxy.key) }),
+      content: buildKubeconfig({ cluster, server, ca, user: 'system:kube-proxy', cert: await readPki(ctx, p.kubeProxy.cert), key: await readPki(ctx, p.kubeProxy.key) }),
       mode: 0o600,
       secret: true,
       notify: R.kubeProxy,
@@ -229,7 +229,6 @@ export const kubeWorkerRole: Role = {
       },
       plan: (_ctx, hard) => (hard.length ? [`MISSING on the host: ${hard.join(', ')} (converge stops here until they are installed)`] : []),
     }),
-    planBlockersTask(),
     serviceTask('containerd', { restartHandler: R.containerd }),
     serviceTask('kubelet', { restartHandler: R.kubelet }),
     serviceTask('kube-proxy', { restartHandler: R.kubeProxy }),
@@ -249,6 +248,8 @@ export const kubeWorkerRole: Role = {
       },
       plan: (_ctx, problem) => (problem ? [`wait up to ${NODES_READY_TIMEOUT_MS / 1000} s for the node to be Ready (now: ${problem})`] : []),
     }),
+    // Dry runs: after the whole plan of this node, fail it if anything above would stop a real run.
+    planBlockersTask(),
 
     smokeTest('node: containerd, kubelet, kube-proxy and flanneld running', async (ctx) => {
       const units = ['containerd', 'kubelet', 'kube-proxy', 'flanneld'];

@@ -11,22 +11,23 @@ import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { execa } from 'execa';
 import { smokeTest, task, TaskFailure, type Role, type RunContext } from '../../engine/task.js';
-import { apiServerUrl, buildKubeconfig, clusterName, parseKubeconfig } from '../kube-common/index.js';
+import { apiServerUrl, buildKubeconfig, clusterName, parseKubeconfig, readPki } from '../kube-common/index.js';
 
 export const KUBECONFIG_FILE = 'kubeconfig';
 
 export const adminKubeconfigPath = (workspace: string) => path.join(workspace, KUBECONFIG_FILE);
 
 /** The admin kubeconfig for the control machine (pure but for reading the PKI files). */
-export async function adminKubeconfig(run: Pick<RunContext, 'spec' | 'pki'>): Promise<string> {
+export async function adminKubeconfig(run: Pick<RunContext, 'spec' | 'pki'> & Partial<Pick<RunContext, 'workspace' | 'dryRun'>>): Promise<string> {
+  const ctx = { run: { workspace: '', dryRun: false, ...run } as RunContext };
   const cluster = clusterName(run.spec);
   return buildKubeconfig({
     cluster,
     server: apiServerUrl(run.spec),
-    ca: await readFile(run.pki.ca.cert),
+    ca: await readPki(ctx, run.pki.ca.cert),
     user: `${cluster}-admin`,
-    cert: await readFile(run.pki.admin.cert),
-    key: await readFile(run.pki.admin.key),
+    cert: await readPki(ctx, run.pki.admin.cert),
+    key: await readPki(ctx, run.pki.admin.key),
     context: cluster,
   });
 }
@@ -105,6 +106,11 @@ export const kubectlRole: Role = {
 
     smokeTest('kubectl reads the admin kubeconfig (server, CA, admin certificate)', async (ctx) => {
       const file = adminKubeconfigPath(ctx.run.workspace);
+      try {
+        await stat(file);
+      } catch {
+        throw new TaskFailure(`there is no ${file} yet`, 'it is written by `kcore-wizard converge` (the kubectl role, after the PKI)');
+      }
       const kubectl = localKubectl();
       let view: ViewJson;
       if (kubectl) {
@@ -118,7 +124,7 @@ export const kubectlRole: Role = {
           throw new TaskFailure(`${file}: ${(e as Error).message}`, 'run `kcore-wizard converge --tags kubectl`');
         }
       }
-      const problem = kubeconfigProblem(view, ctx.run, await readFile(ctx.run.pki.ca.cert, 'utf8'), await readFile(ctx.run.pki.admin.cert, 'utf8'));
+      const problem = kubeconfigProblem(view, ctx.run, (await readPki(ctx, ctx.run.pki.ca.cert)).toString(), (await readPki(ctx, ctx.run.pki.admin.cert)).toString());
       if (problem) throw new TaskFailure(`${file}: ${problem}`, 'run `kcore-wizard converge --tags kubectl` to write it again');
     }),
     smokeTest(

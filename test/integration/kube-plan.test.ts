@@ -1,0 +1,129 @@
+// `plan` for a 1 etcd / 1 master / 2 worker cluster on real light hosts (sshd, no systemd: a dry run only
+// reads) with a local artifact mirror that has etcd but no Kubernetes binaries: the plan lists, per host,
+// every file, unit and artifact the Kubernetes roles would install, says which artifact files are missing
+// (file name, where they were looked for, official URL), and changes nothing anywhere.
+import { access } from 'node:fs/promises';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { canRunHosts, startSshHosts, type TestHosts } from '../hosts/index.js';
+import { layoutHosts, specForHosts, workspaceFor } from '../support/cluster.js';
+import { buildLocalEtcdMirror, type Mirror } from '../support/mirror.js';
+import { runConverge } from '../../src/engine/converge.js';
+import type { EngineEvent } from '../../src/engine/events.js';
+import type { Role } from '../../src/engine/task.js';
+import { bootstrapRole } from '../../src/roles/bootstrap/index.js';
+import { pkiRole } from '../../src/roles/pki/index.js';
+import { kubeMasterRole } from '../../src/roles/kube-master/index.js';
+import { kubeWorkerRole } from '../../src/roles/kube-worker/index.js';
+import { kubectlRole } from '../../src/roles/kubectl/index.js';
+import { addonsRole } from '../../src/roles/addons/index.js';
+import type { ClusterSpec } from '../../src/spec/index.js';
+
+const LAYOUT = { etcd: 1, 'kube-master': 1, 'kube-worker': 2 };
+// Light hosts have no systemd: bootstrap's facts only (its own smoke test would rightly fail).
+const facts: Role = { ...bootstrapRole, tasks: [bootstrapRole.tasks[0]!] };
+const ROLES = [facts, pkiRole, kubeMasterRole, kubeWorkerRole, kubectlRole, addonsRole];
+
+let hosts: TestHosts;
+let mirror: Mirror;
+let spec: ClusterSpec;
+let ws: string;
+type End = Extract<EngineEvent, { type: 'task-end' }>;
+let ends: End[];
+let summary: Awaited<ReturnType<typeof runConverge>>;
+const perHost = new Map<string, string[]>();
+
+beforeAll(async () => {
+  const can = await canRunHosts();
+  if (!can.ok) throw new Error(`real test hosts cannot run here: ${can.reason}`);
+  mirror = await buildLocalEtcdMirror();
+  const plan = layoutHosts(LAYOUT);
+  hosts = await startSshHosts({ count: plan.length, names: plan.map((h) => h.name), ips: plan.map((h) => h.octet) });
+  spec = specForHosts(hosts, LAYOUT, (s) => {
+    s.versions.etcd = mirror.etcdVersion;
+    s.artifacts.source = mirror.dir;
+  });
+  ws = await workspaceFor(spec);
+  const events: EngineEvent[] = [];
+  const t0 = Date.now();
+  // As `kcore-wizard plan` runs: smoke tests check a live cluster, so a dry run skips them.
+  summary = await runConverge({ workspace: ws, spec, roles: ROLES, dryRun: true, skipTags: ['test'], signal: new AbortController().signal, emit: (e) => events.push(e) });
+  console.log(`dry run of the Kubernetes roles on 4 light hosts: ${Date.now() - t0} ms`);
+  ends = events.filter((e): e is End => e.type === 'task-end');
+  for (const e of ends) if (e.status === 'changed') perHost.set(e.host, [...(perHost.get(e.host) ?? []), ...e.changes]);
+  // What `kcore-wizard plan` prints, for the record.
+  for (const [h, c] of perHost) console.log(`${h}: ${c.length} changes\n  - ${c.join('\n  - ')}`);
+  for (const e of ends.filter((x) => x.status === 'failed')) console.log(`${e.host} ${e.task}: FAILED\n${e.message}`);
+}, 600_000);
+
+afterAll(async () => {
+  await hosts?.teardown();
+});
+
+const plan = (host: string) => perHost.get(host) ?? [];
+const has = (host: string, re: RegExp) => expect(plan(host).some((c) => re.test(c)), `${host} plan has ${re}:\n${plan(host).join('\n')}`).toBe(true);
+const esc = (s: string) => s.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
+
+describe('plan (dry run) of the Kubernetes roles on real light hosts', () => {
+  it('master: every certificate, kubeconfig, unit and server binary, with the missing artifact named', () => {
+    const m = 'kube-master-01';
+    for (const f of ['ca.crt', 'ca.key', 'apiserver.crt', 'apiserver.key', 'apiserver-kubelet-client.crt', 'apiserver-kubelet-client.key', 'etcd-ca.crt', 'apiserver-etcd-client.crt', 'apiserver-etcd-client.key', 'sa.key', 'sa.pub'])
+      has(m, new RegExp(`^create /etc/kubernetes/pki/${esc(f)} \\(mode 06[04][04], root:root\\)$`));
+    has(m, /^create \/etc\/kubernetes\/pki\/apiserver\.key \(mode 0600, root:root\)$/);
+    for (const f of ['controller-manager', 'scheduler', 'admin', 'kubelet', 'kube-proxy']) has(m, new RegExp(`^create /etc/kubernetes/${f}\\.kubeconfig \\(mode 0600, root:root\\)$`));
+    for (const u of ['kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'kubelet', 'kube-proxy', 'flanneld', 'containerd']) has(m, new RegExp(`^create /etc/systemd/system/${u}\\.service \\(mode 0644, root:root\\)$`));
+    const file = 'kubernetes-server-linux-amd64.tar.gz';
+    has(m, new RegExp(`^install /opt/bin/kube-apiserver, /opt/bin/kube-controller-manager, /opt/bin/kube-scheduler, /opt/bin/kubectl from ${esc(file)} \\(kubernetes-server 1\\.34\\.2\\): ARTIFACT MISSING — ${esc(file)} is not listed in ${esc(path.join(mirror.dir, 'SHA256SUMS'))}`));
+    has(m, /^enable kube-apiserver \(is unknown\)$/);
+    has(m, /^wait up to 180 s for the API server \(now: https:\/\/[\d.]+:6443\/readyz: \/opt\/bin\/kubectl is not installed\)$/);
+  });
+
+  it('workers: node certificates, kubeconfigs, configs, units and every node artifact', () => {
+    for (const w of ['kube-worker-01', 'kube-worker-02']) {
+      for (const f of ['/etc/kubernetes/pki/ca.crt', '/etc/kubernetes/pki/kubelet.crt', '/etc/kubernetes/pki/kubelet.key', '/etc/kubernetes/kubelet.kubeconfig', '/etc/kubernetes/kube-proxy.kubeconfig', '/etc/kubernetes/kubelet-config.yaml', '/etc/kubernetes/kube-proxy-config.yaml', '/etc/containerd/config.toml', '/etc/cni/net.d/10-flannel.conflist', '/etc/kube-flannel/net-conf.json', '/etc/sysctl.d/90-kcore-kubernetes.conf', '/etc/modules-load.d/kcore-kubernetes.conf', '/etc/systemd/system/kubelet.service', '/etc/systemd/system/kube-proxy.service', '/etc/systemd/system/flanneld.service', '/etc/systemd/system/containerd.service'])
+        has(w, new RegExp(`^create ${esc(f)} \\(mode 0[67][04][04], root:root\\)$`));
+      for (const [bins, file] of [
+        ['/opt/bin/kubelet, /opt/bin/kube-proxy, /opt/bin/kubectl', 'kubernetes-node-linux-amd64.tar.gz'],
+        ['/opt/cni/bin/bridge, /opt/cni/bin/host-local, /opt/cni/bin/loopback, /opt/cni/bin/portmap', 'cni-plugins-linux-amd64-v1.8.0.tgz'],
+        ['/opt/cni/bin/flannel', 'cni-plugin-flannel-linux-amd64-v1.8.0-flannel1.tgz'],
+        ['/opt/bin/flanneld', 'flannel-v0.27.4-linux-amd64.tar.gz'],
+        ['/opt/bin/containerd, /opt/bin/containerd-shim-runc-v2, /opt/bin/ctr', 'containerd-2.1.4-linux-amd64.tar.gz'],
+      ])
+        has(w, new RegExp(`^install ${esc(bins)} from ${esc(file)} \\(.*\\): ARTIFACT MISSING — `));
+      expect(plan(w).some((c) => /kubernetes-server/.test(c))).toBe(false); // workers take the smaller node tarball
+    }
+  });
+
+  it('each node fails at the end with every missing file, where it was looked for and its official URL', () => {
+    expect(summary.status).toBe('failed');
+    expect(summary.failedHosts.sort()).toEqual(['kube-master-01', 'kube-worker-01', 'kube-worker-02']);
+    const w = ends.find((e) => e.host === 'kube-worker-01' && e.status === 'failed')!;
+    expect(w.task).toBe('release artifacts and prerequisites available');
+    expect(w.message).toMatch(/^converge would stop on kube-worker-01: \d+ problems:/);
+    expect(w.message).toContain(`artifact kubernetes-node-linux-amd64.tar.gz (kubernetes-node 1.34.2): kubernetes-node-linux-amd64.tar.gz is not listed in ${path.join(mirror.dir, 'SHA256SUMS')}: add its sha256sum line; official https://dl.k8s.io/v1.34.2/kubernetes-node-linux-amd64.tar.gz`);
+    expect(w.message).toContain('official https://github.com/flannel-io/cni-plugin/releases/download/v1.8.0-flannel1/cni-plugin-flannel-linux-amd64-v1.8.0-flannel1.tgz');
+    expect(w.message).not.toMatch(/\n\s+at /); // no stack trace
+    const m = ends.find((e) => e.host === 'kube-master-01' && e.status === 'failed')!;
+    expect(m.message).toContain('official https://dl.k8s.io/v1.34.2/kubernetes-server-linux-amd64.tar.gz');
+    // The plan lists the whole kube-worker role before that last check.
+    expect(ends.filter((e) => e.host === 'kube-worker-01' && e.role === 'kube-worker').map((e) => e.task).at(-2)).toBe('node registered and Ready');
+    has('kube-worker-01', /^start kubelet \(is unknown\)$/);
+    has('kube-worker-01', /^wait up to 300 s for the node to be Ready \(now: kubectl get nodes failed on kube-worker-01: .*\)$/);
+    has('kube-worker-01', /^MISSING on the host: iptables, runc \(converge stops here until they are installed\)$/);
+  });
+
+  it('the control machine: certificates to issue and the admin kubeconfig to write', () => {
+    has('local', /^issue ca \(/);
+    has('local', /^issue kubelet\/kube-worker-02 \(/);
+    has('local', new RegExp(`^create ${esc(path.join(ws, 'kubeconfig'))} \\(mode 0600, admin credentials of the cluster\\)$`));
+  });
+
+  it('changes nothing: no files on the hosts, no PKI or kubeconfig in the workspace', async () => {
+    for (const h of ['kube-master-01', 'kube-worker-01']) {
+      const r = await hosts.exec(h, 'for p in /etc/kubernetes /opt/bin/kubelet /etc/systemd/system/kubelet.service /etc/containerd/config.toml; do [ -e $p ] && echo "exists $p"; done; true');
+      expect(r.stdout).toBe('');
+    }
+    await expect(access(path.join(ws, 'pki', 'ca.crt'))).rejects.toThrow();
+    await expect(access(path.join(ws, 'kubeconfig'))).rejects.toThrow();
+  });
+});
