@@ -82,7 +82,7 @@ describe('plan (dry run) of the Kubernetes roles on real light hosts', () => {
     for (const w of ['kube-worker-01', 'kube-worker-02']) {
       for (const f of ['/etc/kubernetes/pki/ca.crt', '/etc/kubernetes/pki/kubelet.crt', '/etc/kubernetes/pki/kubelet.key', '/etc/kubernetes/kubelet.kubeconfig', '/etc/kubernetes/kube-proxy.kubeconfig', '/etc/kubernetes/kubelet-config.yaml', '/etc/kubernetes/kube-proxy-config.yaml', '/etc/containerd/config.toml', '/etc/cni/net.d/10-flannel.conflist', '/etc/kube-flannel/net-conf.json', '/etc/sysctl.d/90-kcore-kubernetes.conf', '/etc/modules-load.d/kcore-kubernetes.conf', '/etc/systemd/system/kubelet.service', '/etc/systemd/system/kube-proxy.service', '/etc/systemd/system/flanneld.service', '/etc/systemd/system/containerd.service'])
         has(w, new RegExp(`^create ${esc(f)} \\(mode 0[67][04][04], root:root\\)$`));
-      for (const [bins, file] of [
+      for (const [bins, file] of <Array<[string, string]>>[
         ['/opt/bin/kubelet, /opt/bin/kube-proxy, /opt/bin/kubectl', 'kubernetes-node-linux-amd64.tar.gz'],
         ['/opt/cni/bin/bridge, /opt/cni/bin/host-local, /opt/cni/bin/loopback, /opt/cni/bin/portmap', 'cni-plugins-linux-amd64-v1.8.0.tgz'],
         ['/opt/cni/bin/flannel', 'cni-plugin-flannel-linux-amd64-v1.8.0-flannel1.tgz'],
