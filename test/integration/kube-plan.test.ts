@@ -94,7 +94,7 @@ describe('plan (dry run) of the Kubernetes roles on real light hosts', () => {
     }
   });
 
-  it('each node fails at the end with every missing file, where it was looked for and its official URL', () => {
+  it('each node fails at the end with every missing file, where it was looked for and its official URL', async () => {
     expect(summary.status).toBe('failed');
     expect(summary.failedHosts.sort()).toEqual(['kube-master-01', 'kube-worker-01', 'kube-worker-02']);
     const w = ends.find((e) => e.host === 'kube-worker-01' && e.status === 'failed')!;
@@ -109,7 +109,9 @@ describe('plan (dry run) of the Kubernetes roles on real light hosts', () => {
     expect(ends.filter((e) => e.host === 'kube-worker-01' && e.role === 'kube-worker').map((e) => e.task).at(-2)).toBe('node registered and Ready');
     has('kube-worker-01', /^start kubelet \(is unknown\)$/);
     has('kube-worker-01', /^wait up to 300 s for the node to be Ready \(now: kubectl get nodes failed on kube-worker-01: .*\)$/);
-    has('kube-worker-01', /^MISSING on the host: iptables, runc \(converge stops here until they are installed\)$/);
+    // Light hosts carry this machine's /usr: which tools they lack depends on it.
+    const lacks = (await hosts.exec('kube-worker-01', 'for c in iptables runc; do command -v $c >/dev/null || printf "%s " $c; done')).stdout.trim().split(' ').filter(Boolean);
+    if (lacks.length) has('kube-worker-01', new RegExp(`^MISSING on the host: ${lacks.join(', ')} \\(converge stops here until they are installed\\)$`));
   });
 
   it('the control machine: certificates to issue and the admin kubeconfig to write', () => {
