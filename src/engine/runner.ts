@@ -82,7 +82,8 @@ export async function runRoles(opts: RunOptions): Promise<RunSummary> {
   const { hosts: selected } = limitHosts(run.hosts, opts.limit);
   const selectedNames = new Set(selected.map((h) => h.name));
   const roles = opts.roles
-    .map((r) => ({ role: r, tasks: (r.tasks as Task[]).filter((t) => taskSelected(t, r.name, opts.tags, opts.skipTags)) }))
+    // Smoke tests check what apply made: a dry run applies nothing, so it has nothing for them to check.
+    .map((r) => ({ role: r, tasks: (r.tasks as Task[]).filter((t) => taskSelected(t, r.name, opts.tags, run.dryRun ? [...(opts.skipTags ?? []), 'test'] : opts.skipTags)) }))
     .filter((r) => r.tasks.length > 0);
   const hasLocal = roles.some((r) => r.role.local);
   const refs: HostRef[] = [

@@ -6,6 +6,7 @@
  * a client without a certificate is refused.
  */
 import { readFile } from 'node:fs/promises';
+import { readPki } from '../pki/read.js';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { ARTIFACTS } from '../../engine/artifacts.js';
@@ -70,7 +71,7 @@ async function binaries(ctx: TaskContext): Promise<FileSpec[]> {
 async function certificates(ctx: TaskContext): Promise<FileSpec[]> {
   const p = ctx.run.pki.etcd;
   const name = ctx.host.name;
-  const read = (f: string) => readFile(f);
+  const read = (f: string) => readPki(ctx, f);
   const own = { owner: 'etcd', group: 'etcd' };
   return [
     { path: `${ETCD_PKI}/ca.crt`, content: await read(p.ca.cert), mode: 0o644, notify: RESTART },

@@ -4,4 +4,4 @@ export * from './render.js';
 export * from './kubeconfig.js';
 export * from './artifacts.js';
 export * from './cluster.js';
-export * from './pki.js';
+export * from '../pki/read.js';
