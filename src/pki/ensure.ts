@@ -1,9 +1,8 @@
 import { createPublicKey } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import pLimit from 'p-limit';
 import { certificateProfiles, SERVICE_ACCOUNT_ID } from './catalog.js';
-import { defaultKeygenConcurrency, generateRsaKey, parseRsaKey, type RsaKeyPair } from './keys.js';
+import { createKeyGenerator, parseRsaKey, type RsaKeyPair } from './keys.js';
 import { pkiPaths } from './paths.js';
 import { CERT_MODE, ensurePrivateDir, KEY_MODE, readPem, writeFileAtomic } from './store.js';
 import { PkiError, type EnsurePkiOptions, type EnsurePkiResult, type PkiInput } from './types.js';
@@ -143,137 +142,142 @@ export async function ensurePki(workspace: string, input: PkiInput, options: Ens
     await Promise.all([ensurePrivateDir(paths.etcd.dir), ensurePrivateDir(path.join(root, 'kubelet'))]);
   }
 
-  const limit = pLimit(options.concurrency ?? defaultKeygenConcurrency());
-  const keygen = (bits: number) => limit(() => generateRsaKey(bits));
+  // Workers (if that backend is chosen) start on the first key only: a dry or no-op run starts none.
+  const generator = createKeyGenerator(options.concurrency, options.keygen);
+  const keygen = (bits: number) => generator.generate(bits);
+  try {
 
-  const changed = new Set<string>();
-  const reasons: Record<string, string> = {};
-  const warnings: string[] = [];
-  const tasks: Promise<unknown>[] = [];
+    const changed = new Set<string>();
+    const reasons: Record<string, string> = {};
+    const warnings: string[] = [];
+    const tasks: Promise<unknown>[] = [];
 
-  // 1. CAs: kept when present; created (key generation queued first, it is on the critical path) when absent.
-  const cas = new Map<string, Promise<SigningCa>>();
-  const caState = new Map<string, SigningCa | 'new'>();
-  for (const profile of profiles.filter((p) => p.isCa)) {
-    const files = filesOf(root, profile.id);
-    const [certPem, keyPem] = await Promise.all([readPem(files.cert), readPem(files.key)]);
-    if (certPem !== null && keyPem !== null) {
-      const key = parseRsaKey(keyPem);
-      if (!key) throw new PkiError(`${profile.id}.key is unreadable or not an RSA key; restore it from a backup`);
-      const ca = loadSigningCa(profile.id, certPem, key.pair.privateKey);
-      const caExpiry = expiryReason(ca.forgeCert.validity.notAfter, now, Math.max(renewBeforeDays, 365));
-      if (caExpiry) warnings.push(`${profile.id} ${caExpiry}: plan a CA rotation (leaves cannot outlive it)`);
-      caState.set(profile.id, ca);
-      cas.set(profile.id, Promise.resolve(ca));
-      continue;
-    }
-    if (certPem !== null || keyPem !== null) {
-      const [present, absent] = certPem !== null ? ['crt', 'key'] : ['key', 'crt'];
-      throw new PkiError(
-        `${profile.id}.${present} exists but ${profile.id}.${absent} is missing: restore it, or remove ` +
-          `${profile.id}.${present} to create a new CA (every certificate it signed will be reissued)`,
-      );
-    }
-    changed.add(profile.id);
-    reasons[profile.id] = 'missing';
-    caState.set(profile.id, 'new');
-    if (dryRun) continue;
-    const created = keygen(caKeyBits).then(async (pair) => {
-      const pem = await issueCertificate({
-        profile,
-        publicPem: pair.publicPem,
-        privateKey: pair.privateKey,
-        validityDays: validityOf(profile),
-        now,
-      });
-      await writeFileAtomic(files.key, pair.privatePem, KEY_MODE);
-      await writeFileAtomic(files.cert, pem, CERT_MODE);
-      return loadSigningCa(profile.id, pem, pair.privateKey);
-    });
-    created.catch(() => undefined); // awaited below through the leaves and allOrFirstError
-    cas.set(profile.id, created);
-    tasks.push(created);
-  }
-
-  // 2. Service-account key pair (sa.key / sa.pub): never replaced while sa.key is sound, as that would
-  //    invalidate every service-account token.
-  const sa = paths.serviceAccount;
-  const [saKeyPem, saPubPem] = await Promise.all([readPem(sa.key), readPem(sa.pub)]);
-  const saKey = saKeyPem === null ? null : parseRsaKey(saKeyPem);
-  if (saKey === null) {
-    changed.add(SERVICE_ACCOUNT_ID);
-    reasons[SERVICE_ACCOUNT_ID] = saKeyPem === null ? 'missing' : 'sa.key unreadable or not RSA';
-    if (!dryRun)
-      tasks.push(
-      keygen(keyBits).then(async (pair) => {
-        await writeFileAtomic(sa.key, pair.privatePem, KEY_MODE);
-        await writeFileAtomic(sa.pub, pair.publicPem, CERT_MODE);
-      }),
-    );
-  } else {
-    let pubMatches = false;
-    try {
-      pubMatches =
-        saPubPem !== null &&
-        createPublicKey(saPubPem).export({ type: 'spki', format: 'der' }).equals(createPublicKey(saKey.pair.privateKey).export({ type: 'spki', format: 'der' }));
-    } catch {
-      pubMatches = false;
-    }
-    if (!pubMatches) {
-      changed.add(SERVICE_ACCOUNT_ID);
-      reasons[SERVICE_ACCOUNT_ID] = saPubPem === null ? 'sa.pub missing (rewritten from sa.key)' : 'sa.pub does not match sa.key (rewritten from sa.key)';
-      if (!dryRun) tasks.push(writeFileAtomic(sa.pub, saKey.pair.publicPem, CERT_MODE));
-    }
-  }
-
-  // 3. Leaves.
-  const leaves = profiles.filter((p) => !p.isCa);
-  const decisions = await Promise.all(
-    leaves.map((p) => {
-      const ca = caState.get(p.issuer ?? '');
-      if (!ca) throw new PkiError(`internal error: no CA ${p.issuer} for ${p.id}`);
-      return evaluateLeaf(p, filesOf(root, p.id), ca, { now, renewBeforeDays, keyBits, rotateKeys });
-    }),
-  );
-  leaves.forEach((profile, i) => {
-    const decision = decisions[i];
-    if (!decision?.reissue) return;
-    changed.add(profile.id);
-    reasons[profile.id] = decision.reasons.join('; ');
-    if (dryRun) return;
-    const files = filesOf(root, profile.id);
-    const reuse = decision.reuseKey;
-    const keyPromise = reuse ? Promise.resolve(reuse) : keygen(keyBits);
-    tasks.push(
-      (async () => {
-        const pair = await keyPromise;
-        const ca = await cas.get(profile.issuer ?? '');
-        if (!ca) throw new PkiError(`internal error: no CA ${profile.issuer} for ${profile.id}`);
+    // 1. CAs: kept when present; created (key generation queued first, it is on the critical path) when absent.
+    const cas = new Map<string, Promise<SigningCa>>();
+    const caState = new Map<string, SigningCa | 'new'>();
+    for (const profile of profiles.filter((p) => p.isCa)) {
+      const files = filesOf(root, profile.id);
+      const [certPem, keyPem] = await Promise.all([readPem(files.cert), readPem(files.key)]);
+      if (certPem !== null && keyPem !== null) {
+        const key = parseRsaKey(keyPem);
+        if (!key) throw new PkiError(`${profile.id}.key is unreadable or not an RSA key; restore it from a backup`);
+        const ca = loadSigningCa(profile.id, certPem, key.pair.privateKey);
+        const caExpiry = expiryReason(ca.forgeCert.validity.notAfter, now, Math.max(renewBeforeDays, 365));
+        if (caExpiry) warnings.push(`${profile.id} ${caExpiry}: plan a CA rotation (leaves cannot outlive it)`);
+        caState.set(profile.id, ca);
+        cas.set(profile.id, Promise.resolve(ca));
+        continue;
+      }
+      if (certPem !== null || keyPem !== null) {
+        const [present, absent] = certPem !== null ? ['crt', 'key'] : ['key', 'crt'];
+        throw new PkiError(
+          `${profile.id}.${present} exists but ${profile.id}.${absent} is missing: restore it, or remove ` +
+            `${profile.id}.${present} to create a new CA (every certificate it signed will be reissued)`,
+        );
+      }
+      changed.add(profile.id);
+      reasons[profile.id] = 'missing';
+      caState.set(profile.id, 'new');
+      if (dryRun) continue;
+      const created = keygen(caKeyBits).then(async (pair) => {
         const pem = await issueCertificate({
           profile,
           publicPem: pair.publicPem,
           privateKey: pair.privateKey,
-          ca,
           validityDays: validityOf(profile),
           now,
         });
-        // key first: a crash in between leaves a key/cert mismatch, which the next run repairs
-        if (!reuse) await writeFileAtomic(files.key, pair.privatePem, KEY_MODE);
+        await writeFileAtomic(files.key, pair.privatePem, KEY_MODE);
         await writeFileAtomic(files.cert, pem, CERT_MODE);
-      })(),
+        return loadSigningCa(profile.id, pem, pair.privateKey);
+      });
+      created.catch(() => undefined); // awaited below through the leaves and allOrFirstError
+      cas.set(profile.id, created);
+      tasks.push(created);
+    }
+
+    // 2. Service-account key pair (sa.key / sa.pub): never replaced while sa.key is sound, as that would
+    //    invalidate every service-account token.
+    const sa = paths.serviceAccount;
+    const [saKeyPem, saPubPem] = await Promise.all([readPem(sa.key), readPem(sa.pub)]);
+    const saKey = saKeyPem === null ? null : parseRsaKey(saKeyPem);
+    if (saKey === null) {
+      changed.add(SERVICE_ACCOUNT_ID);
+      reasons[SERVICE_ACCOUNT_ID] = saKeyPem === null ? 'missing' : 'sa.key unreadable or not RSA';
+      if (!dryRun)
+        tasks.push(
+        keygen(keyBits).then(async (pair) => {
+          await writeFileAtomic(sa.key, pair.privatePem, KEY_MODE);
+          await writeFileAtomic(sa.pub, pair.publicPem, CERT_MODE);
+        }),
+      );
+    } else {
+      let pubMatches = false;
+      try {
+        pubMatches =
+          saPubPem !== null &&
+          createPublicKey(saPubPem).export({ type: 'spki', format: 'der' }).equals(createPublicKey(saKey.pair.privateKey).export({ type: 'spki', format: 'der' }));
+      } catch {
+        pubMatches = false;
+      }
+      if (!pubMatches) {
+        changed.add(SERVICE_ACCOUNT_ID);
+        reasons[SERVICE_ACCOUNT_ID] = saPubPem === null ? 'sa.pub missing (rewritten from sa.key)' : 'sa.pub does not match sa.key (rewritten from sa.key)';
+        if (!dryRun) tasks.push(writeFileAtomic(sa.pub, saKey.pair.publicPem, CERT_MODE));
+      }
+    }
+
+    // 3. Leaves.
+    const leaves = profiles.filter((p) => !p.isCa);
+    const decisions = await Promise.all(
+      leaves.map((p) => {
+        const ca = caState.get(p.issuer ?? '');
+        if (!ca) throw new PkiError(`internal error: no CA ${p.issuer} for ${p.id}`);
+        return evaluateLeaf(p, filesOf(root, p.id), ca, { now, renewBeforeDays, keyBits, rotateKeys });
+      }),
     );
-  });
+    leaves.forEach((profile, i) => {
+      const decision = decisions[i];
+      if (!decision?.reissue) return;
+      changed.add(profile.id);
+      reasons[profile.id] = decision.reasons.join('; ');
+      if (dryRun) return;
+      const files = filesOf(root, profile.id);
+      const reuse = decision.reuseKey;
+      const keyPromise = reuse ? Promise.resolve(reuse) : keygen(keyBits);
+      tasks.push(
+        (async () => {
+          const pair = await keyPromise;
+          const ca = await cas.get(profile.issuer ?? '');
+          if (!ca) throw new PkiError(`internal error: no CA ${profile.issuer} for ${profile.id}`);
+          const pem = await issueCertificate({
+            profile,
+            publicPem: pair.publicPem,
+            privateKey: pair.privateKey,
+            ca,
+            validityDays: validityOf(profile),
+            now,
+          });
+          // key first: a crash in between leaves a key/cert mismatch, which the next run repairs
+          if (!reuse) await writeFileAtomic(files.key, pair.privatePem, KEY_MODE);
+          await writeFileAtomic(files.cert, pem, CERT_MODE);
+        })(),
+      );
+    });
 
-  await allOrFirstError(tasks);
+    await allOrFirstError(tasks);
 
-  const allIds = [...profiles.map((p) => p.id), SERVICE_ACCOUNT_ID];
-  const wanted = new Set(allIds);
-  const onDisk = (await Promise.all(['', 'kubelet', 'etcd'].map((sub) => listCrtIds(root, sub)))).flat();
-  return {
-    changed: allIds.filter((id) => changed.has(id)),
-    kept: allIds.filter((id) => !changed.has(id)),
-    reasons,
-    orphans: onDisk.filter((id) => !wanted.has(id)).sort(),
-    warnings,
-  };
+    const allIds = [...profiles.map((p) => p.id), SERVICE_ACCOUNT_ID];
+    const wanted = new Set(allIds);
+    const onDisk = (await Promise.all(['', 'kubelet', 'etcd'].map((sub) => listCrtIds(root, sub)))).flat();
+    return {
+      changed: allIds.filter((id) => changed.has(id)),
+      kept: allIds.filter((id) => !changed.has(id)),
+      reasons,
+      orphans: onDisk.filter((id) => !wanted.has(id)).sort(),
+      warnings,
+    };
+  } finally {
+    await generator.close();
+  }
 }

@@ -39,8 +39,13 @@ export interface EnsurePkiOptions {
   validityDays?: Record<string, number>;
   /** Generate a fresh key whenever a certificate is reissued (default: keep a sound existing key). */
   rotateKeys?: boolean;
-  /** Parallel key generations. Default: min(os.availableParallelism(), libuv threadpool size - 1). */
+  /**
+   * Parallel key generations. Default: every core (worker threads), or min(cores, threadpool size - 1)
+   * when libuv's threadpool is large enough.
+   */
   concurrency?: number;
+  /** Where native key generation runs; default 'auto' (see createKeyGenerator). */
+  keygen?: 'auto' | 'threadpool' | 'workers';
 }
 
 export interface EnsurePkiResult {

@@ -349,6 +349,20 @@ describe('ensurePki is idempotent and reissues only what changed', () => {
   });
 });
 
+describe('key generation backends', () => {
+  it('worker threads produce the same PKI as the threadpool, and exit cleanly', async () => {
+    const ws = path.join(tmp, 'workers');
+    const r = await ensurePki(ws, input, { keygen: 'workers', concurrency: 2, caKeyBits: 2048 });
+    expect(r.changed).toEqual(allIds);
+    for (const id of [...clusterLeaves, ...etcdLeaves]) {
+      const c = await cert(ws, id);
+      expect(c.checkPrivateKey(createPrivateKey(await fs.readFile(path.join(ws, 'pki', `${id}.key`)))), id).toBe(true);
+      expect(c.verify((await cert(ws, id.startsWith('etcd/') ? 'etcd/ca' : 'ca')).publicKey), id).toBe(true);
+    }
+    expect((await ensurePki(ws, input, { keygen: 'workers' })).changed).toEqual([]);
+  }, 60_000);
+});
+
 describe('address helpers', () => {
   it('finds the first service IP', () => {
     expect(firstServiceIp('10.3.0.0/24')).toBe('10.3.0.1');
