@@ -85,7 +85,7 @@ export async function runRoles(opts: RunOptions): Promise<RunSummary> {
     // Smoke tests check what apply made: a dry run applies nothing, so it has nothing for them to check.
     .map((r) => ({ role: r, tasks: (r.tasks as Task[]).filter((t) => taskSelected(t, r.name, opts.tags, run.dryRun ? [...(opts.skipTags ?? []), 'test'] : opts.skipTags)) }))
     .filter((r) => r.tasks.length > 0);
-  const hasLocal = roles.some((r) => r.role.local);
+  const hasLocal = roles.some((r) => r.role.local && (!r.role.serves || selected.some((h) => r.role.serves!.includes(h.group))));
   const refs: HostRef[] = [
     ...(hasLocal ? [{ name: LOCAL_HOST, group: 'local' as const, ip: '127.0.0.1' }] : []),
     ...selected.map((h) => ({ name: h.name, group: h.group, ip: h.ip })),
@@ -208,6 +208,8 @@ export async function runRoles(opts: RunOptions): Promise<RunSummary> {
 
   for (const { role, tasks } of roles) {
     if (signal.aborted) break;
+    const serves = role.serves;
+    if (role.local && serves && !selected.some((h) => serves.includes(h.group))) continue;
     const targets: HostInfo[] = role.local
       ? [localHostInfo(run)]
       : role.hosts(run).filter((h) => selectedNames.has(h.name) && !stopped.has(h.name));

@@ -70,6 +70,11 @@ export interface Role {
   /** The hosts this role configures. A role with `local: true` runs once on the control machine. */
   hosts(run: RunContext): HostInfo[];
   local?: boolean;
+  /**
+   * For a local role that works for some groups only (the admin kubeconfig is for the masters): it
+   * runs only when a host of one of these groups is in the run (see --limit).
+   */
+  serves?: GroupName[];
   tasks: Task<never>[] | Task<any>[]; // eslint-disable-line @typescript-eslint/no-explicit-any
 }
 

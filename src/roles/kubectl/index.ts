@@ -76,6 +76,7 @@ export function kubeconfigProblem(view: ViewJson, run: Pick<RunContext, 'spec'>,
 export const kubectlRole: Role = {
   name: 'kubectl',
   local: true,
+  serves: ['kube-master'],
   hosts: () => [],
   tasks: [
     task({
