@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Installs the Debian packages the test suite needs (real test hosts, vagrant-lxc, etcd, Ruby,
+# Ansible, tmux), without starting any of their services on this machine: a policy-rc.d that exits
+# 101 is in place during the install (openssh-server would otherwise start an sshd on port 22 and
+# lxc its own NAT bridge). Idempotent, and quick when everything is already there.
+# Then builds (once, cached) the Debian rootfs that systemd test machines boot from.
+set -euo pipefail
+
+PACKAGES=(
+  openssh-server openssh-client sudo iproute2 util-linux   # light hosts: netns + sshd
+  systemd systemd-container debootstrap dbus                # systemd machines (nspawn)
+  vagrant vagrant-lxc lxc                                   # the end-to-end vagrant path
+  etcd-server etcd-client                                   # etcd binaries for the local artifact mirror
+  ruby ansible-core tmux openssl ca-certificates curl       # Vagrantfile/inventory checks, terminal test
+)
+
+[ "$(id -u)" -eq 0 ] || { echo "install.sh: run as root (it installs Debian packages)" >&2; exit 1; }
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+
+if [ "${#missing[@]}" -gt 0 ]; then
+  echo "install.sh: installing ${missing[*]}"
+  policy=/usr/sbin/policy-rc.d
+  own_policy=0
+  if [ ! -e "$policy" ]; then
+    printf '#!/bin/sh\n# kcore-wizard: keep services from starting during package installs\nexit 101\n' >"$policy"
+    chmod 755 "$policy"
+    own_policy=1
+  fi
+  trap '[ "$own_policy" = 1 ] && rm -f "$policy"' EXIT
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+else
+  echo "install.sh: all Debian packages present"
+fi
+
+# The rootfs of the systemd test machines (about a minute the first time, then cached).
+bash "$(dirname "$0")/build-rootfs.sh" >/dev/null
+echo "install.sh: systemd machine rootfs ready"
