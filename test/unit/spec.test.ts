@@ -137,7 +137,7 @@ describe('kcore.yaml errors name file, line and field', () => {
   });
 
   it('wrong type', () => {
-    const text = good.replace(/(  etcd:\n    count:) 1/, '$1 three');
+    const text = good.replace(/( {2}etcd:\n {4}count:) 1/, '$1 three');
     const line = text.split('\n').findIndex((l) => l.includes('count: three')) + 1;
     const e = parseError(text);
     expect(e.message).toBe(`kcore.yaml:${line}:12: groups.etcd.count: expected number, got "three"`);
@@ -159,7 +159,7 @@ describe('kcore.yaml errors name file, line and field', () => {
   });
 
   it('rule violations carry the line of the field', () => {
-    const text = good.replace(/(  kube-worker:\n    count:) 2/, '$1 12');
+    const text = good.replace(/( {2}kube-worker:\n {4}count:) 2/, '$1 12');
     const line = text.split('\n').findIndex((l) => l.includes('count: 12')) + 1;
     expect(parseError(text).message).toBe(
       `kcore.yaml:${line}:12: groups.kube-worker.count: at most 9 Kubernetes worker machines fit the IP plan (10.0.0.1x1–1x9), got 12`,
