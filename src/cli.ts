@@ -113,13 +113,20 @@ function editDistance(a: string, b: string): number {
  * Ctrl+C for plain commands: the first press aborts the run (SSH commands and vagrant are cancelled,
  * hosts marked cancelled); a second press exits at once. The wizard installs its own handling.
  */
+let current: AbortController | undefined;
+let hooked = false;
+
 function interruptSignal(stderr: { write(s: string): unknown }): AbortSignal {
   const ac = new AbortController();
-  const onSigint = () => {
-    if (ac.signal.aborted) process.exit(130);
-    stderr.write('\ncancelling… (press Ctrl+C again to exit at once)\n');
-    ac.abort(new Error('cancelled by Ctrl+C'));
-  };
-  process.on('SIGINT', onSigint);
+  current = ac;
+  if (!hooked) {
+    // One listener for the process, whatever the number of main() calls (tests call it many times).
+    hooked = true;
+    process.on('SIGINT', () => {
+      if (!current || current.signal.aborted) process.exit(130);
+      stderr.write('\ncancelling… (press Ctrl+C again to exit at once)\n');
+      current.abort(new Error('cancelled by Ctrl+C'));
+    });
+  }
   return ac.signal;
 }
