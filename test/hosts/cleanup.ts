@@ -31,6 +31,8 @@ export interface RunState {
   procs: ProcRecord[];
   /** Mount points in the root mount namespace (nspawn overlays), unmounted in reverse order. */
   mounts: string[];
+  /** Cgroup directories made for nspawn machines (each with the subtree the machine made in it). */
+  cgroups?: string[];
 }
 
 /** Reads the start time of a live, non-zombie process; undefined if it is gone. */
@@ -79,6 +81,20 @@ function mountsUnder(dir: string): string[] {
     .map((l) => l.split(' ')[4])
     .filter((p): p is string => p !== undefined && (p === dir || p.startsWith(`${dir}/`)));
   return points.sort((a, b) => b.length - a.length);
+}
+
+/** Removes a cgroup directory and the sub-cgroups in it, deepest first (rmdir: only empty cgroups go). */
+function removeCgroupTree(dir: string): boolean {
+  if (!fs.existsSync(dir)) return true;
+  for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
+    if (entry.isDirectory()) removeCgroupTree(path.join(dir, entry.name));
+  }
+  try {
+    fs.rmdirSync(dir);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** Bounded wait until none of `procs` is alive. */
@@ -151,6 +167,9 @@ export function teardownSync(state: RunState, graceful: boolean): string[] {
   for (const m of [...state.mounts].reverse()) {
     if (mountsUnder(m).length > 0) quiet('umount', ['--recursive', m]);
     if (mountsUnder(m).length > 0) quiet('umount', ['--recursive', '--lazy', m]);
+  }
+  for (const dir of state.cgroups ?? []) {
+    if (!removeCgroupTree(dir)) problems.push(`cgroup ${dir} still in use`);
   }
   for (const ns of state.netns) quiet('ip', ['netns', 'delete', ns]);
   for (const veth of state.veths) {

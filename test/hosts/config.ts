@@ -21,6 +21,10 @@ export function checkNames(names: readonly string[]): void {
   if (new Set(names).size !== names.length) throw new Error(`duplicate test host names: ${names.join(', ')}`);
 }
 
+export function defaultNames(count: number): string[] {
+  return Array.from({ length: count }, (_, i) => `host${i + 1}`);
+}
+
 /** Generates an ed25519 key pair without passphrase; returns the public key line. */
 export async function generateKey(file: string, comment: string): Promise<string> {
   await run('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', comment, '-f', file]);
@@ -125,12 +129,15 @@ export const NSSWITCH_CONF = [
   '',
 ].join('\n');
 
-/** sshd_config: key-only login of the test user, host key in /etc/ssh, listening on the host's IP only. */
-export function sshdConfig(ip: string, user: string, opts: { usePam: boolean }): string {
+/** sshd_config: key-only login of the test user, host key in /etc/ssh, IPv4 only. */
+export function sshdConfig(opts: { listen?: string; user: string; usePam: boolean }): string {
+  const { listen, user } = opts;
   return [
     '# Written by kcore-wizard test hosts.',
     'Port 22',
-    `ListenAddress ${ip}`,
+    'AddressFamily inet',
+    // A machine's address may come up after sshd: there sshd listens on 0.0.0.0 of its own namespace.
+    ...(listen ? [`ListenAddress ${listen}`] : []),
     'HostKey /etc/ssh/ssh_host_ed25519_key',
     'PidFile /run/sshd.pid',
     `UsePAM ${opts.usePam ? 'yes' : 'no'}`,
@@ -173,6 +180,12 @@ export function sshConfig(hosts: readonly HostPlan[], user: string, identityFile
       ].join('\n'),
     )
     .join('\n');
+}
+
+/** Creates a directory (and parents) with an exact mode, owned by root. */
+export async function mkdirMode(dir: string, mode: number): Promise<void> {
+  await fs.mkdir(dir, { recursive: true });
+  await fs.chmod(dir, mode);
 }
 
 /** Writes a file with an exact mode and owner (the process umask does not apply). */

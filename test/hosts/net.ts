@@ -2,7 +2,9 @@
 // test process, and the bounded TCP probe used to know a host's sshd is up.
 // Only addresses inside the chosen /24 are ever probed.
 import { randomInt } from 'node:crypto';
+import fs from 'node:fs';
 import net from 'node:net';
+import { track, type RunState } from './cleanup.js';
 import { run, sleep } from './run.js';
 
 /** Default first two octets of the test prefix: unusual enough not to collide with real networks. */
@@ -127,4 +129,28 @@ export async function waitForTcp(ip: string, port: number, deadline: number, sti
     await sleep(50);
   }
   return false;
+}
+
+/**
+ * Creates the run's bridge and gives it the .1 address of a free /24.
+ * The bridge name is recorded before it exists so that a failure halfway is still cleaned up.
+ */
+export async function createBridge(state: RunState, requested: string | undefined): Promise<string> {
+  for (let attempt = 0; attempt < 5; attempt++) {
+    const prefix = await choosePrefix(requested);
+    const bridge = `kcbr${state.id}${attempt}`;
+    state.bridge = bridge;
+    track(state);
+    await run('ip', ['link', 'add', bridge, 'type', 'bridge']);
+    // No IPv6 (no link-local chatter), no STP delay: the bridge is a plain private switch.
+    fs.writeFileSync(`/proc/sys/net/ipv6/conf/${bridge}/disable_ipv6`, '1');
+    if (await claimBridgeAddress(bridge, prefix)) {
+      await run('ip', ['link', 'set', bridge, 'up']);
+      return prefix;
+    }
+    // A concurrent run took the same /24 at the same moment: give it up and pick again.
+    await run('ip', ['link', 'delete', bridge]);
+    if (requested !== undefined) throw new Error(`test prefix ${requested}.0/24 was taken concurrently`);
+  }
+  throw new Error('could not claim a free test prefix after 5 attempts');
 }

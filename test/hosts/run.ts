@@ -1,6 +1,7 @@
 // Small, bounded wrappers around the system commands the test hosts are built with.
 // Every command has a timeout: nothing here can hang a test run forever.
 import { execa } from 'execa';
+import fs from 'node:fs';
 
 export interface RunResult {
   stdout: string;
@@ -47,4 +48,14 @@ export function sleep(ms: number): Promise<void> {
 /** Phase timings on stderr when KCORE_HOSTS_DEBUG is set (e.g. to see where boot time goes). */
 export function debug(message: string): void {
   if (process.env.KCORE_HOSTS_DEBUG) process.stderr.write(`[test-hosts ${new Date().toISOString().slice(11, 23)}] ${message}\n`);
+}
+
+/** The end of a log file, for error messages. */
+export function readTail(file: string, bytes = 4_000): string {
+  try {
+    const text = fs.readFileSync(file, 'utf8');
+    return text.slice(-bytes);
+  } catch {
+    return '(no log)';
+  }
 }

@@ -29,6 +29,8 @@ export interface ExecResult {
 }
 
 export interface TestHosts {
+  /** This run's id: part of the name of every bridge, namespace and link it creates. */
+  id: string;
   hosts: TestHost[];
   /** SSH login user on every host (never root). */
   user: string;

@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { canRunHosts, startSshHosts, type TestHosts } from '../hosts/index.js';
+import { canRunHosts, startSshHosts, startSystemdHosts, systemdRootfs, type TestHosts } from '../hosts/index.js';
 
 /** Runs `command` on `name` with the real ssh client, checking the host key against the hosts' own keys. */
 async function ssh(hosts: TestHosts, name: string, command: string, input = ''): Promise<{ stdout: string; stderr: string; exitCode: number }> {
@@ -35,20 +35,24 @@ function pidGone(pid: number): boolean {
   }
 }
 
-/** What must be back to how it was once hosts are torn down. */
-interface Baseline {
-  netns: string[];
-  links: string[];
-}
-
-async function expectCleanTeardown(hosts: TestHosts, before: Baseline): Promise<void> {
+/**
+ * After teardown nothing of the run may be left: no namespace or link carrying its id (every name
+ * it creates does), not its bridge, none of its PIDs, not its workdir. Other runs on this machine
+ * (other tests, other people's containers) may add or remove their own links meanwhile, so the
+ * check is on this run's names rather than on a before/after diff of the whole machine.
+ */
+async function expectCleanTeardown(hosts: TestHosts): Promise<void> {
   const pids = hosts.hosts.map((h) => h.pid);
+  const ours = (name: string): boolean => name.includes(hosts.id);
+  expect((await linkNames()).filter(ours)).not.toEqual([]); // the check below can see our names
   await hosts.teardown();
   await hosts.teardown(); // idempotent
-  expect(await netnsNames()).toEqual(before.netns);
-  expect(await linkNames()).toEqual(before.links);
+  expect((await netnsNames()).filter(ours)).toEqual([]);
+  expect((await linkNames()).filter(ours)).toEqual([]);
+  expect(await linkNames()).not.toContain(hosts.bridge);
   expect(pids.filter((pid) => !pidGone(pid))).toEqual([]);
   expect(fs.existsSync(hosts.workdir)).toBe(false);
+  expect(fs.existsSync(`/run/kcore-wizard-test-hosts/${hosts.id}.json`)).toBe(false);
 }
 
 beforeAll(async () => {
@@ -60,12 +64,10 @@ beforeAll(async () => {
 describe('light hosts (network namespace + sshd)', () => {
   const names = ['etcd1', 'master1', 'worker1', 'worker2'];
   let hosts: TestHosts;
-  let before: Baseline;
   // A file in this machine's /root that no host may see.
   const canary = path.join('/root', `.kcore-hosts-canary-${randomBytes(4).toString('hex')}`);
 
   beforeAll(async () => {
-    before = { netns: await netnsNames(), links: await linkNames() };
     fs.writeFileSync(canary, 'this machine only\n');
     const t0 = Date.now();
     // The cluster spec's address plan: etcd at .101…, masters at .111…, workers at .121….
@@ -162,13 +164,12 @@ describe('light hosts (network namespace + sshd)', () => {
   });
 
   it('tears down every process, namespace, link and file', async () => {
-    await expectCleanTeardown(hosts, before);
+    await expectCleanTeardown(hosts);
   });
 });
 
 describe('light hosts: sudo modes', () => {
   it("'password' makes sudo ask for the password, 'none' gives no sudo at all", async () => {
-    const before = { netns: await netnsNames(), links: await linkNames() };
     const withPassword = await startSshHosts({ count: 1, names: ['pw1'], sudo: 'password' });
     const noSudo = await startSshHosts({ count: 1, names: ['nosudo1'], sudo: 'none' });
     try {
@@ -187,18 +188,15 @@ describe('light hosts: sudo modes', () => {
       expect(none.exitCode).not.toBe(0);
       expect(none.stderr).toMatch(/not in the sudoers file/);
     } finally {
-      await withPassword.teardown();
-      await noSudo.teardown();
+      await expectCleanTeardown(withPassword);
+      await expectCleanTeardown(noSudo);
     }
-    expect(await netnsNames()).toEqual(before.netns);
-    expect(await linkNames()).toEqual(before.links);
   });
 });
 
 // Figures for the report; the bench uses the same count.
 describe('light hosts at bench scale', () => {
   it('boots 30 hosts that all answer over ssh', async () => {
-    const before = { netns: await netnsNames(), links: await linkNames() };
     const t0 = Date.now();
     const hosts = await startSshHosts({ count: 30 });
     const bootMs = Date.now() - t0;
@@ -207,7 +205,96 @@ describe('light hosts at bench scale', () => {
       const names = await Promise.all(hosts.hosts.map((h) => ssh(hosts, h.name, 'hostname').then((r) => r.stdout.trim())));
       expect(names).toEqual(hosts.hosts.map((h) => h.name));
     } finally {
-      await expectCleanTeardown(hosts, before);
+      await expectCleanTeardown(hosts);
+    }
+  });
+});
+
+describe('systemd hosts (systemd-nspawn machines)', () => {
+  const names = ['etcd1', 'etcd2', 'etcd3'];
+  let hosts: TestHosts;
+
+  beforeAll(async () => {
+    const can = await canRunHosts({ systemd: true });
+    if (!can.ok) throw new Error(`systemd test machines cannot run here: ${can.reason}`);
+    // The rootfs is built once and cached; time it apart from the boot.
+    const t0 = Date.now();
+    await systemdRootfs();
+    const t1 = Date.now();
+    hosts = await startSystemdHosts({ count: 3, names, ips: [101, 102, 103] });
+    console.log(`rootfs ready in ${t1 - t0} ms; 3 systemd machines up in ${Date.now() - t1} ms on ${hosts.prefix}.0/24`);
+  });
+
+  afterAll(async () => {
+    await hosts?.teardown();
+  });
+
+  it('boots systemd to a running system, reached over ssh with the real host keys', async () => {
+    for (const h of hosts.hosts) {
+      const r = await ssh(hosts, h.name, 'hostname; id -un; systemctl is-system-running --wait; ip -4 -o addr show dev host0');
+      const failed = (await hosts.exec(h, 'systemctl --failed --no-pager --plain; journalctl -b -p warning --no-pager | tail -40')).stdout;
+      expect(r.exitCode, `${r.stdout}\n${r.stderr}\n${failed}`).toBe(0);
+      const [hostname, user, state, addr] = r.stdout.trim().split('\n');
+      expect(hostname).toBe(h.name);
+      expect(user).toBe(hosts.user);
+      expect(state, failed).toBe('running');
+      expect(addr).toContain(`inet ${h.ip}/24`);
+    }
+    expect(hosts.hosts.map((h) => h.ip)).toEqual([101, 102, 103].map((n) => `${hosts.prefix}.${n}`));
+  });
+
+  it('runs a real unit that the login user manages with sudo systemctl', async () => {
+    const unit = '[Unit]\nDescription=kcore test unit\n[Service]\nExecStart=/bin/sleep infinity\n[Install]\nWantedBy=multi-user.target\n';
+    const r = await ssh(
+      hosts,
+      'etcd2',
+      'sudo -n tee /etc/systemd/system/kcore-probe.service >/dev/null && sudo -n systemctl daemon-reload && sudo -n systemctl enable --now kcore-probe && sudo -n systemctl restart kcore-probe && systemctl is-active kcore-probe',
+      unit,
+    );
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(r.stdout.trim()).toBe('active');
+    // exec() is inside the machine too (its PID namespace: its systemd is PID 1).
+    expect((await hosts.exec('etcd2', 'systemctl stop kcore-probe; systemctl is-active kcore-probe; cat /proc/1/comm')).stdout).toBe('inactive\nsystemd\n');
+  });
+
+  it('has no default route, no resolver, and the test hosts in /etc/hosts', async () => {
+    for (const h of hosts.hosts) {
+      const r = await hosts.exec(h, 'ip -4 route show; echo ---; getent hosts etcd3; echo ---; grep -c nameserver /etc/resolv.conf || true');
+      const [routes, resolved, nameservers] = r.stdout.split('---\n');
+      expect(routes?.trim()).toBe(`${hosts.prefix}.0/24 dev host0 proto kernel scope link src ${h.ip}`);
+      expect(resolved?.trim()).toMatch(/\.103\s+etcd3$/);
+      expect(nameservers?.trim()).toBe('0');
+    }
+  });
+
+  it('lets machines reach each other over the bridge (ping and TCP)', async () => {
+    const target = hosts.host('etcd3');
+    const r = await ssh(hosts, 'etcd1', `ping -c 1 -W 2 ${target.ip} >/dev/null && echo PING; timeout 5 bash -c 'exec 3<>/dev/tcp/${target.ip}/22 && head -c 7 <&3'`);
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(r.stdout).toBe('PING\nSSH-2.0');
+  });
+
+  it("shows the machine its own /root, not this machine's, and keeps its writes off this machine", async () => {
+    const canary = path.join('/root', `.kcore-machines-canary-${randomBytes(4).toString('hex')}`);
+    fs.writeFileSync(canary, 'this machine only\n');
+    try {
+      const r = await hosts.exec('etcd1', `test -e ${canary} || echo hidden; echo x > /etc/kcore-machine-write; cat /etc/kcore-test-rootfs`);
+      expect(r.stdout).toMatch(/^hidden\nkcore-wizard test rootfs bookworm/);
+    } finally {
+      fs.rmSync(canary, { force: true });
+    }
+    expect(fs.existsSync('/etc/kcore-machine-write')).toBe(false);
+    expect((await hosts.exec('etcd2', 'test -e /etc/kcore-machine-write')).exitCode).not.toBe(0);
+  });
+
+  it('tears down every machine, link, mount and file', async () => {
+    const mounts = (): string => fs.readFileSync('/proc/self/mountinfo', 'utf8');
+    expect(mounts()).toContain(hosts.workdir);
+    await expectCleanTeardown(hosts);
+    expect(mounts()).not.toContain(hosts.workdir);
+    // The machines' cgroups (one per machine, named after the run) are gone too.
+    for (const root of ['/sys/fs/cgroup', '/sys/fs/cgroup/systemd', '/sys/fs/cgroup/unified'].filter((d) => fs.existsSync(d))) {
+      expect(fs.readdirSync(root).filter((n) => n.includes(hosts.id))).toEqual([]);
     }
   });
 });
