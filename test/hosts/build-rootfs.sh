@@ -9,12 +9,12 @@
 #
 # Environment: KCORE_ROOTFS_CACHE (default /var/cache/kcore-wizard),
 #              KCORE_DEBIAN_MIRROR (default: the machine's Debian mirror, else deb.debian.org).
-# Needs root, debootstrap and Debian's package mirror; takes about a minute the first time.
+# Needs root, debootstrap and Debian's package mirror; takes 3-7 minutes the first time.
 set -euo pipefail
 
 ROOTFS_VERSION=1
 SUITE=bookworm
-# Keep in sync with the README; curl and ping are cheap and handy for tests inside the machines.
+# curl and ping are cheap and handy for tests inside the machines.
 PACKAGES=systemd,systemd-sysv,dbus,openssh-server,sudo,iproute2,iputils-ping,ca-certificates,curl,procps,tar,gzip,coreutils,less
 
 CACHE_DIR=${KCORE_ROOTFS_CACHE:-/var/cache/kcore-wizard}
