@@ -119,11 +119,17 @@ export class LineSplitter {
     const parts = text.split(/\r?\n/);
     this.rest = parts.pop() ?? '';
     // Progress bars redraw with bare \r: keep only the last state of such a line.
-    return parts.map((p) => p.slice(p.lastIndexOf('\r') + 1));
+    return parts.map((p) => stripAnsi(p.slice(p.lastIndexOf('\r') + 1)));
   }
   flush(): string[] {
-    const r = this.rest.slice(this.rest.lastIndexOf('\r') + 1);
+    const r = stripAnsi(this.rest.slice(this.rest.lastIndexOf('\r') + 1));
     this.rest = '';
     return r ? [r] : [];
   }
+}
+
+/** Terminal control sequences (colours, `ESC[K` line clears) have no place in a log line. */
+export function stripAnsi(s: string): string {
+  // eslint-disable-next-line no-control-regex
+  return s.replace(/\x1b\[[0-9;?]*[A-Za-z]/g, '');
 }

@@ -3,6 +3,9 @@
  * in its own process group so that cancelling kills vagrant and everything it started (ruby, ssh,
  * lxc-*), output streamed line by line as `process-output` events with the machine each line is about.
  */
+import { mkdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { StringDecoder } from 'node:string_decoder';
 import { execa } from 'execa';
 import type { EventSink } from '../engine/events.js';
@@ -67,6 +70,16 @@ export function vagrantBin(opts: { bin?: string; env?: NodeJS.ProcessEnv } = {})
   return opts.bin ?? opts.env?.KCORE_VAGRANT ?? process.env.KCORE_VAGRANT ?? 'vagrant';
 }
 
+/**
+ * Commands that need no workspace (box, plugin, --version) run in an empty folder of their own:
+ * vagrant writes `.vagrant/` into its working folder and looks for a Vagrantfile above it.
+ */
+function neutralCwd(): string {
+  const dir = path.join(tmpdir(), 'kcore-wizard-vagrant');
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  return dir;
+}
+
 function killGroup(pid: number | undefined, sig: NodeJS.Signals): void {
   if (!pid) return;
   try {
@@ -80,7 +93,7 @@ function killGroup(pid: number | undefined, sig: NodeJS.Signals): void {
 export async function runVagrant(args: readonly string[], opts: VagrantRunOptions = {}): Promise<VagrantResult> {
   if (opts.signal?.aborted) return { exitCode: 130, stdout: '', stderr: '', cancelled: true, timedOut: false };
   const child = execa(vagrantBin(opts), [...args], {
-    cwd: opts.cwd,
+    cwd: opts.cwd ?? neutralCwd(),
     env: vagrantEnv(opts.env),
     extendEnv: false,
     stdin: 'ignore',

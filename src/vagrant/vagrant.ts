@@ -67,9 +67,9 @@ export async function halt(workspace: string, opts: VagrantRunOptions & { only?:
   await runVagrantOk(['halt', '--no-color', ...(opts.only ?? [])], { ...opts, cwd: workspace });
 }
 
-/** `vagrant destroy -f` (all machines, or `only`). */
-export async function destroy(workspace: string, opts: VagrantRunOptions & { only?: readonly string[] } = {}): Promise<void> {
-  await runVagrantOk(['destroy', '-f', '--no-color', ...(opts.only ?? [])], { ...opts, cwd: workspace });
+/** `vagrant destroy -f` (all machines, or `only`); `parallel` where the provider allows it. */
+export async function destroy(workspace: string, opts: VagrantRunOptions & { only?: readonly string[]; parallel?: boolean } = {}): Promise<void> {
+  await runVagrantOk(['destroy', '-f', ...(opts.parallel ? ['--parallel'] : []), '--no-color', ...(opts.only ?? [])], { ...opts, cwd: workspace });
 }
 
 export async function boxList(opts: VagrantRunOptions = {}): Promise<BoxInfo[]> {

@@ -1,0 +1,80 @@
+/**
+ * `kcore-wizard box build --provider lxc`: build (or reuse from the cache) the Debian 12 vagrant-lxc
+ * box and add it to vagrant as kcore/debian-12.
+ * `kcore-wizard box add [DIR]`: download the spec's Flatcar box, check it against the release's
+ * published DIGESTS, and add it (virtualbox, libvirt).
+ */
+import { fanOut, type EngineEvent } from '../engine/events.js';
+import { createJsonRenderer, createPlainRenderer } from '../output/plain.js';
+import { UsageError } from '../spec/errors.js';
+import { loadSpec } from '../spec/load.js';
+import { addFlatcarBox, buildLxcBox, DEFAULT_BOX_CACHE, fileSizeMb } from '../vagrant/box.js';
+import { outputFormat, stringFlag, type CommandDef } from './args.js';
+import { resolveWorkspace, workspaceOptions } from './workspace.js';
+
+export const boxCommand: CommandDef = {
+  name: 'box',
+  summary: 'Vagrant boxes: `box build --provider lxc` builds the Debian box here; `box add` fetches and verifies the Flatcar box.',
+  usage: 'kcore-wizard box build --provider lxc [--rebuild] [--cache-dir DIR] [--mirror URL]\n       kcore-wizard box add [DIR]',
+  details: [
+    'build: debootstrap Debian 12 (systemd, OpenSSH, sudo, the vagrant user) from the mirror apt uses, package it for',
+    `vagrant-lxc and add it as kcore/debian-12. Needs root. Cached in ${DEFAULT_BOX_CACHE}: a second build only re-adds it.`,
+    "add: download the workspace's box.url, check it against <url>.DIGESTS (SHA-512), then `vagrant box add`.",
+  ].join('\n'),
+  options: {
+    ...workspaceOptions,
+    provider: { type: 'string', valueName: 'provider', description: 'build: the provider to build for (only lxc can be built here)' },
+    rebuild: { type: 'boolean', description: 'build: ignore the cache and build again' },
+    'cache-dir': { type: 'string', valueName: 'dir', description: `build: cache folder (default ${DEFAULT_BOX_CACHE})` },
+    mirror: { type: 'string', valueName: 'url', description: "build: Debian mirror (default: the one in apt's sources)" },
+    'no-add': { type: 'boolean', description: 'build: make the .box file only, do not add it to vagrant' },
+    output: { type: 'string', short: 'o', valueName: 'format', description: 'text (default) or json' },
+    help: { type: 'boolean', short: 'h', description: 'show this help' },
+  },
+  async run(ctx) {
+    const [sub, ...rest] = ctx.positionals;
+    const format = outputFormat(ctx.values);
+    const write = (s: string) => void ctx.stdout.write(s);
+    const events: EngineEvent[] = [];
+    const emit = fanOut(format === 'json' ? createJsonRenderer(write) : createPlainRenderer(write), (e) => events.push(e));
+
+    if (sub === 'build') {
+      const provider = stringFlag(ctx.values, 'provider') ?? 'lxc';
+      if (provider !== 'lxc')
+        throw new UsageError(
+          `box build only builds lxc boxes; ${provider} uses the published Flatcar box: \`kcore-wizard box add\` downloads and verifies it (or \`kcore-wizard up\` does on first use)`,
+        );
+      if (rest.length) throw new UsageError(`box build takes no folder (got ${rest.join(' ')})`);
+      const r = await buildLxcBox({
+        cacheDir: stringFlag(ctx.values, 'cache-dir'),
+        mirror: stringFlag(ctx.values, 'mirror'),
+        rebuild: !!ctx.values.rebuild,
+        noAdd: !!ctx.values['no-add'],
+        emit,
+        signal: ctx.signal,
+        env: ctx.env,
+      });
+      if (format === 'json') write(JSON.stringify({ type: 'box-result', ...r }) + '\n');
+      else
+        write(
+          `\n${r.name}: ${r.built ? 'built' : 'reused from the cache'}${r.added ? ', added to vagrant' : ctx.values['no-add'] ? '' : ', already in vagrant'} in ${(r.durationMs / 1000).toFixed(1)} s\n` +
+            `  ${r.boxFile} (${await fileSizeMb(r.boxFile)} MB)\nnext: kcore-wizard init --provider lxc && kcore-wizard up\n`,
+        );
+      return 0;
+    }
+    if (sub === 'add') {
+      const workspace = resolveWorkspace({ ...ctx, positionals: rest });
+      const { spec } = await loadSpec(workspace);
+      if (spec.provider !== 'virtualbox' && spec.provider !== 'libvirt')
+        throw new UsageError(
+          spec.provider === 'lxc' ? 'provider lxc: the box is built here, run `kcore-wizard box build --provider lxc`' : 'provider existing uses no box',
+        );
+      if (!spec.box.url) throw new UsageError(`kcore.yaml gives no box.url for ${spec.box.name}: set it, or \`vagrant box add\` the box yourself`);
+      const v = await addFlatcarBox({ name: spec.box.name, url: spec.box.url, provider: spec.provider, emit, signal: ctx.signal, env: ctx.env });
+      if (format === 'json') write(JSON.stringify({ type: 'box-result', name: spec.box.name, ...v }) + '\n');
+      else write(`\n${spec.box.name} added (${v.algo.toUpperCase()} ${v.hash.slice(0, 16)}… matches the published DIGESTS)\n`);
+      return 0;
+    }
+    throw new UsageError(`box needs a subcommand: build or add (got ${sub === undefined ? 'nothing' : `"${sub}"`}). Run \`kcore-wizard box --help\``);
+  },
+};
