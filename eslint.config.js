@@ -26,7 +26,7 @@ export default tseslint.config(
   },
   {
     // The UI, the command entry points and the UI tests may import React and Ink.
-    files: ['src/ui/**', 'src/commands/**', 'src/cli.ts', 'test/ui/**'],
+    files: ['src/ui/**', 'src/commands/**', 'src/cli.ts', 'test/ui/**', 'test/integration/**/*.tsx'],
     rules: { 'no-restricted-imports': 'off' },
   },
   {

@@ -10,8 +10,9 @@ export default defineConfig({
       {
         test: {
           name: 'integration',
-          include: ['test/integration/**/*.test.ts'],
+          include: ['test/integration/**/*.test.{ts,tsx}'],
           environment: 'node',
+          setupFiles: ['test/integration/setup.ts'],
           testTimeout: 300_000,
           hookTimeout: 600_000,
           // Real hosts share one bridge namespace budget and 2 cores: one file at a time.

@@ -45,11 +45,16 @@ export function etcdDropIn(run: Pick<RunContext, 'spec'>, host: { name: string; 
   });
 }
 
-/** etcdctl on the host, over TLS with kcore-wizard's client certificate (or none, to prove refusal). */
-export function etcdctl(ip: string, args: string, opts: { withCert?: boolean } = {}): string {
+/**
+ * etcdctl on the host, over TLS with kcore-wizard's client certificate (or none, to prove refusal).
+ * `quick` shortens the timeouts for polls (the dashboard) where a down member must not stall the answer.
+ */
+export function etcdctl(ip: string, args: string, opts: { withCert?: boolean; quick?: boolean } = {}): string {
   // Without a certificate the handshake is refused at once: a short timeout keeps that check quick.
-  const cert = opts.withCert === false ? ' --dial-timeout=1s --command-timeout=2s' : ` --cert=${ETCD_PKI}/kcore-client.crt --key=${ETCD_PKI}/kcore-client.key --dial-timeout=3s --command-timeout=5s`;
-  return `ETCDCTL_API=3 ${BIN_DIR}/etcdctl --endpoints=https://${ip}:2379 --cacert=${ETCD_PKI}/ca.crt${cert} ${args}`;
+  const quick = opts.quick || opts.withCert === false;
+  const timeouts = quick ? '--dial-timeout=1s --command-timeout=2s' : '--dial-timeout=3s --command-timeout=5s';
+  const cert = opts.withCert === false ? '' : ` --cert=${ETCD_PKI}/kcore-client.crt --key=${ETCD_PKI}/kcore-client.key`;
+  return `ETCDCTL_API=3 ${BIN_DIR}/etcdctl --endpoints=https://${ip}:2379 --cacert=${ETCD_PKI}/ca.crt${cert} ${timeouts} ${args}`;
 }
 
 async function binaries(ctx: TaskContext): Promise<FileSpec[]> {
