@@ -8,8 +8,11 @@ import { testCommand } from './test.js';
 import { pkiCommand } from './pki.js';
 import { wizardCommand } from './wizard.js';
 import { kubeconfigCommand } from './kubeconfig.js';
+import { upCommand } from './up.js';
+import { destroyCommand } from './destroy.js';
+import { boxCommand } from './box.js';
 
-export const commands: CommandDef[] = [wizardCommand, initCommand, renderCommand, planCommand, convergeCommand, testCommand, pkiCommand, kubeconfigCommand];
+export const commands: CommandDef[] = [wizardCommand, initCommand, renderCommand, planCommand, convergeCommand, testCommand, pkiCommand, kubeconfigCommand, upCommand, destroyCommand, boxCommand];
 
 export function findCommand(name: string): CommandDef | undefined {
   return commands.find((c) => c.name === name);
