@@ -8,17 +8,9 @@ import type { EngineEvent } from '../../engine/events.js';
 import type { ClusterSpec } from '../../spec/schema.js';
 import type { SpecProblem } from '../../spec/errors.js';
 
-export interface PreflightCheck {
-  /** What was checked, e.g. "vagrant installed". */
-  check: string;
-  ok: boolean;
-  /** What was found, e.g. "Vagrant 2.4.3" or "not on PATH". */
-  detail: string;
-  /** What to do about a failed check. */
-  fix?: string;
-  /** A warning: shown, but does not block. */
-  warning?: boolean;
-}
+/** One preflight result, as src/vagrant/preflight.ts reports it. */
+export type { PreflightCheck } from '../../vagrant/preflight.js';
+import type { PreflightCheck } from '../../vagrant/preflight.js';
 
 export interface LoadedWorkspace {
   spec: ClusterSpec;
