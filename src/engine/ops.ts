@@ -53,8 +53,17 @@ export function parseStat(stdout: string, paths: string[]): RemoteFile[] {
   });
 }
 
+const digests = new WeakMap<Buffer, string>();
+
+/** SHA-256 of wanted content; a Buffer shared by many hosts (a binary) is hashed once. */
 export function sha256(content: string | Buffer): string {
-  return createHash('sha256').update(content).digest('hex');
+  if (typeof content === 'string') return createHash('sha256').update(content).digest('hex');
+  let d = digests.get(content);
+  if (!d) {
+    d = createHash('sha256').update(content).digest('hex');
+    digests.set(content, d);
+  }
+  return d;
 }
 
 /** What differs between a wanted file and the remote one (pure). */

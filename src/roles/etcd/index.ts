@@ -57,8 +57,24 @@ export function etcdctl(ip: string, args: string, opts: { withCert?: boolean; qu
   return `ETCDCTL_API=3 ${BIN_DIR}/etcdctl --endpoints=https://${ip}:2379 --cacert=${ETCD_PKI}/ca.crt${cert} ${timeouts} ${args}`;
 }
 
-async function binaries(ctx: TaskContext): Promise<FileSpec[]> {
-  const a = ARTIFACTS.etcd(ctx.run.spec.versions.etcd, ctx.facts().arch);
+/** The binaries are the same for every host of an architecture: read (and hashed) once per run. */
+const binariesOfRun = new WeakMap<RunContext, Map<string, Promise<FileSpec[]>>>();
+
+function binaries(ctx: TaskContext): Promise<FileSpec[]> {
+  const arch = ctx.facts().arch;
+  let perArch = binariesOfRun.get(ctx.run);
+  if (!perArch) binariesOfRun.set(ctx.run, (perArch = new Map()));
+  let p = perArch.get(arch);
+  if (!p) {
+    p = readBinaries(ctx, arch);
+    perArch.set(arch, p);
+    p.catch(() => perArch.delete(arch));
+  }
+  return p;
+}
+
+async function readBinaries(ctx: TaskContext, arch: string): Promise<FileSpec[]> {
+  const a = ARTIFACTS.etcd(ctx.run.spec.versions.etcd, arch);
   const dir = await ctx.run.artifacts.unpack(a, ctx.signal);
   const top = path.join(dir, a.file.replace(/\.tar\.gz$/, ''));
   const out: FileSpec[] = [];
