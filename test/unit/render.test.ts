@@ -53,10 +53,10 @@ describe('workspace rendering', () => {
       expect(m.networks).toEqual([expect.objectContaining({ type: 'private_network', ip: h.ip, netmask: '255.255.255.0' })]);
       for (const prov of ['virtualbox', 'libvirt'])
         expect(m.providers[prov]).toMatchObject({ memory: h.memory, cpus: h.cpus });
-      expect(m.providers.lxc!.customize).toEqual([
-        ['cgroup2.memory.max', `${h.memory}M`],
-        ['cgroup2.cpu.max', `${h.cpus * 100000} 100000`],
-      ]);
+      // lxc: eth0 on the cluster bridge with the static address; memory limit in the host's cgroup flavour.
+      const lxc = m.providers.lxc!.customize as Array<[string, string]>;
+      expect(lxc).toEqual(expect.arrayContaining([['net.0.link', 'kc-kcore'], ['net.0.ipv4.address', `${h.ip}/24 10.0.0.255`]]));
+      expect(lxc.find(([k]) => /^cgroup2?\.memory\.(max|limit_in_bytes)$/.test(k))?.[1]).toBe(`${h.memory}M`);
     }
     expect(p.machines.find((m) => m.name === 'kube-worker-05')!.networks[0]!.ip).toBe('10.0.0.125');
     expect(p.machines.find((m) => m.name === 'kube-worker-05')!.providers.virtualbox).toMatchObject({ memory: 3072, cpus: 1 });
