@@ -11,8 +11,9 @@ import { kubeconfigCommand } from './kubeconfig.js';
 import { upCommand } from './up.js';
 import { destroyCommand } from './destroy.js';
 import { boxCommand } from './box.js';
+import { dashboardCommand } from './dashboard.js';
 
-export const commands: CommandDef[] = [wizardCommand, initCommand, renderCommand, planCommand, convergeCommand, testCommand, pkiCommand, kubeconfigCommand, upCommand, destroyCommand, boxCommand];
+export const commands: CommandDef[] = [wizardCommand, initCommand, renderCommand, planCommand, convergeCommand, testCommand, dashboardCommand, pkiCommand, kubeconfigCommand, upCommand, destroyCommand, boxCommand];
 
 export function findCommand(name: string): CommandDef | undefined {
   return commands.find((c) => c.name === name);
