@@ -92,15 +92,15 @@ export async function runUp(opts: RunUpOptions): Promise<RunUpResult> {
 
   /** Run one phase: timing, start/end/failed events, cancellation. */
   async function phase<T>(name: Phase, fn: () => Promise<T>, endMessage?: (v: T) => string | undefined): Promise<T> {
-    const t0 = Date.now();
+    const t0 = performance.now();
     phaseEvent(name, 'start');
     try {
       const v = await fn();
-      timings[name] = Date.now() - t0;
+      timings[name] = Math.round(performance.now() - t0);
       phaseEvent(name, 'end', endMessage?.(v));
       return v;
     } catch (e) {
-      timings[name] = Date.now() - t0;
+      timings[name] = Math.round(performance.now() - t0);
       phaseEvent(name, 'failed', signal.aborted ? 'cancelled' : (e as Error).message.split('\n')[0]);
       throw e;
     }
@@ -147,8 +147,13 @@ export async function runUp(opts: RunUpOptions): Promise<RunUpResult> {
           }
           const before = await vagrant.status(workspace, vopts);
           const running = before.filter((m) => m.state === 'running').map((m) => m.name);
-          if (running.length === planned.length) log(`all ${running.length} machines already running`);
-          else if (running.length) log(`${running.length} of ${planned.length} machines already running`);
+          if (running.length === planned.length) {
+            // Nothing for vagrant to do: `vagrant up` would only confirm it, at several seconds a machine.
+            log(`all ${running.length} machines already running`);
+            setStates(hosts, before);
+            return { created: 0 };
+          }
+          if (running.length) log(`${running.length} of ${planned.length} machines already running`);
           await vagrant.up(workspace, { ...vopts, provider });
           const after = await vagrant.status(workspace, vopts);
           setStates(hosts, after);
@@ -221,8 +226,11 @@ export function formatUpSummary(r: RunUpResult, spec: ClusterSpec, workspace: st
       const state = rec ? `${rec.state} (changed ${rec.changed}, failed ${rec.failed})` : h.state;
       lines.push(`  ${h.name.padEnd(w)}  ${h.ip.padEnd(15)}  ${h.group.padEnd(11)}  ${state}`);
     }
-    if (r.kubeconfig) lines.push(`kubeconfig: ${show(r.kubeconfig)}   (export KUBECONFIG=${show(r.kubeconfig)}; kubectl get nodes)`);
+    if (r.kubeconfig && r.status === 'ok') lines.push(`kubeconfig: ${show(r.kubeconfig)}   (export KUBECONFIG=${show(r.kubeconfig)}; kubectl get nodes)`);
+    else if (r.kubeconfig) lines.push(`kubeconfig: ${show(r.kubeconfig)} is written, but the cluster did not converge: fix the failures above first`);
     else if (conv) lines.push('kubeconfig: not written (the Kubernetes roles have not completed)');
+    const times = Object.entries(r.timings).map(([p, ms]) => `${p} ${(ms / 1000).toFixed(1)} s`);
+    if (times.length) lines.push(`times: ${times.join(', ')}`);
     const dir = show(workspace);
     const dirArg = dir === '.' || dir === '' ? '' : ` ${dir}`;
     lines.push('next:');

@@ -103,8 +103,13 @@ export async function runPreflight(spec: ClusterSpec, opts: PreflightOptions = {
     return checks;
   }
 
-  // vagrant itself
+  // vagrant itself; then everything else at once (each vagrant call costs seconds).
   const version = await probes.vagrantVersion();
+  const [pluginsP, boxesP, runningP] = [
+    version ? probes.vagrantPlugins().catch(() => []) : Promise.resolve([]),
+    version ? probes.boxes().catch(() => [] as BoxInfo[]) : Promise.resolve([] as BoxInfo[]),
+    probes.runningMachines().catch(() => [] as string[]),
+  ];
   add(
     version
       ? { check: 'vagrant', ok: true, detail: `Vagrant ${version}` }
@@ -112,7 +117,7 @@ export async function runPreflight(spec: ClusterSpec, opts: PreflightOptions = {
   );
 
   // the provider
-  const plugins = version ? await probes.vagrantPlugins().catch(() => []) : [];
+  const plugins = await pluginsP;
   const hasPlugin = (name: string) => plugins.find((p) => p.name === name);
   switch (spec.provider) {
     case 'virtualbox': {
@@ -168,7 +173,7 @@ export async function runPreflight(spec: ClusterSpec, opts: PreflightOptions = {
 
   // the box
   if (version) {
-    const boxes = await probes.boxes().catch(() => [] as BoxInfo[]);
+    const boxes = await boxesP;
     const have = boxes.find((b) => b.name === spec.box.name && b.provider === spec.provider);
     if (have) add({ check: 'box', ok: true, detail: `${spec.box.name} (${spec.provider}, ${have.version}) is installed` });
     else if (spec.provider === 'lxc')
@@ -190,7 +195,7 @@ export async function runPreflight(spec: ClusterSpec, opts: PreflightOptions = {
   }
 
   // memory and CPUs (machines vagrant already runs hold their memory already)
-  const running = new Set(await probes.runningMachines().catch(() => [] as string[]));
+  const running = new Set(await runningP);
   const hosts = plannedHosts(spec);
   const toStart = hosts.filter((h) => !running.has(h.name));
   const need = toStart.reduce((s, h) => s + h.memory, 0);
