@@ -13,7 +13,7 @@ import { destroyCommand } from './destroy.js';
 import { boxCommand } from './box.js';
 import { dashboardCommand } from './dashboard.js';
 
-export const commands: CommandDef[] = [wizardCommand, initCommand, renderCommand, planCommand, convergeCommand, testCommand, dashboardCommand, pkiCommand, kubeconfigCommand, upCommand, destroyCommand, boxCommand];
+export const commands: CommandDef[] = [wizardCommand, initCommand, renderCommand, upCommand, planCommand, convergeCommand, testCommand, dashboardCommand, destroyCommand, pkiCommand, kubeconfigCommand, boxCommand];
 
 export function findCommand(name: string): CommandDef | undefined {
   return commands.find((c) => c.name === name);
