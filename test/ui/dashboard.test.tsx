@@ -5,6 +5,7 @@
  * the help generated from the key map, esc never quitting, stale and unreachable hosts, fitting the
  * terminal, and the refusal off a terminal.
  */
+import { readFileSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { act } from 'react';
 import { createDashboardController, type DashboardController, type DashboardEffects } from '../../src/health/actions.js';
@@ -393,5 +394,14 @@ describe('dashboard command off a terminal', () => {
     expect(code).toBe(2);
     expect(err.join('')).toBe('kcore-wizard: the dashboard needs a terminal; for scripts run `kcore-wizard dashboard --once` (add `--output json` for JSON)\n');
     expect(out).toEqual([]);
+  });
+});
+
+describe('docs/dashboard.md', () => {
+  it('lists every key of the main screen', () => {
+    const doc = readFileSync(new URL('../../docs/dashboard.md', import.meta.url), 'utf8');
+    const keys = doc.slice(doc.indexOf('## Keys'), doc.indexOf('## Flags'));
+    for (const b of DASHBOARD_KEYMAP.filter((x) => x.scope === 'main' && !x.quiet)) for (const k of b.keys.split('/').filter(Boolean)) expect(keys, b.id).toContain(`\`${k}\``);
+    expect(keys).toContain('`/`');
   });
 });

@@ -1,5 +1,6 @@
 // The batched probe: the script it runs, what it makes of systemctl's and the checks' output, the
 // verdicts; the smoke results file and the command log; the `--once` report.
+import { readFileSync } from 'node:fs';
 import { mkdtemp, mkdir, writeFile, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -221,5 +222,26 @@ describe('--once report', () => {
         '',
       ].join('\n'),
     );
+  });
+});
+
+describe('docs/dashboard.md', () => {
+  /** Every key path of a JSON value, arrays merged ("hosts[].units[].name"). */
+  function shape(v: unknown, at = ''): string[] {
+    if (Array.isArray(v)) return [...new Set(v.flatMap((x) => shape(x, `${at}[]`)))];
+    if (v && typeof v === 'object') return Object.entries(v).flatMap(([k, x]) => [`${at}.${k}`, ...shape(x, `${at}.${k}`)]);
+    return [];
+  }
+  it('its JSON example has exactly the shape of a real report', () => {
+    const doc = readFileSync(new URL('../../docs/dashboard.md', import.meta.url), 'utf8');
+    const example = JSON.parse(/```json\n([\s\S]*?)```/.exec(doc)![1]!) as unknown;
+    const s = {
+      cluster: 'demo',
+      versions: { kubernetes: '1', etcd: '2' },
+      hosts: [etcd],
+      health: { 'etcd-01': parseProbe(etcd, units(['etcd', 'loaded', 'active', 'running']) + 'E 0 x is healthy\n', 1, 1) },
+      smoke: { 'etcd-01': { at: 1, results: [{ task: 't', role: 'etcd', status: 'ok' as const }] } },
+    };
+    expect(shape(example).sort()).toEqual(shape(healthReport(s, 1)).sort());
   });
 });
