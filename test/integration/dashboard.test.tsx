@@ -2,9 +2,14 @@
 // local mirror): rendered with ink-testing-library, every host healthy; a stopped etcd shows failing
 // within two polls of that host and recovers when started; `s` on that host reruns its smoke tests and
 // the results reach the detail pane; `l` shows the real journal. Then `dashboard --once --output json`
-// on the same hosts: exit 0 healthy, 1 with one member stopped.
-import { readFile } from 'node:fs/promises';
+// on the same hosts: exit 0 healthy, 1 with one member stopped. Last, the real command full screen in a
+// real terminal (tmux): alternate screen entered, left on `q` and on Ctrl+C, cursor shown, cooked mode.
+import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { render } from 'ink-testing-library';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { canRunHosts, startSystemdHosts, type TestHosts } from '../hosts/index.js';
@@ -171,5 +176,91 @@ describe('dashboard on 3 real etcd machines', () => {
     } finally {
       await hosts.exec('etcd-03', 'systemctl start etcd');
     }
+  });
+});
+
+const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+const TMUX = '/usr/bin/tmux';
+const VITE_NODE = path.join(REPO, 'node_modules', '.bin', 'vite-node');
+
+describe('dashboard in a real terminal (tmux) on the same hosts', () => {
+  let dir = '';
+  let sock = '';
+  const tmux = (...args: string[]) => execFileSync(TMUX, ['-S', sock, ...args], { encoding: 'utf8' });
+  const screen = () => tmux('capture-pane', '-p', '-t', 'dash');
+  async function waitFor(what: string | RegExp, ms = 30_000): Promise<string> {
+    const end = Date.now() + ms;
+    let last = '';
+    while (Date.now() < end) {
+      last = screen();
+      if (typeof what === 'string' ? last.includes(what) : what.test(last)) return last;
+      await sleep(150);
+    }
+    throw new Error(`timed out waiting for ${String(what)}; the screen:\n${last}`);
+  }
+
+  beforeAll(async () => {
+    if (!existsSync(TMUX) || !existsSync(VITE_NODE)) throw new Error('tmux and node_modules/.bin/vite-node are needed for this test (apt-get install tmux; npm ci)');
+    dir = await mkdtemp(path.join(tmpdir(), 'kcw-dash-tty-'));
+    sock = path.join(dir, 'sock');
+    // The command itself, as the CLI runs it (its registration in src/commands/index.ts is the lead's).
+    await writeFile(
+      path.join(dir, 'entry.ts'),
+      [
+        `import { dashboardCommand } from ${JSON.stringify(path.join(REPO, 'src/commands/dashboard.js'))};`,
+        `import { parseCommandArgs } from ${JSON.stringify(path.join(REPO, 'src/commands/args.js'))};`,
+        'const { values, positionals } = parseCommandArgs(dashboardCommand, process.argv.slice(2));',
+        'const code = await dashboardCommand.run({ values: values as never, positionals, stdout: process.stdout, stderr: process.stderr, stdin: process.stdin, env: process.env, cwd: process.cwd(), signal: new AbortController().signal });',
+        'process.exit(code);',
+        '',
+      ].join('\n'),
+    );
+    tmux('-f', '/dev/null', 'new-session', '-d', '-s', 'dash', '-x', '120', '-y', '36', 'env', 'PS1=$ ', 'TERM=xterm-256color', 'bash', '--norc', '--noprofile');
+    await waitFor(/^\$ ?$/m, 10_000);
+  });
+
+  afterAll(async () => {
+    try {
+      tmux('kill-server');
+    } catch {
+      // already gone
+    }
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  const start = () => tmux('send-keys', '-t', 'dash', `clear; ${VITE_NODE} --root ${REPO} ${path.join(dir, 'entry.ts')} --dir ${ws} --limit etcd --interval 1; echo "DASH-EXITED rc=$?"`, 'Enter');
+  const flag = (f: string) => tmux('display', '-p', '-t', 'dash', `#{${f}}`).trim();
+
+  it('full screen: healthy hosts, help, a reconverge cancelled by default; q and Ctrl+C leave the alternate screen', async () => {
+    start();
+    let s = await waitFor('hosts healthy 3/3', 180_000);
+    expect(flag('alternate_on')).toBe('1');
+    console.log(s);
+    expect(s.split('\n')[0]).toMatch(/^ kcore-wizard dashboard {2}test {2}Kubernetes .*✓ hosts healthy 3\/3/);
+    tmux('send-keys', '-t', 'dash', 'j');
+    await waitFor(/› ✓ etcd-02/);
+    tmux('send-keys', '-t', 'dash', 'c');
+    await waitFor('Converge etcd-02 again?');
+    tmux('send-keys', '-t', 'dash', 'Enter');
+    s = await waitFor(/Units/);
+    expect(s).not.toContain('Converge etcd-02 again?');
+    tmux('send-keys', '-t', 'dash', '?');
+    await waitFor('Dashboard keys');
+    tmux('send-keys', '-t', 'dash', 'Escape');
+    await waitFor(/Units/);
+    tmux('send-keys', '-t', 'dash', 'q');
+    s = await waitFor('DASH-EXITED rc=0');
+    expect(flag('alternate_on')).toBe('0');
+    expect(flag('cursor_flag')).toBe('1');
+    expect(s).not.toContain('hosts healthy');
+
+    start();
+    await waitFor('hosts healthy 3/3', 180_000);
+    tmux('send-keys', '-t', 'dash', 'C-c');
+    s = await waitFor('DASH-EXITED rc=130');
+    expect(flag('alternate_on')).toBe('0');
+    expect(flag('cursor_flag')).toBe('1');
+    tmux('send-keys', '-t', 'dash', 'stty -a | tr -s " ;" "\\n\\n" | grep -x -e icanon -e echo | sort | tr "\\n" " "; echo STTY-DONE', 'Enter');
+    await waitFor(/echo icanon STTY-DONE/);
   });
 });

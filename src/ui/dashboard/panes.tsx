@@ -30,7 +30,7 @@ export function DashboardHeader({ width, now }: { width: number; now: number }) 
   const refresh = paused ? 'paused' : newest ? `refreshed ${ago(now - newest)}` : 'checking…';
   const left: Line = [seg(' kcore-wizard dashboard', 'title', true), seg(`  ${cluster}`, undefined, true), seg(`  Kubernetes ${versions.kubernetes} · etcd ${versions.etcd}`, 'muted')];
   const right: Line = [
-    seg(`${all ? '✓' : '✗'} hosts healthy ${c.healthy}/${c.total}`, all ? 'ok' : c.pending === c.total ? 'running' : 'failed', true),
+    c.pending === c.total ? seg(`… hosts healthy ${c.healthy}/${c.total}`, 'running', true) : seg(`${all ? '✓' : '✗'} hosts healthy ${c.healthy}/${c.total}`, all ? 'ok' : 'failed', true),
     ...(stale ? [seg(`  ? ${stale} stale`, 'warn' as const)] : []),
     seg(`  ${refresh} `, 'muted'),
   ];
@@ -104,6 +104,12 @@ function unitLine(u: { name: string; load: string; active: string; sub: string }
   return [seg(ok ? '  ✓ ' : '  ✗ ', ok ? 'ok' : 'failed', true), seg(u.name.padEnd(w)), seg(`  ${u.active}${u.sub ? ` (${u.sub})` : ''}`, ok ? 'muted' : 'failed')];
 }
 
+/** An ISO time from the command log as local HH:MM:SS. */
+function clock(iso: string): string {
+  const d = new Date(iso);
+  return Number.isNaN(d.getTime()) ? iso : d.toTimeString().slice(0, 8);
+}
+
 /** The selected host: what the probe saw, the last smoke results, the last commands run on it. */
 function HostInfo({ host, width, height, now }: { host: HostRef; width: number; height: number; now: number }) {
   const h = useDash((s) => s.health[host.name]);
@@ -136,7 +142,7 @@ function HostInfo({ host, width, height, now }: { host: HostRef; width: number; 
   } else lines.push([seg('Last smoke tests', 'title', true), seg('  none recorded yet (s runs them)', 'muted')]);
   lines.push([], [seg('Last commands', 'title', true), seg(`  .kcore/logs/${host.name}.log`, 'muted')]);
   if (!commands?.length) lines.push([seg('  none logged yet', 'muted')]);
-  else for (const c of commands) lines.push([seg(`  ${c.at.slice(11, 19)} `, 'muted'), seg(c.text)]);
+  else for (const c of commands) lines.push([seg(`  ${clock(c.at)} `, 'muted'), seg(c.text)]);
   return <LinesBox lines={lines} width={width} height={height} />;
 }
 
