@@ -18,7 +18,7 @@ export const FLASH_MS = 4000;
 /** Below this width the list and the detail pane do not fit side by side: enter shows the detail. */
 export const SPLIT_MIN_WIDTH = 70;
 
-export function keyContext(s: DashboardState, running: boolean): DashKeyContext {
+export function keyContext(s: Pick<DashboardState, 'dialog' | 'filtering' | 'filter' | 'view' | 'pane' | 'selected'>, running: boolean): DashKeyContext {
   return {
     dialog: s.dialog ? s.dialog.kind : 'none',
     filtering: s.filtering,
@@ -132,7 +132,7 @@ export function DashboardApp({ stdout, onExit, flashMs = FLASH_MS }: DashboardAp
   const filtering = useDash((s) => s.filtering);
   const filter = useDash((s) => s.filter);
   const pane = useDash((s) => s.pane);
-  const ctx = useMemo(() => keyContext({ ...store.getState(), dialog, filtering, filter, view, pane, selected }, running), [store, dialog, filtering, filter, view, pane, selected, running]);
+  const ctx = useMemo(() => keyContext({ dialog, filtering, filter, view, pane, selected }, running), [dialog, filtering, filter, view, pane, selected, running]);
 
   // The flash line clears itself.
   useEffect(() => {

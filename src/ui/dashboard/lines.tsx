@@ -23,14 +23,8 @@ function fit(line: Line, width: number): Line {
   let room = width;
   for (const s of line) {
     if (room <= 0) break;
-    const cells = Array.from(s.text).length;
-    if (cells <= room) {
-      out.push({ ...s, text: clip(s.text, room) });
-      room -= cells;
-    } else {
-      out.push({ ...s, text: clip(s.text, room) });
-      room = 0;
-    }
+    out.push({ ...s, text: clip(s.text, room) });
+    room -= Array.from(s.text).length;
   }
   return out;
 }
