@@ -132,6 +132,7 @@ export function DashboardApp({ stdout, onExit, flashMs = FLASH_MS }: DashboardAp
   const filtering = useDash((s) => s.filtering);
   const filter = useDash((s) => s.filter);
   const pane = useDash((s) => s.pane);
+  const hostsRef = useDash((s) => s.hosts);
   const ctx = useMemo(() => keyContext({ dialog, filtering, filter, view, pane, selected }, running), [dialog, filtering, filter, view, pane, selected, running]);
 
   // The flash line clears itself.
@@ -255,7 +256,9 @@ export function DashboardApp({ stdout, onExit, flashMs = FLASH_MS }: DashboardAp
   const width = Math.max(30, columns);
   const bodyHeight = Math.max(1, height - 4);
   const split = width >= SPLIT_MIN_WIDTH;
-  const listWidth = split ? Math.min(44, Math.max(28, Math.floor(width * 0.36))) : width;
+  // The list as wide as its rows (marker, glyph, longest name, longest status word, poll dot), within bounds.
+  const longest = hostsRef.reduce((n, h) => Math.max(n, h.name.length), 8);
+  const listWidth = split ? Math.min(longest + 24, Math.max(28, Math.floor(width * 0.45))) : width;
   const body = () => {
     if (dialog?.kind === 'help') return <HelpDialog width={width} height={bodyHeight} />;
     if (dialog?.kind === 'confirm') return <ConfirmDialog width={width} height={bodyHeight} />;
