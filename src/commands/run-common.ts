@@ -5,6 +5,7 @@ import { fanOut, type EngineEvent, type EventSink } from '../engine/events.js';
 import { createJsonRenderer, createPlainRenderer } from '../output/plain.js';
 import { outputFormat, stringFlag, type CommandContext, type OptionSpec } from './args.js';
 import { workspaceOptions, resolveWorkspace } from './workspace.js';
+import { recordSmokeResults } from '../health/smoke.js';
 
 export const runOptions: Record<string, OptionSpec> = {
   ...workspaceOptions,
@@ -49,6 +50,8 @@ export async function runFromFlags(ctx: CommandContext, mode: { dryRun?: boolean
     signal: ctx.signal,
     emit: fanOut(renderer, (e) => events.push(e)),
   });
+  // The dashboard shows each host's last smoke results, whichever command ran them.
+  await recordSmokeResults(workspace, events);
   return { summary, events, workspace };
 }
 
