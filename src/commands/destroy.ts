@@ -10,7 +10,7 @@
  *    user's own description of the cluster, not a generated file (delete it yourself if you mean to).
  * Asks on a terminal unless --yes; off a terminal without --yes it refuses (exit 2).
  */
-import { access, readFile, rm } from 'node:fs/promises';
+import { readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { createInterface } from 'node:readline/promises';
 import { fanOut, type EngineEvent, type EventSink } from '../engine/events.js';
@@ -24,6 +24,7 @@ import { removeLxcBridge } from '../vagrant/lxc-bridge.js';
 import * as vagrant from '../vagrant/vagrant.js';
 import { outputFormat, type CommandDef } from './args.js';
 import { displayPath, resolveWorkspace, workspaceOptions } from './workspace.js';
+import { pathExists } from '../util/fs.js';
 
 export const KNOWN_HOSTS = 'known_hosts';
 /** Removed by --purge (relative to the workspace). kcore.yaml is deliberately not in this list. */
@@ -50,14 +51,6 @@ export interface RunDestroyResult {
   durationMs: number;
 }
 
-async function exists(p: string): Promise<boolean> {
-  try {
-    await access(p);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 export async function runDestroy(opts: RunDestroyOptions): Promise<RunDestroyResult> {
   const { workspace, spec, emit, signal } = opts;
@@ -81,9 +74,9 @@ export async function runDestroy(opts: RunDestroyOptions): Promise<RunDestroyRes
 
     if (spec.provider === 'existing') {
       log('provider "existing": the machines are not kcore-wizard\'s to destroy; only local runtime files are removed');
-    } else if (await exists(path.join(workspace, 'Vagrantfile'))) {
+    } else if (await pathExists(path.join(workspace, 'Vagrantfile'))) {
       const machines = planned.map((h) => h.name);
-      const before = (await exists(path.join(workspace, '.vagrant')))
+      const before = (await pathExists(path.join(workspace, '.vagrant')))
         ? await vagrant.status(workspace, { env: opts.env, signal }).catch(() => [])
         : [];
       const created = before.filter((m) => m.state !== 'not_created').map((m) => m.name);
@@ -100,14 +93,14 @@ export async function runDestroy(opts: RunDestroyOptions): Promise<RunDestroyRes
     }
 
     result.knownHostsRemoved = await forgetKnownHosts(path.join(workspace, KNOWN_HOSTS), forget);
-    if (await exists(sshCfg)) {
+    if (await pathExists(sshCfg)) {
       await rm(sshCfg, { force: true });
       result.removed.push(vagrant.SSH_CONFIG_FILE);
     }
     if (opts.purge) {
       for (const p of PURGE_PATHS) {
         const abs = path.join(workspace, p);
-        if (await exists(abs)) {
+        if (await pathExists(abs)) {
           await rm(abs, { recursive: true, force: true });
           result.removed.push(p);
         }

@@ -1,5 +1,4 @@
 /** `kcore-wizard init`: write a default or flag-given kcore.yaml into a folder, non-interactively. */
-import { access } from 'node:fs/promises';
 import path from 'node:path';
 import { defaultBox, defaultSpec, defaultSshUser } from '../spec/defaults.js';
 import { UsageError } from '../spec/errors.js';
@@ -7,6 +6,7 @@ import { checkSpec, saveSpec, specPath } from '../spec/load.js';
 import { FLATCAR_CHANNELS, PROVIDERS, type ClusterSpec, type Provider } from '../spec/schema.js';
 import { intFlag, stringFlag, type CommandDef } from './args.js';
 import { displayPath, resolveWorkspace, workspaceOptions } from './workspace.js';
+import { pathExists } from '../util/fs.js';
 
 const num = (description: string) => ({ type: 'string' as const, valueName: 'n', description });
 const str = (description: string, valueName = 'value') => ({ type: 'string' as const, valueName, description });
@@ -52,7 +52,7 @@ export const initCommand: CommandDef = {
   async run(ctx) {
     const workspace = resolveWorkspace(ctx);
     const file = specPath(workspace);
-    if (!ctx.values.force && (await exists(file)))
+    if (!ctx.values.force && (await pathExists(file)))
       throw new UsageError(`${displayPath(ctx, file)} already exists: edit it, or pass --force to replace it with a new spec`);
     const spec = specFromFlags(ctx.values);
     const { warnings } = checkSpec(spec, displayPath(ctx, file));
@@ -67,14 +67,6 @@ export const initCommand: CommandDef = {
   },
 };
 
-async function exists(p: string): Promise<boolean> {
-  try {
-    await access(p);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 /** Build a spec from init's flags on top of the defaults (validated by the caller). */
 export function specFromFlags(values: Record<string, string | boolean | string[] | undefined>): ClusterSpec {

@@ -8,7 +8,6 @@
  *
  * `runUp` is the reusable core (the wizard calls it); `upCommand` adds flags, confirmation and output.
  */
-import { access } from 'node:fs/promises';
 import path from 'node:path';
 import { createInterface } from 'node:readline/promises';
 import { runConverge, type RunSummary } from '../engine/converge.js';
@@ -26,6 +25,7 @@ import { formatPreflight, runPreflight, type PreflightCheck, type PreflightProbe
 import * as vagrant from '../vagrant/vagrant.js';
 import { outputFormat, stringFlag, type CommandDef } from './args.js';
 import { displayPath, resolveWorkspace, workspaceOptions } from './workspace.js';
+import { pathExists } from '../util/fs.js';
 
 export interface RunUpOptions {
   workspace: string;
@@ -70,14 +70,6 @@ export interface RunUpResult {
 
 const KUBECONFIG_CANDIDATES = ['kubeconfig', 'admin.kubeconfig', path.join('pki', 'admin.kubeconfig')];
 
-async function exists(p: string): Promise<boolean> {
-  try {
-    await access(p);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 export async function runUp(opts: RunUpOptions): Promise<RunUpResult> {
   const { workspace, spec, signal } = opts;
@@ -189,7 +181,7 @@ export async function runUp(opts: RunUpOptions): Promise<RunUpResult> {
       (s) => `${s.status}, ${s.changed} changed${s.failedHosts.length ? `, failed on ${s.failedHosts.join(', ')}` : ''}`,
     );
     result.summary = summary;
-    for (const c of KUBECONFIG_CANDIDATES) if (await exists(path.join(workspace, c))) result.kubeconfig = path.join(workspace, c);
+    for (const c of KUBECONFIG_CANDIDATES) if (await pathExists(path.join(workspace, c))) result.kubeconfig = path.join(workspace, c);
     phaseEvent('summary', 'end', `${summary.status}: ${summary.changed} changed`);
     if (summary.status === 'cancelled') return { ...cancelled(), summary };
     if (summary.status === 'failed') return { ...result, status: 'failed', message: `converge failed on ${summary.failedHosts.join(', ')}` };

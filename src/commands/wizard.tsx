@@ -3,7 +3,6 @@
  * wires the real side effects into the UI (src/vagrant/preflight.ts runPreflight, src/commands/up.ts
  * runUp); the UI itself only sees the WizardActions interface.
  */
-import { access } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { writeWorkspace } from '../render/workspace.js';
@@ -12,15 +11,8 @@ import type { WizardActions } from '../ui/wizard/actions.js';
 import { NOT_A_TERMINAL, isInteractive, runWizard } from '../ui/wizard/run.js';
 import type { CommandContext, CommandDef } from './args.js';
 import { resolveWorkspace, workspaceOptions } from './workspace.js';
+import { pathExists } from '../util/fs.js';
 
-async function exists(file: string): Promise<boolean> {
-  try {
-    await access(file);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 /**
  * The real actions. Preflight and `up` (vagrant, SSH, the engine) are imported when first used, so the
@@ -30,7 +22,7 @@ export function realActions(env: NodeJS.ProcessEnv = process.env): WizardActions
   return {
     hostResources: () => ({ memoryMb: Math.floor(os.totalmem() / 1024 / 1024), cpus: os.availableParallelism() }),
     async loadExisting(dir) {
-      if (!(await exists(specPath(dir)))) return null;
+      if (!(await pathExists(specPath(dir)))) return null;
       const loaded = await loadSpec(dir);
       return { spec: loaded.spec, file: loaded.file, warnings: loaded.warnings };
     },

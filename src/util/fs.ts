@@ -1,6 +1,6 @@
 /** Local file writes that are never half-done: write a temp file beside the target, then rename. */
 import { randomBytes } from 'node:crypto';
-import { chmod, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { access, chmod, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 
 /**
@@ -32,4 +32,14 @@ export async function writeFileAtomic(file: string, content: string | Buffer, mo
     throw e;
   }
   return true;
+}
+
+/** Whether a path exists (any kind of file). */
+export async function pathExists(p: string): Promise<boolean> {
+  try {
+    await access(p);
+    return true;
+  } catch {
+    return false;
+  }
 }

@@ -19,7 +19,7 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
-import { access, chmod, mkdir, readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
@@ -28,6 +28,7 @@ import { execa } from 'execa';
 import type { EventSink } from '../engine/events.js';
 import { digestsUrl, verifyAgainstDigests } from './digests.js';
 import { boxAdd, boxList } from './vagrant.js';
+import { pathExists } from '../util/fs.js';
 
 export const LXC_BOX_NAME = 'kcore/debian-12';
 export const DEFAULT_BOX_CACHE = '/var/cache/kcore-wizard/boxes';
@@ -183,14 +184,6 @@ export function boxCacheKey(mirror: string, arch = 'amd64'): string {
   return `debian-12-lxc-${h.slice(0, 12)}`;
 }
 
-async function exists(p: string): Promise<boolean> {
-  try {
-    await access(p);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 /** Mount points at or below `dir`, deepest first (debootstrap mounts proc/sys and may bind /dev). */
 async function mountsUnder(dir: string): Promise<string[]> {
@@ -296,7 +289,7 @@ export async function buildLxcBox(opts: BoxBuildOptions = {}): Promise<BoxBuildR
   const boxFile = path.join(final, 'kcore-debian-12-lxc.box');
   let built = false;
 
-  if (opts.rebuild || !(await exists(boxFile))) {
+  if (opts.rebuild || !(await pathExists(boxFile))) {
     if (process.getuid?.() !== 0) throw new Error('building the lxc box needs root (debootstrap and chroot): run it with sudo');
     await mkdir(cacheDir, { recursive: true, mode: 0o755 });
     const work = path.join(cacheDir, `.${key}.build-${randomBytes(4).toString('hex')}`);
@@ -312,7 +305,7 @@ export async function buildLxcBox(opts: BoxBuildOptions = {}): Promise<BoxBuildR
       await runStep(opts.emit, opts.signal, 'tar', ['-cf', path.join(work, 'kcore-debian-12-lxc.box'), '-C', work, 'metadata.json', 'lxc-config', 'rootfs.tar.gz'], { timeoutMs: 10 * 60_000 });
       // Keep the packaged files; the unpacked rootfs is not needed again.
       await removeBuildDir(rootfs);
-      if (await exists(final)) await removeBuildDir(final);
+      if (await pathExists(final)) await removeBuildDir(final);
       await rename(work, final);
       built = true;
     } catch (e) {
@@ -346,7 +339,7 @@ export async function installedBoxKey(env?: NodeJS.ProcessEnv): Promise<string |
   try {
     for (const version of await readdir(dir)) {
       const meta = path.join(dir, version, 'lxc', 'metadata.json');
-      if (await exists(meta)) return (JSON.parse(await readFile(meta, 'utf8')) as { 'kcore-box-key'?: string })['kcore-box-key'];
+      if (await pathExists(meta)) return (JSON.parse(await readFile(meta, 'utf8')) as { 'kcore-box-key'?: string })['kcore-box-key'];
     }
   } catch {
     // unreadable: treat as unknown
