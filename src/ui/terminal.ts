@@ -107,3 +107,32 @@ export function guardProcess(proc: ProcessLike, stderr: Writable, cleanup: Clean
   cleanup.add(remove);
   return remove;
 }
+
+/** True when both ends are a terminal (the full-screen views refuse to run otherwise). */
+export function isInteractive(stdin: { isTTY?: boolean }, stdout: { isTTY?: boolean }): boolean {
+  return !!stdin.isTTY && !!stdout.isTTY;
+}
+
+/**
+ * The start of every full-screen view: the alternate screen (cleared on resize so no stale rows
+ * survive), and the terminal restored on crashes and signals. Returns the cleanup registry to run on exit.
+ */
+export function openFullScreen(opts: {
+  stdin: RawModeStream;
+  stdout: Writable & { prependListener(event: 'resize', fn: () => void): unknown; off(event: 'resize', fn: () => void): unknown };
+  stderr: Writable;
+  process?: ProcessLike;
+  /** Tests: no alternate screen. */
+  testMode?: boolean;
+}): CleanupRegistry {
+  const { stdin, stdout } = opts;
+  const cleanup = createCleanupRegistry();
+  if (!opts.testMode) {
+    enterFullScreen(stdout, stdin, cleanup);
+    const onResize = () => stdout.write(CLEAR_SCREEN);
+    stdout.prependListener('resize', onResize);
+    cleanup.add(() => stdout.off('resize', onResize));
+  }
+  if (opts.process) guardProcess(opts.process, opts.stderr, cleanup);
+  return cleanup;
+}

@@ -8,7 +8,7 @@ import type { ReactElement } from 'react';
 import type { DashboardActions } from '../../health/actions.js';
 import type { DashboardStore } from '../../state/dashboard-store.js';
 import type { RunStore } from '../../state/run-store.js';
-import { CLEAR_SCREEN, createCleanupRegistry, enterFullScreen, guardProcess, type ProcessLike } from '../terminal.js';
+import { isInteractive, openFullScreen, type ProcessLike } from '../terminal.js';
 import { colourFromEnv, makeTheme, ThemeProvider } from '../theme.js';
 import { DashboardApp } from './App.js';
 import { DashboardContext } from './context.js';
@@ -55,14 +55,7 @@ export interface DashboardHandle {
 
 export function startDashboard(opts: StartDashboardOptions): DashboardHandle {
   const { stdin, stdout, stderr } = opts;
-  const cleanup = createCleanupRegistry();
-  if (!opts.testMode) {
-    enterFullScreen(stdout, stdin, cleanup);
-    const onResize = () => stdout.write(CLEAR_SCREEN);
-    stdout.prependListener('resize', onResize);
-    cleanup.add(() => stdout.off('resize', onResize));
-  }
-  if (opts.process) guardProcess(opts.process, stderr, cleanup);
+  const cleanup = openFullScreen({ stdin, stdout, stderr, process: opts.process, testMode: opts.testMode });
   let code = 0;
   const instance = render(dashboardElement(opts, { stdout, env: opts.env, onExit: (c) => (code = c), flashMs: opts.flashMs }), {
     stdout,
@@ -88,7 +81,4 @@ export function startDashboard(opts: StartDashboardOptions): DashboardHandle {
   return { instance, done };
 }
 
-/** True when both ends are a terminal. */
-export function isInteractive(stdin: { isTTY?: boolean }, stdout: { isTTY?: boolean }): boolean {
-  return !!stdin.isTTY && !!stdout.isTTY;
-}
+export { isInteractive };

@@ -5,7 +5,7 @@
  */
 import { render } from 'ink';
 import { createRunStore, type RunStore } from '../../state/run-store.js';
-import { CLEAR_SCREEN, createCleanupRegistry, enterFullScreen, guardProcess, type ProcessLike } from '../terminal.js';
+import { isInteractive, openFullScreen, type ProcessLike } from '../terminal.js';
 import { colourFromEnv, makeTheme, ThemeProvider } from '../theme.js';
 import type { WizardActions } from './actions.js';
 import { WizardApp } from './App.js';
@@ -46,22 +46,11 @@ export interface WizardHandle {
   done: Promise<number>;
 }
 
-/** True when both ends are a terminal (the wizard refuses to run otherwise). */
-export function isInteractive(stdin: { isTTY?: boolean }, stdout: { isTTY?: boolean }): boolean {
-  return !!stdin.isTTY && !!stdout.isTTY;
-}
+export { isInteractive };
 
 export function startWizard(opts: RunWizardOptions): WizardHandle {
   const { stdin, stdout, stderr } = opts;
-  const cleanup = createCleanupRegistry();
-  if (!opts.testMode) {
-    enterFullScreen(stdout, stdin, cleanup);
-    // Clear before Ink redraws at the new size, so no stale rows survive a resize.
-    const onResize = () => stdout.write(CLEAR_SCREEN);
-    stdout.prependListener('resize', onResize);
-    cleanup.add(() => stdout.off('resize', onResize));
-  }
-  if (opts.process) guardProcess(opts.process, stderr, cleanup);
+  const cleanup = openFullScreen({ stdin, stdout, stderr, process: opts.process, testMode: opts.testMode });
 
   const store = createWizardStore(opts.cwd, opts.dir);
   const runStore = createRunStore();
