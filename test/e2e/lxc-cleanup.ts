@@ -88,7 +88,11 @@ export function reapStaleE2eRuns(): void {
       } catch {
         alive = false;
       }
-      if (!alive) teardownE2e(s);
+      if (!alive && teardownE2e(s).length === 0) {
+        // The run's temporary folder (kcore-e2e-XXXX/cluster): vagrant state of machines now gone.
+        const root = path.dirname(s.workspace);
+        if (/\/kcore-e2e-[^/]+$/.test(root)) fs.rmSync(root, { recursive: true, force: true });
+      }
     } catch {
       // unreadable record: leave it for a person to look at
     }

@@ -48,9 +48,9 @@ function skipReason(): string | undefined {
   }
   if (!/^vagrant-lxc /m.test(plugins)) return 'the vagrant-lxc plugin is not installed';
   // The Vagrantfile must put each container's eth0 on the cluster bridge with its static address
-  // (see test/e2e/Vagrantfile.njk.patch); without it vagrant-lxc looks for lxcbr0 and a DHCP server.
+  //; without it vagrant-lxc looks for lxcbr0 and a DHCP server.
   if (!renderVagrantfile(defaultSpec({ provider: 'lxc' })).includes('net.0.ipv4.address'))
-    return 'templates/vagrant/Vagrantfile.njk has no lxc network settings yet (apply test/e2e/Vagrantfile.njk.patch)';
+    return 'templates/vagrant/Vagrantfile.njk has no lxc network settings yet';
   return undefined;
 }
 
