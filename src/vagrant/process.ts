@@ -80,6 +80,23 @@ function neutralCwd(): string {
   return dir;
 }
 
+/**
+ * Process groups of vagrant runs in flight. If kcore-wizard exits while one runs (a second Ctrl+C),
+ * the group gets SIGTERM: vagrant runs in its own group, so no terminal signal would reach it.
+ */
+const liveGroups = new Set<number>();
+let exitHooked = false;
+function trackGroup(pid: number | undefined): void {
+  if (!pid) return;
+  liveGroups.add(pid);
+  if (!exitHooked) {
+    exitHooked = true;
+    process.on('exit', () => {
+      for (const g of liveGroups) killGroup(g, 'SIGTERM');
+    });
+  }
+}
+
 function killGroup(pid: number | undefined, sig: NodeJS.Signals): void {
   if (!pid) return;
   try {
@@ -105,6 +122,7 @@ export async function runVagrant(args: readonly string[], opts: VagrantRunOption
     maxBuffer: 64 * 1024 * 1024,
   });
   const pid = child.pid;
+  trackGroup(pid);
   let cancelled = false;
   let timedOut = false;
   const timers: NodeJS.Timeout[] = [];
@@ -158,6 +176,7 @@ export async function runVagrant(args: readonly string[], opts: VagrantRunOption
       timedOut,
     };
   } finally {
+    if (pid) liveGroups.delete(pid);
     opts.signal?.removeEventListener('abort', onAbort);
     for (const t of timers) clearTimeout(t);
     // Anything of the group still alive after vagrant itself exited (an orphaned ssh) goes too.
