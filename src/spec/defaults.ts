@@ -1,13 +1,14 @@
 /** The seed's defaults (1 etcd, 1 master, 2 workers on 10.0.0.1x1) with today's components. */
 import type { ClusterSpec, Provider } from './schema.js';
 
+/** The newest supported Kubernetes minor and the versions it pins (the table is src/spec/versions.ts). */
 export const DEFAULT_VERSIONS = {
-  kubernetes: '1.34.2',
-  etcd: '3.6.5',
+  kubernetes: '1.37.1',
+  etcd: '3.7.0',
   containerd: '2.1.4',
-  cni: '1.8.0',
-  flannel: '0.27.4',
-  coredns: '1.12.4',
+  cni: '1.9.1',
+  flannel: '0.28.9',
+  coredns: '1.14.6',
 } as const;
 
 /** The smallest memory (MB) each role can run in; below it the spec is refused. */

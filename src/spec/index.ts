@@ -5,3 +5,5 @@ export * from './hosts.js';
 export * from './ip.js';
 export * from './load.js';
 export * from './validate.js';
+export * from './versions.js';
+export * from './pods.js';

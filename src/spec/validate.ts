@@ -6,6 +6,8 @@ import { GROUPS, type ClusterSpec } from './schema.js';
 import type { SpecProblem } from './errors.js';
 import { MIN_MEMORY_MB } from './defaults.js';
 import { MAX_PER_GROUP } from './hosts.js';
+import { validateVersions } from './versions.js';
+import { podPlanFor, smallestPodNetworkBits } from './pods.js';
 import { cidrContains, cidrsOverlap, hasHostBits, nthAddress, parseCidr, parseIpv4 } from './ip.js';
 
 export interface Validation {
@@ -55,7 +57,13 @@ export function validateSpec(spec: ClusterSpec): Validation {
     if (hasHostBits(text)) err(field, `${text} has host bits set: did you mean ${parseCidr(text)!.text.replace(/^[\d.]+/, nthAddress(parseCidr(text)!, 0))}?`);
   }
   if (service && service.bits > 28) err('network.serviceCidr', `${service.text} is too small for services: use a /28 or larger (e.g. 10.3.0.0/24)`);
-  if (pods && pods.bits > 24) err('network.podCidr', `${pods.text} is too small for pods: use a /24 or larger (each node gets a /24 from it)`);
+  if (pods && pods.bits > smallestPodNetworkBits()) {
+    const p = podPlanFor(pods.bits);
+    err(
+      'network.podCidr',
+      `${pods.text} is too small for pods: each node would get a /${p.nodeMask} of it, room for ${p.maxPods} pods; use a /${smallestPodNetworkBits()} or larger (a /16 gives each node a /24, ${podPlanFor(16).maxPods} pods)`,
+    );
+  }
   if (service && pods && cidrsOverlap(service, pods))
     err('network.podCidr', `${pods.text} overlaps network.serviceCidr ${service.text}: pods and services need separate ranges`);
   if (hostNet && spec.provider !== 'existing') {
@@ -92,5 +100,8 @@ export function validateSpec(spec: ClusterSpec): Validation {
   } else if (spec.machines.length > 0) {
     err('machines', `machines are only used with provider "existing" (provider is "${spec.provider}"): remove them or change the provider`);
   }
+  const v = validateVersions(spec.versions);
+  errors.push(...v.errors);
+  warnings.push(...v.warnings);
   return { errors, warnings };
 }

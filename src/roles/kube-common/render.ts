@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import YAML from 'yaml';
 import { renderTemplate } from '../../render/env.js';
 import { apiServiceIp, hostsOf } from '../../spec/hosts.js';
-import { parseCidr } from '../../spec/ip.js';
+import { podPlan } from '../../spec/pods.js';
 import type { ClusterSpec } from '../../spec/schema.js';
 import {
   BIN_DIR,
@@ -54,11 +54,9 @@ export function etcdServers(spec: ClusterSpec): string {
     .join(',');
 }
 
-/** Size of each node's pod subnet: /24 in a /16 pod network, smaller when the pod network is small. */
+/** Size of each node's pod subnet: /24 in a /16 pod network, smaller when the pod network is small (src/spec/pods.ts). */
 export function nodeCidrMaskSize(spec: ClusterSpec): number {
-  const c = parseCidr(spec.network.podCidr);
-  if (!c) throw new Error(`invalid podCidr ${spec.network.podCidr}`);
-  return Math.min(28, Math.max(24, c.bits + 5));
+  return podPlan(spec.network.podCidr).nodeMask;
 }
 
 const common = (spec: ClusterSpec, host: NodeRef, o: RenderOpts) => ({
@@ -102,6 +100,7 @@ export function kubeletConfig(spec: ClusterSpec, host: NodeRef, o: { resolvConf:
     dnsIp: spec.network.dnsIp,
     domain: spec.network.domain,
     resolvConf: o.resolvConf,
+    maxPods: podPlan(spec.network.podCidr).maxPods,
     taints: host.group === 'kube-master' ? [CONTROL_PLANE_TAINT] : [],
   });
 }
