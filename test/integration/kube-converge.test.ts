@@ -81,8 +81,8 @@ describe('converge through the Kubernetes roles as far as the artifacts allow', 
     const m = failed('kube-master-01')!;
     expect(m.task).toBe('Kubernetes server binaries');
     expect(m.message).toBe(
-      `kubernetes-server 1.34.2 is not available: kubernetes-server-linux-amd64.tar.gz is not listed in ${sumsFile()}: add its sha256sum line\n` +
-        `  → file kubernetes-server-linux-amd64.tar.gz, looked for at ${path.join(mirror.dir, 'kubernetes-server-linux-amd64.tar.gz')}; official download https://dl.k8s.io/v1.34.2/kubernetes-server-linux-amd64.tar.gz. Put it in the artifact source with its sha256sum line in SHA256SUMS, or use --artifacts official on a machine with internet access`,
+      `kubernetes-server 1.37.1 is not available: kubernetes-server-linux-amd64.tar.gz is not listed in ${sumsFile()}: add its sha256sum line\n` +
+        `  → file kubernetes-server-linux-amd64.tar.gz, looked for at ${path.join(mirror.dir, 'kubernetes-server-linux-amd64.tar.gz')}; official download https://dl.k8s.io/v1.37.1/kubernetes-server-linux-amd64.tar.gz. Put it in the artifact source with its sha256sum line in SHA256SUMS, or use --artifacts official on a machine with internet access`,
     );
     for (const w of ['kube-worker-01', 'kube-worker-02']) {
       const f = failed(w)!;
@@ -145,7 +145,7 @@ describe('converge through the Kubernetes roles as far as the artifacts allow', 
     const binaries = ends.find((e) => e.host === 'kube-master-01' && e.task === 'Kubernetes server binaries')!;
     expect(binaries.status).toBe('changed');
     expect(binaries.changes).toEqual(
-      ['kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'kubectl'].map((b) => `install /opt/bin/${b} (mode 0755, root:root) from ${file} (kubernetes-server 1.34.2, ${path.join(mirror.dir, file)})`),
+      ['kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'kubectl'].map((b) => `install /opt/bin/${b} (mode 0755, root:root) from ${file} (kubernetes-server 1.37.1, ${path.join(mirror.dir, file)})`),
     );
     expect((await hosts.exec('kube-master-01', 'stat -c "%a %U" /opt/bin/kube-apiserver; /opt/bin/kube-apiserver')).stdout).toBe('755 root\nstub kube-apiserver (kcore-wizard test)\n');
     // Light hosts have no systemd: the next stop is the first unit.

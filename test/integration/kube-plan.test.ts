@@ -84,9 +84,9 @@ describe('plan (dry run) of the Kubernetes roles on real light hosts', () => {
         has(w, new RegExp(`^create ${esc(f)} \\(mode 0[67][04][04], root:root\\)$`));
       for (const [bins, file] of <Array<[string, string]>>[
         ['/opt/bin/kubelet, /opt/bin/kube-proxy, /opt/bin/kubectl', 'kubernetes-node-linux-amd64.tar.gz'],
-        ['/opt/cni/bin/bridge, /opt/cni/bin/host-local, /opt/cni/bin/loopback, /opt/cni/bin/portmap', 'cni-plugins-linux-amd64-v1.8.0.tgz'],
-        ['/opt/cni/bin/flannel', 'cni-plugin-flannel-linux-amd64-v1.8.0-flannel1.tgz'],
-        ['/opt/bin/flanneld', 'flannel-v0.27.4-linux-amd64.tar.gz'],
+        ['/opt/cni/bin/bridge, /opt/cni/bin/host-local, /opt/cni/bin/loopback, /opt/cni/bin/portmap', 'cni-plugins-linux-amd64-v1.9.1.tgz'],
+        ['/opt/cni/bin/flannel', 'cni-plugin-flannel-linux-amd64-v1.9.1-flannel3.tgz'],
+        ['/opt/bin/flanneld', 'flannel-v0.28.9-linux-amd64.tar.gz'],
         ['/opt/bin/containerd, /opt/bin/containerd-shim-runc-v2, /opt/bin/ctr', 'containerd-2.1.4-linux-amd64.tar.gz'],
       ])
         has(w, new RegExp(`^install ${esc(bins)} from ${esc(file)} \\(.*\\): ARTIFACT MISSING — `));
@@ -100,11 +100,11 @@ describe('plan (dry run) of the Kubernetes roles on real light hosts', () => {
     const w = ends.find((e) => e.host === 'kube-worker-01' && e.status === 'failed')!;
     expect(w.task).toBe('release artifacts and prerequisites available');
     expect(w.message).toMatch(/^converge would stop on kube-worker-01: \d+ problems:/);
-    expect(w.message).toContain(`artifact kubernetes-node-linux-amd64.tar.gz (kubernetes-node 1.34.2): kubernetes-node-linux-amd64.tar.gz is not listed in ${path.join(mirror.dir, 'SHA256SUMS')}: add its sha256sum line; official https://dl.k8s.io/v1.34.2/kubernetes-node-linux-amd64.tar.gz`);
-    expect(w.message).toContain('official https://github.com/flannel-io/cni-plugin/releases/download/v1.8.0-flannel1/cni-plugin-flannel-linux-amd64-v1.8.0-flannel1.tgz');
+    expect(w.message).toContain(`artifact kubernetes-node-linux-amd64.tar.gz (kubernetes-node 1.37.1): kubernetes-node-linux-amd64.tar.gz is not listed in ${path.join(mirror.dir, 'SHA256SUMS')}: add its sha256sum line; official https://dl.k8s.io/v1.37.1/kubernetes-node-linux-amd64.tar.gz`);
+    expect(w.message).toContain('official https://github.com/flannel-io/cni-plugin/releases/download/v1.9.1-flannel3/cni-plugin-flannel-linux-amd64-v1.9.1-flannel3.tgz');
     expect(w.message).not.toMatch(/\n\s+at /); // no stack trace
     const m = ends.find((e) => e.host === 'kube-master-01' && e.status === 'failed')!;
-    expect(m.message).toContain('official https://dl.k8s.io/v1.34.2/kubernetes-server-linux-amd64.tar.gz');
+    expect(m.message).toContain('official https://dl.k8s.io/v1.37.1/kubernetes-server-linux-amd64.tar.gz');
     // The plan lists the whole kube-worker role before that last check.
     expect(ends.filter((e) => e.host === 'kube-worker-01' && e.role === 'kube-worker').map((e) => e.task).at(-2)).toBe('node registered and Ready');
     has('kube-worker-01', /^start kubelet \(is unknown\)$/);

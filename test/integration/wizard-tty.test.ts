@@ -110,7 +110,7 @@ describe('the wizard in a real terminal (tmux)', () => {
 
     await step('4/8 Options', 'Enter');
     s = show('4/8 options');
-    for (const text of ['Provider', 'virtualbox', 'Kubernetes', '1.34.2', '10.3.0.0/24', '10.2.0.0/16', '10.3.0.10', 'cluster.local']) expect(s).toContain(text);
+    for (const text of ['Provider', 'virtualbox', 'Kubernetes', '1.37.1', '10.3.0.0/24', '10.2.0.0/16', '10.3.0.10', 'cluster.local']) expect(s).toContain(text);
     await step('3/8 Machines and sizes', 'Escape');
     await step('4/8 Options', 'Enter');
 

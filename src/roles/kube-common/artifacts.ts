@@ -14,10 +14,11 @@ import { BIN_DIR, CNI_BIN } from './paths.js';
 
 /**
  * flannel's CNI plugin (`/opt/cni/bin/flannel`) lives in its own repository since CNI plugins 1.0; this is
- * the release flannel's own manifest pairs with the spec's flannel version. Not in the spec (yet): see
+ * the release flannel's own manifest pairs with the default flannel version (flannel-io/flannel v0.28.9
+ * Documentation/kube-flannel.yml: flannel-cni-plugin:v1.9.1-flannel3). Not in the spec (yet): see
  * docs/kubernetes.md.
  */
-export const FLANNEL_CNI_PLUGIN_VERSION = '1.8.0-flannel1';
+export const FLANNEL_CNI_PLUGIN_VERSION = '1.9.1-flannel3';
 
 export function flannelCniPluginArtifact(v: string, arch: string): ArtifactSpec {
   const file = `cni-plugin-flannel-linux-${arch}-v${v}.tgz`;
