@@ -19,9 +19,16 @@ export interface ArtifactSpec {
   /** The official file name, also the name in mirrors and folders. */
   file: string;
   officialUrl: string;
-  /** Where the official checksum is published: a SHA256SUMS-style list, or a file holding just the hash. */
-  officialChecksum: { kind: 'sums' | 'single'; url: string };
+  /**
+   * Where the official checksum is published: a SHA256SUMS-style list, a file holding just the hash, or
+   * (for projects that publish no checksum file) the release's JSON on GitHub's REST API, whose assets
+   * carry the SHA-256 GitHub computed at upload (`"digest": "sha256:<hex>"`, on every asset uploaded since
+   * June 2025: https://github.blog/changelog/2025-06-03-releases-now-expose-digests-for-release-assets/).
+   */
+  officialChecksum: { kind: ChecksumKind; url: string };
 }
+
+export type ChecksumKind = 'sums' | 'single' | 'github-digest';
 
 export class ArtifactError extends Error {
   override name = 'ArtifactError';
@@ -60,10 +67,19 @@ export const ARTIFACTS = {
     const url = `https://github.com/containernetworking/plugins/releases/download/v${v}/${file}`;
     return { id: 'cni-plugins', version: v, file, officialUrl: url, officialChecksum: { kind: 'single', url: `${url}.sha256` } };
   },
+  // flannel's release job uploads the tarballs only (flannel-io/flannel .github/workflows/release.yml:
+  // `gh release upload ${GIT_TAG} dist/flannel*`, Makefile `tar.gz`): no SHA256SUMS, no .sha256. Its
+  // checksum is the digest GitHub lists for the release asset.
   flannel: (v: string, arch: string): ArtifactSpec => {
     const file = `flannel-v${v}-linux-${arch}.tar.gz`;
     const base = `https://github.com/flannel-io/flannel/releases/download/v${v}`;
-    return { id: 'flannel', version: v, file, officialUrl: `${base}/${file}`, officialChecksum: { kind: 'sums', url: `${base}/SHA256SUMS` } };
+    return {
+      id: 'flannel',
+      version: v,
+      file,
+      officialUrl: `${base}/${file}`,
+      officialChecksum: { kind: 'github-digest', url: `https://api.github.com/repos/flannel-io/flannel/releases/tags/v${v}` },
+    };
   },
 } as const;
 
@@ -76,7 +92,7 @@ export function sourceKind(source: string): SourceKind {
 }
 
 /** Where a file comes from and where its checksum is, for the given source (pure). */
-export function locate(a: ArtifactSpec, source: string, workspace: string): { location: string; checksum: { kind: 'sums' | 'single'; location: string } } {
+export function locate(a: ArtifactSpec, source: string, workspace: string): { location: string; checksum: { kind: ChecksumKind; location: string } } {
   switch (sourceKind(source)) {
     case 'official':
       return { location: a.officialUrl, checksum: { kind: a.officialChecksum.kind, location: a.officialChecksum.url } };
@@ -119,13 +135,37 @@ async function fetchBytes(location: string, file: string, signal?: AbortSignal):
   }
   let res: Response;
   try {
-    res = await fetch(location, { signal, redirect: 'follow' });
+    const headers = location.startsWith('https://api.github.com/') ? { accept: 'application/vnd.github+json' } : undefined;
+    res = await fetch(location, { signal, redirect: 'follow', headers });
   } catch (e) {
     if (signal?.aborted) throw e;
     throw new ArtifactError(file, location, `${path.basename(location)} could not be downloaded from ${location}: ${(e as Error).cause ? String((e as Error & { cause: Error }).cause.message) : (e as Error).message}`);
   }
   if (!res.ok) throw new ArtifactError(file, location, `${path.basename(location)} could not be downloaded from ${location}: HTTP ${res.status}`);
   return Buffer.from(await res.arrayBuffer());
+}
+
+/** What to do when a project publishes no checksum for a file. */
+const MIRROR_HINT = 'put the file in a mirror or folder with its sha256sum line in SHA256SUMS and point artifacts.source (or --artifacts) at it';
+
+/** The SHA-256 GitHub lists for a release asset (the release's REST API JSON, `assets[].digest`). */
+export function githubDigest(a: ArtifactSpec, location: string, json: string): string {
+  let release: { assets?: Array<{ name?: string; digest?: string | null }> };
+  try {
+    release = JSON.parse(json) as typeof release;
+  } catch {
+    throw new ArtifactError(a.file, location, `${location} is not a GitHub release (no JSON): ${a.id} publishes no checksum file for ${a.file}; ${MIRROR_HINT}`);
+  }
+  const asset = (release.assets ?? []).find((x) => x.name === a.file);
+  if (!asset) throw new ArtifactError(a.file, location, `${a.file} is not an asset of the release at ${location}; ${MIRROR_HINT}`);
+  const m = /^sha256:([0-9a-fA-F]{64})$/.exec(asset.digest ?? '');
+  if (!m)
+    throw new ArtifactError(
+      a.file,
+      location,
+      `no checksum is published for ${a.file}: ${a.id} publishes no checksum file and GitHub lists no SHA-256 digest for it (${location}); ${MIRROR_HINT}`,
+    );
+  return m[1]!.toLowerCase();
 }
 
 export interface ArtifactStore {
@@ -147,9 +187,10 @@ export function createArtifactStore(workspace: string, source: string): Artifact
     const { checksum } = locate(a, source, workspace);
     const text = (await fetchBytes(checksum.location, a.file, signal).catch((e: unknown) => {
       if (e instanceof ArtifactError)
-        throw new ArtifactError(a.file, checksum.location, `no checksum for ${a.file}: ${e.message}`);
+        throw new ArtifactError(a.file, checksum.location, `no checksum for ${a.file}: ${e.message}${checksum.kind === 'github-digest' ? `; ${MIRROR_HINT}` : ''}`);
       throw e;
     })).toString('utf8');
+    if (checksum.kind === 'github-digest') return githubDigest(a, checksum.location, text);
     if (checksum.kind === 'single') {
       const m = /^([0-9a-fA-F]{64})\b/.exec(text.trim());
       if (!m) throw new ArtifactError(a.file, checksum.location, `${checksum.location} holds no SHA-256 for ${a.file}`);

@@ -87,7 +87,7 @@ describe('converge through the Kubernetes roles as far as the artifacts allow', 
     for (const w of ['kube-worker-01', 'kube-worker-02']) {
       const f = failed(w)!;
       expect(f.task).toBe('Kubernetes node binaries');
-      expect(f.message).toMatch(/^kubernetes-node 1\.34\.2 is not available: kubernetes-node-linux-amd64\.tar\.gz is not listed in .*SHA256SUMS.*official download https:\/\/dl\.k8s\.io\/v1\.34\.2\/kubernetes-node-linux-amd64\.tar\.gz/s);
+      expect(f.message).toMatch(/^kubernetes-node 1\.37\.1 is not available: kubernetes-node-linux-amd64\.tar\.gz is not listed in .*SHA256SUMS.*official download https:\/\/dl\.k8s\.io\/v1\.37\.1\/kubernetes-node-linux-amd64\.tar\.gz/s);
       expect(f.message).not.toMatch(/internal error|\n\s+at /);
     }
     expect(summary.recap['kube-master-01']!.state).toBe('failed');

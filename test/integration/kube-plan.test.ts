@@ -73,7 +73,7 @@ describe('plan (dry run) of the Kubernetes roles on real light hosts', () => {
     for (const f of ['controller-manager', 'scheduler', 'admin', 'kubelet', 'kube-proxy']) has(m, new RegExp(`^create /etc/kubernetes/${f}\\.kubeconfig \\(mode 0600, root:root\\)$`));
     for (const u of ['kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'kubelet', 'kube-proxy', 'flanneld', 'containerd']) has(m, new RegExp(`^create /etc/systemd/system/${u}\\.service \\(mode 0644, root:root\\)$`));
     const file = 'kubernetes-server-linux-amd64.tar.gz';
-    has(m, new RegExp(`^install /opt/bin/kube-apiserver, /opt/bin/kube-controller-manager, /opt/bin/kube-scheduler, /opt/bin/kubectl from ${esc(file)} \\(kubernetes-server 1\\.34\\.2\\): ARTIFACT MISSING — ${esc(file)} is not listed in ${esc(path.join(mirror.dir, 'SHA256SUMS'))}`));
+    has(m, new RegExp(`^install /opt/bin/kube-apiserver, /opt/bin/kube-controller-manager, /opt/bin/kube-scheduler, /opt/bin/kubectl from ${esc(file)} \\(kubernetes-server 1\\.37\\.1\\): ARTIFACT MISSING — ${esc(file)} is not listed in ${esc(path.join(mirror.dir, 'SHA256SUMS'))}`));
     has(m, /^enable kube-apiserver \(is unknown\)$/);
     has(m, /^wait up to 180 s for the API server \(now: https:\/\/[\d.]+:6443\/readyz: \/opt\/bin\/kubectl is not installed\)$/);
   });

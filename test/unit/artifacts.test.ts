@@ -1,4 +1,6 @@
+import { createHash } from 'node:crypto';
 import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -71,5 +73,61 @@ describe('artifact source', () => {
     await writeFile(path.join(dir, a.file), 'not the real thing');
     await expect(createArtifactStore(await ws(), dir).fetch(a)).rejects.toThrow(/has SHA-256 [0-9a-f]{64}, but the checksum list says 0{64}: the file is corrupt or was replaced/);
   });
-});
 
+  // flannel publishes no checksum file: its release job uploads only the tarballs
+  // (flannel-io/flannel .github/workflows/release.yml `gh release upload ${GIT_TAG} dist/flannel*`, Makefile
+  // `tar.gz`). Its official checksum is the SHA-256 GitHub lists per release asset in the release's REST
+  // JSON (`assets[].digest`, "sha256:<hex>": https://docs.github.com/en/rest/releases/releases#get-a-release-by-tag-name,
+  // https://github.blog/changelog/2025-06-03-releases-now-expose-digests-for-release-assets/).
+  // The other projects publish their own: etcd SHA256SUMS (etcd-io/etcd scripts/release.sh), CNI plugins
+  // .sha256 (containernetworking/plugins .github/workflows/release.yaml), flannel's CNI plugin .sha256
+  // (flannel-io/cni-plugin scripts/package.sh), containerd .sha256sum, Kubernetes <file>.sha256 on dl.k8s.io.
+  it('flannel: checked against the digest GitHub lists for the release asset, or a clear refusal', async () => {
+    const f = ARTIFACTS.flannel('0.28.9', 'amd64');
+    expect(f.officialUrl).toBe('https://github.com/flannel-io/flannel/releases/download/v0.28.9/flannel-v0.28.9-linux-amd64.tar.gz');
+    expect(f.officialChecksum).toEqual({ kind: 'github-digest', url: 'https://api.github.com/repos/flannel-io/flannel/releases/tags/v0.28.9' });
+    expect(ARTIFACTS.cniPlugins('1.9.1', 'amd64').officialChecksum).toEqual({
+      kind: 'single',
+      url: 'https://github.com/containernetworking/plugins/releases/download/v1.9.1/cni-plugins-linux-amd64-v1.9.1.tgz.sha256',
+    });
+
+    const tarball = await readFile(path.join(mirror.dir, mirror.etcdFile));
+    const sha = createHash('sha256').update(tarball).digest('hex');
+    let release: unknown = {};
+    const server = createServer((req, res) => {
+      if (req.url === '/repos/flannel-io/flannel/releases/tags/v0.28.9') res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(release));
+      else if (req.url === `/download/${f.file}`) res.writeHead(200).end(tarball);
+      else res.writeHead(404).end();
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const port = (server.address() as { port: number }).port;
+    const api = `http://127.0.0.1:${port}/repos/flannel-io/flannel/releases/tags/v0.28.9`;
+    const local = { ...f, officialUrl: `http://127.0.0.1:${port}/download/${f.file}`, officialChecksum: { kind: 'github-digest' as const, url: api } };
+    try {
+      const other = { name: 'flannel-v0.28.9-linux-arm64.tar.gz', digest: `sha256:${'1'.repeat(64)}` };
+      release = { tag_name: 'v0.28.9', assets: [other, { name: f.file, digest: `sha256:${sha.toUpperCase()}` }] };
+      const got = await createArtifactStore(await ws(), 'official').fetch(local);
+      expect(got.sha256).toBe(sha);
+      expect((await readFile(got.path)).equals(tarball)).toBe(true);
+
+      release = { assets: [other, { name: f.file, digest: `sha256:${'0'.repeat(64)}` }] };
+      await expect(createArtifactStore(await ws(), 'official').fetch(local)).rejects.toThrow(/has SHA-256 [0-9a-f]{64}, but the checksum list says 0{64}/);
+
+      // an asset uploaded before GitHub computed digests has `digest: null`
+      release = { assets: [{ name: f.file, digest: null }] };
+      await expect(createArtifactStore(await ws(), 'official').fetch(local)).rejects.toThrow(
+        `no checksum is published for ${f.file}: flannel publishes no checksum file and GitHub lists no SHA-256 digest for it (${api}); put the file in a mirror or folder with its sha256sum line in SHA256SUMS and point artifacts.source (or --artifacts) at it`,
+      );
+      release = { assets: [other] };
+      await expect(createArtifactStore(await ws(), 'official').fetch(local)).rejects.toThrow(`${f.file} is not an asset of the release at ${api}`);
+      const gone = { ...local, officialChecksum: { kind: 'github-digest' as const, url: `${api}-missing` } };
+      await expect(createArtifactStore(await ws(), 'official').fetch(gone)).rejects.toThrow(
+        `no checksum for ${f.file}: v0.28.9-missing could not be downloaded from ${api}-missing: HTTP 404; put the file in a mirror or folder`,
+      );
+      // a mirror or folder never asks GitHub: its SHA256SUMS is the checksum
+      expect(locate(f, mirror.dir, '/ws').checksum).toEqual({ kind: 'sums', location: path.join(mirror.dir, 'SHA256SUMS') });
+    } finally {
+      await new Promise<void>((r) => server.close(() => r()));
+    }
+  });
+});
