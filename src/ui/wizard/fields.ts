@@ -1,5 +1,6 @@
 /** The editable fields of the sizing and options steps: how to read, change and validate each. */
 import { defaultBox, defaultSshUser, MIN_MEMORY_MB } from '../../spec/defaults.js';
+import { CURRENT_MINOR, SUPPORTED_MINORS } from '../../spec/versions.js';
 import { FLATCAR_CHANNELS, GROUPS, PROVIDERS, type ClusterSpec, type GroupName, type Provider } from '../../spec/schema.js';
 
 export type SizeKey = 'count' | 'memory' | 'cpus';
@@ -107,11 +108,11 @@ export const OPTION_FIELDS: OptionField[] = [
     kind: 'text',
     get: (s) => s.versions.kubernetes,
     set: (s, v) => ({ ...s, versions: { ...s.versions, kubernetes: v.replace(/^v/, '') } }),
-    hint: 'version from the official release downloads, e.g. 1.34.2',
+    hint: `Kubernetes ${SUPPORTED_MINORS.map((m) => m.minor).join(', ')} (the supported minors), e.g. ${CURRENT_MINOR.latest}`,
   },
   net('prefix', 'Host network', 'first three octets: machines get <prefix>.1x1 … 1x9'),
   net('serviceCidr', 'Service CIDR', 'cluster IPs of services; the first is the API service'),
-  net('podCidr', 'Pod CIDR', 'pod addresses; each node gets a /24 of it'),
+  net('podCidr', 'Pod CIDR', 'pod addresses; a /16 gives each node a /24 (110 pods), /20–/22 give /25–/27 (62–14 pods)'),
   net('dnsIp', 'DNS service IP', 'cluster DNS address, inside the service CIDR'),
   net('domain', 'DNS domain', 'the cluster domain, e.g. cluster.local'),
   {
