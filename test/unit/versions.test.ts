@@ -29,7 +29,7 @@ import {
   validateSpec,
   type ClusterSpec,
 } from '../../src/spec/index.js';
-import { controllerManagerUnit, flannelNetConf, kubeletConfig } from '../../src/roles/kube-common/render.js';
+import { controllerManagerUnit, flannelNetConf, kubeletConfig, kubeProxyConfig } from '../../src/roles/kube-common/render.js';
 
 function check(mutate: (s: ClusterSpec) => void) {
   const s = defaultSpec();
@@ -143,5 +143,22 @@ describe('pod addresses per node', () => {
       { field: 'network.podCidr', message: '10.2.0.0/23 is too small for pods: each node would get a /28 of it, room for 6 pods; use a /22 or larger (a /16 gives each node a /24, 110 pods)' },
     ]);
     expect(check((s) => (s.network.podCidr = '10.2.0.0/24')).errors.map((e) => e.field)).toEqual(['network.podCidr']);
+  });
+});
+
+describe('generated configs fit the window', () => {
+  // kube-proxy's ipvs mode is deprecated since 1.35 (KEP-5495,
+  // kubernetes/enhancements keps/sig-network/5495-deprecate-ipvs-mode-in-kube-proxy/kep.yaml), nftables is GA
+  // since 1.33 and iptables is still kube-proxy's default (kubernetes CHANGELOG-1.37 "Deprecation",
+  // PR #139067). KubeProxyConfiguration is still kubeproxy.config.k8s.io/v1alpha1 and the kubelet's
+  // KubeletConfiguration kubelet.config.k8s.io/v1beta1.
+  it('kube-proxy runs iptables (or nftables), never the deprecated ipvs; the kubelet config is v1beta1', () => {
+    const s = defaultSpec();
+    const node = { name: 'kube-worker-01', ip: '10.0.0.121', group: 'kube-worker' };
+    const proxy = YAML.parse(kubeProxyConfig(s, node)) as { apiVersion: string; mode: string };
+    expect(proxy.apiVersion).toBe('kubeproxy.config.k8s.io/v1alpha1');
+    expect(['iptables', 'nftables']).toContain(proxy.mode);
+    const kubelet = YAML.parse(kubeletConfig(s, node, { resolvConf: '/etc/resolv.conf' })) as { apiVersion: string; kind: string };
+    expect([kubelet.apiVersion, kubelet.kind]).toEqual(['kubelet.config.k8s.io/v1beta1', 'KubeletConfiguration']);
   });
 });
