@@ -2,14 +2,13 @@
  * Load and save `kcore.yaml` with precise errors: YAML syntax, wrong types, unknown fields and rule
  * violations are all reported as `file:line:column: field: message` (SpecError, exit code 2).
  */
-import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { isMap, isNode, LineCounter, parseDocument, stringify, type Document } from 'yaml';
 import type { z } from 'zod';
 import { specSchema, type ClusterSpec } from './schema.js';
 import { SpecError, type SpecProblem } from './errors.js';
 import { validateSpec } from './validate.js';
-import { writeFileAtomic } from '../util/fs.js';
+import { InputFileError, readInputFile, writeFileAtomic } from '../util/fs.js';
 
 export const SPEC_FILE = 'kcore.yaml';
 
@@ -52,9 +51,9 @@ export async function loadSpec(workspace: string): Promise<LoadedSpec> {
   const file = specPath(workspace);
   let text: string;
   try {
-    text = await readFile(file, 'utf8');
+    text = await readInputFile(file, { what: `the cluster spec (${SPEC_FILE})` });
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT')
+    if (e instanceof InputFileError && e.code === 'ENOENT')
       throw new SpecError(file, [{ field: '', message: `no cluster spec here: run \`kcore-wizard init ${workspace === '.' ? '' : workspace}\` first, or pass --dir` }]);
     throw e;
   }

@@ -1,0 +1,139 @@
+// Bad input of every kind is refused the same way: exit 2, a message naming the file and what to do,
+// never a stack trace, exit 1 or a hang. docs/bad-input.md lists these cases.
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, readFile, symlink, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { runCli } from '../support/cli.js';
+
+let dir: string;
+let spec: string;
+beforeEach(async () => {
+  dir = await mkdtemp(path.join(tmpdir(), 'kcore-bad-'));
+  spec = path.join(dir, 'kcore.yaml');
+});
+
+const noTrace = (s: string) => expect(s).not.toMatch(/\n\s+at .+:\d+:\d+\)?\n/);
+
+describe('kcore.yaml that is not a readable text file', () => {
+  it('a folder', async () => {
+    await mkdir(spec);
+    const r = await runCli(['render', dir]);
+    expect(r).toMatchObject({ code: 2, stderr: `kcore-wizard: ${spec}: is a folder, not a file: the cluster spec (kcore.yaml) must be a regular file\n` });
+  });
+
+  it('a symbolic link loop', async () => {
+    await symlink(spec, spec);
+    const r = await runCli(['render', dir]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(`${spec}: is a symbolic link that points back to itself (a loop)`);
+  });
+
+  it('a link to /dev/zero (used to die with "Invalid string length")', async () => {
+    await symlink('/dev/zero', spec);
+    const r = await runCli(['render', dir]);
+    expect(r).toMatchObject({ code: 2, stderr: expect.stringContaining(`${spec}: is not a regular file (a character device)`) });
+  });
+
+  it('a FIFO: refused at once instead of waiting forever for a writer', async () => {
+    expect(spawnSync('mkfifo', [spec]).status).toBe(0);
+    const t0 = Date.now();
+    const r = await runCli(['render', dir]);
+    expect(r).toMatchObject({ code: 2, stderr: expect.stringContaining(`${spec}: is not a regular file (a named pipe)`) });
+    expect(Date.now() - t0).toBeLessThan(2000);
+  }, 5000);
+
+  it('too big, or binary: named, not dumped', async () => {
+    await writeFile(spec, 'name: x\n'.repeat(200_000));
+    const big = await runCli(['render', dir]);
+    expect(big).toMatchObject({ code: 2, stderr: expect.stringContaining(`${spec}: is 1600000 bytes, more than the 1048576 bytes`) });
+    await writeFile(spec, Buffer.from([0x7f, 0x45, 0x4c, 0x46, 0, 0, 1, 2, 3, 0xff, 0xfe]));
+    const bin = await runCli(['render', dir]);
+    expect(bin).toMatchObject({ code: 2, stderr: `kcore-wizard: ${spec}: holds binary data (NUL bytes), not text: is it the right file?\n` });
+  });
+});
+
+describe('workspace arguments', () => {
+  it('the file given as DIR (`render kcore.yaml`) says what to type instead', async () => {
+    expect((await runCli(['init', dir])).code).toBe(0);
+    const r = await runCli(['render', 'kcore.yaml'], { cwd: dir });
+    expect(r).toMatchObject({ code: 2, stderr: 'kcore-wizard: kcore.yaml is a file, not a folder: give its folder (.) or --config kcore.yaml\n' });
+  });
+
+  it('an extra positional argument is refused, not ignored', async () => {
+    const r = await runCli(['init', dir, 'extra']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(`one workspace folder at most, got 2 arguments: "${dir}" "extra"`);
+    expect(existsSync(spec)).toBe(false);
+  });
+
+  it('a repeated flag is refused instead of silently keeping the last', async () => {
+    const r = await runCli(['init', dir, '--workers', '3', '--workers', '5']);
+    expect(r).toMatchObject({ code: 2, stderr: expect.stringContaining('init: --workers is given twice (3 and 5): give it once') });
+    expect(existsSync(spec)).toBe(false);
+  });
+
+  it('an unwritable place for the workspace: exit 2 naming the file (a file where a folder should be)', async () => {
+    await writeFile(path.join(dir, 'blocker'), '');
+    const r = await runCli(['init', path.join(dir, 'blocker', 'ws')]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(`cannot write ${path.join(dir, 'blocker', 'ws', 'kcore.yaml')}: a part of`);
+    noTrace(r.stderr);
+  });
+});
+
+describe('run flags (plan, converge, test)', () => {
+  beforeEach(async () => {
+    expect((await runCli(['init', dir])).code).toBe(0);
+  });
+
+  it('an unknown --tags or --skip-tags is refused as --limit is, with a suggestion', async () => {
+    const r = await runCli(['plan', dir, '--tags', 'etcdd']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('--tags etcdd: no such tag or role (did you mean etcd?)');
+    expect((await runCli(['converge', dir, '--skip-tags', 'nope'])).stderr).toContain('--skip-tags nope: no such tag or role');
+  });
+
+  it('a missing --artifacts folder is refused before anything runs', async () => {
+    const r = await runCli(['plan', dir, '--artifacts', './no-such-mirror'], { cwd: dir });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(`--artifacts ./no-such-mirror: no such folder (${path.join(dir, 'no-such-mirror')})`);
+  });
+
+  it('ssh.config that is a folder', async () => {
+    await mkdir(path.join(dir, 'ssh.config'));
+    const r = await runCli(['plan', dir]);
+    expect(r).toMatchObject({ code: 2, stderr: expect.stringContaining(`${path.join(dir, 'ssh.config')}: is a folder, not a file`) });
+  });
+
+  it('a broken ssh.config names its file and line instead of connecting to <name>:22', async () => {
+    const cfg = path.join(dir, 'ssh.config');
+    await writeFile(cfg, 'Host etcd-01\n  HostName 10.0.0.101\n  Port\n');
+    const r = await runCli(['plan', dir]);
+    expect(r).toMatchObject({ code: 2, stderr: expect.stringContaining(`${cfg}:3: cannot read "Port"`) });
+    await writeFile(cfg, 'Host etcd-01\n  HostName 10.0.0.101\n');
+    const missing = await runCli(['plan', dir]);
+    expect(missing).toMatchObject({ code: 2, stderr: expect.stringContaining(`${cfg} has no \`Host\` entry for kube-master-01, kube-worker-01, kube-worker-02`) });
+  });
+});
+
+describe('output into a closed pipe', () => {
+  it('`kcore-wizard --help | head -0`: exits quietly, no EPIPE trace', async () => {
+    const child = spawn(path.resolve('node_modules/.bin/vite-node'), ['test/support/cli-main.ts', '--help'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    child.stdout.destroy(); // the reader is gone before the CLI writes its first byte
+    let stderr = '';
+    child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
+    const code = await new Promise<number | null>((resolve) => child.on('close', (c) => resolve(c)));
+    expect(stderr).toBe('');
+    expect(code).toBe(0);
+  }, 30_000);
+});
+
+it('the spec on disk is untouched by every refusal above', async () => {
+  expect((await runCli(['init', dir])).code).toBe(0);
+  const before = await readFile(spec, 'utf8');
+  await runCli(['init', dir, '--workers', '3', '--workers', '4', '--force']);
+  expect(await readFile(spec, 'utf8')).toBe(before);
+});
