@@ -137,3 +137,17 @@ it('the spec on disk is untouched by every refusal above', async () => {
   await runCli(['init', dir, '--workers', '3', '--workers', '4', '--force']);
   expect(await readFile(spec, 'utf8')).toBe(before);
 });
+
+describe('absurd sizes', () => {
+  it('999999 MB per worker or 1e12 MB in kcore.yaml are refused with the unit named', async () => {
+    const r = await runCli(['init', dir, '--worker-memory', '999999']);
+    expect(r).toMatchObject({ code: 2, stderr: expect.stringContaining('groups.kube-worker.memory: at most 262144 MB (256 GB) per machine: memory is in megabytes (2048 is 2 GB)') });
+    expect(existsSync(spec)).toBe(false);
+    expect((await runCli(['init', dir])).code).toBe(0);
+    await writeFile(spec, (await readFile(spec, 'utf8')).replace(/(kube-master:\n\s+count: 1\n\s+memory: )\d+/, '$11e12'));
+    const y = await runCli(['render', dir]);
+    expect(y.code).toBe(2);
+    expect(y.stderr).toMatch(/kcore\.yaml:\d+:\d+: groups\.kube-master\.memory: at most 262144 MB/);
+    expect((await runCli(['init', dir, '--force', '--etcd-cpus', '4096'])).stderr).toContain('groups.etcd.cpus: at most 128 CPUs per machine');
+  });
+});
