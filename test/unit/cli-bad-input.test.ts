@@ -151,3 +151,35 @@ describe('absurd sizes', () => {
     expect((await runCli(['init', dir, '--force', '--etcd-cpus', '4096'])).stderr).toContain('groups.etcd.cpus: at most 128 CPUs per machine');
   });
 });
+
+describe('kcore.yaml messages', () => {
+  const edit = async (f: (t: string) => string) => {
+    expect((await runCli(['init', dir])).code).toBe(0);
+    await writeFile(spec, f(await readFile(spec, 'utf8')));
+    return runCli(['render', dir]);
+  };
+
+  it('a second YAML document is named as such (not "please use YAML.parseAllDocuments()")', async () => {
+    const r = await edit((t) => `${t}---\nname: other\n`);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/kcore\.yaml:\d+:1: more than one YAML document \(a `---` line starts a second one\): keep one cluster spec per file\n$/);
+  });
+
+  it('an unquoted `prefix: 10.0` says to quote it', async () => {
+    const r = await edit((t) => t.replace('prefix: 10.0.0', 'prefix: 10.0'));
+    expect(r.stderr).toMatch(/kcore\.yaml:\d+:\d+: network\.prefix: expected text, got number 10: YAML reads it as a number; put the value in quotes\n$/);
+  });
+
+  it('a 64-character name mentions the length', async () => {
+    const r = await edit((t) => t.replace(/^name: .*$/m, `name: ${'a'.repeat(64)}`));
+    expect(r.stderr).toContain('name: expected a lower-case DNS label (letters, digits, "-"): at most 63 characters, got 64');
+  });
+
+  it('a short kcore.yaml gives one line that says to run init, not a line per section', async () => {
+    const r = await edit(() => 'apiVersion: kcore-wizard/v1\nname: short\n');
+    expect(r).toMatchObject({ code: 2 });
+    expect(r.stderr).toBe(
+      `kcore-wizard: ${spec}:1: 8 sections are missing (provider, box, ssh, groups, network, versions, artifacts, addons): run \`kcore-wizard init --force\` in this folder to write a complete spec (with every default), then edit it\n`,
+    );
+  });
+});
