@@ -84,11 +84,17 @@ export async function main(argv: string[], io: MainIO = {}): Promise<number> {
     });
   } catch (e) {
     if (e instanceof UsageError) {
-      stderr.write(`kcore-wizard: ${e.message}\n`);
+      // With --output json a script reads every line as JSON, the error included.
+      if (wantsJson(argv)) stderr.write(JSON.stringify({ type: 'error', exitCode: e.exitCode, message: e.message }) + '\n');
+      else stderr.write(`kcore-wizard: ${e.message}\n`);
       return e.exitCode;
     }
     throw e;
   }
+}
+
+function wantsJson(argv: string[]): boolean {
+  return argv.some((a, i) => a === '--output=json' || a === '-ojson' || ((a === '--output' || a === '-o') && argv[i + 1] === 'json'));
 }
 
 function shortUsage(): string {

@@ -183,3 +183,33 @@ describe('kcore.yaml messages', () => {
     );
   });
 });
+
+describe('small wording', () => {
+  it('init counts in the plural: "1 master, 2 workers"', async () => {
+    const r = await runCli(['init', dir, '--masters', '2', '--workers', '1']);
+    expect(r.stdout).toContain('1 etcd, 2 masters, 1 worker (provider virtualbox)');
+    expect((await runCli(['init', dir, '--force'])).stdout).toContain('1 etcd, 1 master, 2 workers (provider');
+  });
+
+  it('render says "created" for a file it just wrote, "changed" for one it rewrote', async () => {
+    expect((await runCli(['init', dir])).code).toBe(0);
+    const first = await runCli(['render', dir]);
+    expect(first.stdout).toMatch(/^created +.*Vagrantfile\ncreated +.*inventory\.ini\n$/);
+    await writeFile(path.join(dir, 'inventory.ini'), 'edited\n');
+    const second = await runCli(['render', dir, '--output', 'json']);
+    expect(JSON.parse(second.stdout).files).toEqual([
+      { path: 'Vagrantfile', changed: false, created: false },
+      { path: 'inventory.ini', changed: true, created: false },
+    ]);
+  });
+
+  it('with --output json an error reaches stderr as one JSON line', async () => {
+    const r = await runCli(['plan', dir, '--output', 'json']);
+    expect(r.code).toBe(2);
+    expect(r.stdout).toBe('');
+    const line = JSON.parse(r.stderr) as { type: string; exitCode: number; message: string };
+    expect(line).toMatchObject({ type: 'error', exitCode: 2, message: expect.stringContaining('no cluster spec here') });
+    const flagError = await runCli(['render', dir, '-o', 'json', '--bogus']);
+    expect(JSON.parse(flagError.stderr)).toMatchObject({ type: 'error', exitCode: 2, message: expect.stringContaining("Unknown option '--bogus'") });
+  });
+});
