@@ -2,7 +2,7 @@
 // never a stack trace, exit 1 or a hang. docs/bad-input.md lists these cases.
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readFile, symlink, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readFile, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { beforeEach, describe, expect, it } from 'vitest';
@@ -212,4 +212,37 @@ describe('small wording', () => {
     const flagError = await runCli(['render', dir, '-o', 'json', '--bogus']);
     expect(JSON.parse(flagError.stderr)).toMatchObject({ type: 'error', exitCode: 2, message: expect.stringContaining("Unknown option '--bogus'") });
   });
+});
+
+describe('permissions (run as an unprivileged user: root reads and writes anything)', () => {
+  // setpriv (util-linux) drops to nobody for one CLI process run from source.
+  const asNobody = (args: string[]) =>
+    spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', path.resolve('node_modules/.bin/vite-node'), 'test/support/cli-main.ts', ...args], {
+      encoding: 'utf8',
+      env: { ...process.env, HOME: tmpdir() },
+      timeout: 60_000,
+    });
+  beforeEach(async () => {
+    await chmod(dir, 0o755);
+    expect((await runCli(['init', dir])).code).toBe(0);
+  });
+
+  it('an unreadable kcore.yaml, and one in an unreadable folder', async () => {
+    await chmod(spec, 0o600);
+    const r = asNobody(['render', dir]);
+    expect(r.error).toBeUndefined();
+    expect({ status: r.status, stderr: r.stderr }).toEqual({ status: 2, stderr: `kcore-wizard: ${spec}: cannot be read (permission denied): check the permissions of the file and its folders\n` });
+    await chmod(spec, 0o644);
+    await chmod(dir, 0o700);
+    const f = asNobody(['render', dir]);
+    expect({ status: f.status, stderr: f.stderr }).toEqual({ status: 2, stderr: `kcore-wizard: ${spec}: cannot be read (permission denied): check the permissions of the file and its folders\n` });
+  }, 120_000);
+
+  it('an unwritable workspace: exit 2 naming the file and the folder', async () => {
+    const r = asNobody(['render', dir]);
+    expect({ status: r.status, stderr: r.stderr }).toEqual({
+      status: 2,
+      stderr: `kcore-wizard: cannot write ${path.join(dir, 'Vagrantfile')}: permission denied; make ${dir} writable for you, or use another workspace folder\n`,
+    });
+  }, 60_000);
 });
