@@ -2,7 +2,7 @@
 // never a stack trace, exit 1 or a hang. docs/bad-input.md lists these cases.
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { chmod, mkdir, mkdtemp, readFile, symlink, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readFile, rmdir, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { beforeEach, describe, expect, it } from 'vitest';
@@ -245,4 +245,20 @@ describe('permissions (run as an unprivileged user: root reads and writes anythi
       stderr: `kcore-wizard: cannot write ${path.join(dir, 'Vagrantfile')}: permission denied; make ${dir} writable for you, or use another workspace folder\n`,
     });
   }, 60_000);
+});
+
+describe('kubeconfig files', () => {
+  it("a folder in place of the workspace kubeconfig, a FIFO as $KUBECONFIG: exit 2, no crash, no hang", async () => {
+    expect((await runCli(['init', dir])).code).toBe(0);
+    const ours = path.join(dir, 'kubeconfig');
+    await mkdir(ours);
+    const r = await runCli(['kubeconfig', dir]);
+    expect(r).toMatchObject({ code: 2, stderr: `kcore-wizard: ${ours}: is a folder, not a file: a kubeconfig must be a regular file\n` });
+    await rmdir(ours);
+    await writeFile(ours, 'apiVersion: v1\nkind: Config\n');
+    const fifo = path.join(dir, 'user-kubeconfig');
+    expect(spawnSync('mkfifo', [fifo]).status).toBe(0);
+    const m = await runCli(['kubeconfig', dir, '--merge'], { env: { ...process.env, KUBECONFIG: fifo } });
+    expect(m).toMatchObject({ code: 2, stderr: `kcore-wizard: ${fifo}: is not a regular file (a named pipe): a kubeconfig must be a regular file\n` });
+  }, 5000);
 });
