@@ -60,7 +60,7 @@ export async function main(argv: string[], io: MainIO = {}): Promise<number> {
       stdout.write(globalHelp());
       return 0;
     }
-    if (first === '--version' || first === '-V') {
+    if (first === '--version' || first === '-V' || first === '-v') {
       stdout.write(`${version()}\n`);
       return 0;
     }

@@ -146,7 +146,11 @@ export const destroyCommand: CommandDef = {
     const format = outputFormat(ctx.values);
     const { spec } = await loadSpec(workspace);
     const n = plannedHosts(spec).length;
-    const what = `${spec.provider === 'existing' ? 'forget' : 'destroy'} the ${n} machines of cluster "${spec.name}" in ${displayPath(ctx, workspace)}${ctx.values.purge ? ', and purge pki/, logs and generated files' : ''}`;
+    // No vagrant state and no ssh.config: vagrant has no machine of this workspace to destroy.
+    const none = spec.provider !== 'existing' && !(await pathExists(path.join(workspace, '.vagrant'))) && !(await pathExists(path.join(workspace, vagrant.SSH_CONFIG_FILE)));
+    const what = none
+      ? `forget cluster "${spec.name}" in ${displayPath(ctx, workspace)} (no machine of it is up: no .vagrant/ nor ssh.config)${ctx.values.purge ? ', and purge pki/, logs and generated files' : ''}`
+      : `${spec.provider === 'existing' ? 'forget' : 'destroy'} the ${n} machine${n === 1 ? '' : 's'} of cluster "${spec.name}" in ${displayPath(ctx, workspace)}${ctx.values.purge ? ', and purge pki/, logs and generated files' : ''}`;
     if (!ctx.values.yes) {
       if (!(ctx.stdin.isTTY && ctx.stdout.isTTY))
         throw new UsageError(`destroy would ${what}: pass --yes to confirm (no terminal to ask on)`);

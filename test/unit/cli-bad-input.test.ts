@@ -262,3 +262,17 @@ describe('kubeconfig files', () => {
     expect(m).toMatchObject({ code: 2, stderr: `kcore-wizard: ${fifo}: is not a regular file (a named pipe): a kubeconfig must be a regular file\n` });
   }, 5000);
 });
+
+describe('destroy and -v', () => {
+  it('destroy with no machine up does not claim it would destroy 4', async () => {
+    expect((await runCli(['init', dir])).code).toBe(0);
+    const r = await runCli(['destroy', dir]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toBe(`kcore-wizard: destroy would forget cluster "kcore" in ${dir} (no machine of it is up: no .vagrant/ nor ssh.config): pass --yes to confirm (no terminal to ask on)\n`);
+  });
+
+  it('-v prints the version like -V and --version', async () => {
+    const v = await runCli(['-v']);
+    expect(v).toMatchObject({ code: 0, stdout: (await runCli(['--version'])).stdout });
+  });
+});
