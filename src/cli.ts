@@ -44,6 +44,8 @@ export interface MainIO {
 export async function main(argv: string[], io: MainIO = {}): Promise<number> {
   const stdout = io.stdout ?? process.stdout;
   const stderr = io.stderr ?? process.stderr;
+  if (!io.stdout) quietOnClosedPipe(process.stdout);
+  if (!io.stderr) quietOnClosedPipe(process.stderr);
   try {
     // No command: the wizard (it refuses in one line off a terminal and names the plain commands).
     if (argv.length === 0) argv = ['wizard'];
@@ -58,7 +60,7 @@ export async function main(argv: string[], io: MainIO = {}): Promise<number> {
       stdout.write(globalHelp());
       return 0;
     }
-    if (first === '--version' || first === '-V') {
+    if (first === '--version' || first === '-V' || first === '-v') {
       stdout.write(`${version()}\n`);
       return 0;
     }
@@ -82,11 +84,17 @@ export async function main(argv: string[], io: MainIO = {}): Promise<number> {
     });
   } catch (e) {
     if (e instanceof UsageError) {
-      stderr.write(`kcore-wizard: ${e.message}\n`);
+      // With --output json a script reads every line as JSON, the error included.
+      if (wantsJson(argv)) stderr.write(JSON.stringify({ type: 'error', exitCode: e.exitCode, message: e.message }) + '\n');
+      else stderr.write(`kcore-wizard: ${e.message}\n`);
       return e.exitCode;
     }
     throw e;
   }
+}
+
+function wantsJson(argv: string[]): boolean {
+  return argv.some((a, i) => a === '--output=json' || a === '-ojson' || ((a === '--output' || a === '-o') && argv[i + 1] === 'json'));
 }
 
 function shortUsage(): string {
@@ -129,4 +137,18 @@ function interruptSignal(stderr: { write(s: string): unknown }): AbortSignal {
     });
   }
   return ac.signal;
+}
+
+/**
+ * `kcore-wizard plan | head -1`: once the reader has gone, a write fails with EPIPE. That is the
+ * reader's choice, not an error: exit at once and quietly, as `seq 1 100000 | head -1` does.
+ */
+const pipeGuarded = new WeakSet<object>();
+function quietOnClosedPipe(stream: NodeJS.WriteStream): void {
+  if (pipeGuarded.has(stream)) return;
+  pipeGuarded.add(stream);
+  stream.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code === 'EPIPE') process.exit(0);
+    throw e;
+  });
 }

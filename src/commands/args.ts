@@ -32,8 +32,21 @@ export function parseCommandArgs(cmd: CommandDef, argv: string[]) {
     options[k] = rest;
   }
   try {
-    return parseArgs({ args: argv, options, allowPositionals: true, strict: true });
+    const parsed = parseArgs({ args: argv, options, allowPositionals: true, strict: true, tokens: true });
+    // parseArgs keeps the last of a repeated flag: `--workers 3 --workers 5` would silently mean 5.
+    const seen = new Map<string, string>();
+    for (const t of parsed.tokens) {
+      if (t.kind !== 'option' || options[t.name]?.multiple) continue;
+      const given = t.value ?? 'on';
+      const before = seen.get(t.name);
+      if (before !== undefined)
+        throw new UsageError(`${cmd.name}: --${t.name} is given twice (${before} and ${given}): give it once${t.name === 'limit' || t.name === 'tags' || t.name === 'skip-tags' ? ', with a comma-separated list' : ''}`);
+      seen.set(t.name, given);
+    }
+    const { tokens: _t, ...rest } = parsed;
+    return rest;
   } catch (e) {
+    if (e instanceof UsageError) throw e;
     const msg = (e as Error).message.replace(/\. To specify a positional argument starting with a '-'.*$/s, '');
     throw new UsageError(`${cmd.name}: ${msg}\nRun \`kcore-wizard ${cmd.name} --help\` for the flags it takes.`);
   }

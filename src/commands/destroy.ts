@@ -10,7 +10,7 @@
  *    user's own description of the cluster, not a generated file (delete it yourself if you mean to).
  * Asks on a terminal unless --yes; off a terminal without --yes it refuses (exit 2).
  */
-import { readFile, rm } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import { createInterface } from 'node:readline/promises';
 import { fanOut, type EngineEvent, type EventSink } from '../engine/events.js';
@@ -24,7 +24,7 @@ import { removeLxcBridge } from '../vagrant/lxc-bridge.js';
 import * as vagrant from '../vagrant/vagrant.js';
 import { outputFormat, type CommandDef } from './args.js';
 import { displayPath, resolveWorkspace, workspaceOptions } from './workspace.js';
-import { pathExists } from '../util/fs.js';
+import { pathExists, readInputFile } from '../util/fs.js';
 
 export const KNOWN_HOSTS = 'known_hosts';
 /** Removed by --purge (relative to the workspace). kcore.yaml is deliberately not in this list. */
@@ -64,12 +64,12 @@ export async function runDestroy(opts: RunDestroyOptions): Promise<RunDestroyRes
     const forget: Array<{ host: string; port?: number }> = planned.flatMap((h) => [{ host: h.ip }, { host: h.name }]);
     const sshCfg = path.join(workspace, vagrant.SSH_CONFIG_FILE);
     try {
-      for (const h of sshConfigHosts(await readFile(sshCfg, 'utf8'))) {
+      for (const h of sshConfigHosts(await readInputFile(sshCfg, { what: 'ssh.config' }))) {
         forget.push({ host: h.name });
         if (h.hostName) forget.push({ host: h.hostName, port: h.port });
       }
     } catch {
-      // no ssh.config: the planned addresses are enough
+      // no ssh.config (or not a readable file; never a blocking read of a FIFO): the planned addresses are enough
     }
 
     if (spec.provider === 'existing') {
@@ -146,7 +146,11 @@ export const destroyCommand: CommandDef = {
     const format = outputFormat(ctx.values);
     const { spec } = await loadSpec(workspace);
     const n = plannedHosts(spec).length;
-    const what = `${spec.provider === 'existing' ? 'forget' : 'destroy'} the ${n} machines of cluster "${spec.name}" in ${displayPath(ctx, workspace)}${ctx.values.purge ? ', and purge pki/, logs and generated files' : ''}`;
+    // No vagrant state and no ssh.config: vagrant has no machine of this workspace to destroy.
+    const none = spec.provider !== 'existing' && !(await pathExists(path.join(workspace, '.vagrant'))) && !(await pathExists(path.join(workspace, vagrant.SSH_CONFIG_FILE)));
+    const what = none
+      ? `forget cluster "${spec.name}" in ${displayPath(ctx, workspace)} (no machine of it is up: no .vagrant/ nor ssh.config)${ctx.values.purge ? ', and purge pki/, logs and generated files' : ''}`
+      : `${spec.provider === 'existing' ? 'forget' : 'destroy'} the ${n} machine${n === 1 ? '' : 's'} of cluster "${spec.name}" in ${displayPath(ctx, workspace)}${ctx.values.purge ? ', and purge pki/, logs and generated files' : ''}`;
     if (!ctx.values.yes) {
       if (!(ctx.stdin.isTTY && ctx.stdout.isTTY))
         throw new UsageError(`destroy would ${what}: pass --yes to confirm (no terminal to ask on)`);

@@ -60,13 +60,14 @@ export const initCommand: CommandDef = {
     for (const w of warnings) ctx.stderr.write(`warning: ${w.field}: ${w.message}\n`);
     const g = spec.groups;
     ctx.stdout.write(
-      `wrote ${displayPath(ctx, file)}: cluster "${spec.name}", ${g.etcd.count} etcd, ${g['kube-master'].count} master, ${g['kube-worker'].count} worker (provider ${spec.provider})\n` +
+      `wrote ${displayPath(ctx, file)}: cluster "${spec.name}", ${g.etcd.count} etcd, ${plural(g['kube-master'].count, 'master')}, ${plural(g['kube-worker'].count, 'worker')} (provider ${spec.provider})\n` +
         `next: kcore-wizard render${workspace === ctx.cwd ? '' : ` ${displayPath(ctx, workspace)}`}   (or: kcore-wizard up)\n`,
     );
     return 0;
   },
 };
 
+const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
 
 /** Build a spec from init's flags on top of the defaults (validated by the caller). */
 export function specFromFlags(values: Record<string, string | boolean | string[] | undefined>): ClusterSpec {

@@ -4,7 +4,8 @@
  * file, else ~/.kube/config). Only our own named entries are replaced; current-context changes only
  * with --use-context (or when the file did not exist). The write is atomic and the file mode 0600.
  */
-import { mkdir, readFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
+import { InputFileError, readInputFile } from '../util/fs.js';
 import { homedir } from 'node:os';
 import path from 'node:path';
 import { UsageError } from '../spec/errors.js';
@@ -23,9 +24,9 @@ export function userKubeconfigPath(env: NodeJS.ProcessEnv, cwd: string): string 
 
 async function readOrNull(file: string): Promise<string | null> {
   try {
-    return await readFile(file, 'utf8');
+    return await readInputFile(file, { what: 'a kubeconfig', maxBytes: 16 * 1024 * 1024 });
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    if (e instanceof InputFileError && e.code === 'ENOENT') return null;
     throw e;
   }
 }

@@ -1,6 +1,8 @@
 /** `kcore-wizard render`: write the workspace files (Vagrantfile, inventory.ini) from kcore.yaml. */
 import { loadSpec } from '../spec/load.js';
-import { writeWorkspace } from '../render/workspace.js';
+import path from 'node:path';
+import { renderWorkspace, writeWorkspace } from '../render/workspace.js';
+import { pathExists } from '../util/fs.js';
 import { outputFormat, type CommandDef } from './args.js';
 import { displayPath, resolveWorkspace, workspaceOptions } from './workspace.js';
 
@@ -16,13 +18,15 @@ export const renderCommand: CommandDef = {
   async run(ctx) {
     const workspace = resolveWorkspace(ctx);
     const { spec, warnings } = await loadSpec(workspace);
-    const results = await writeWorkspace(workspace, spec);
+    const existed = new Set<string>();
+    for (const f of renderWorkspace(spec)) if (await pathExists(path.join(workspace, f.path))) existed.add(f.path);
+    const results = (await writeWorkspace(workspace, spec)).map((r) => ({ ...r, created: r.changed && !existed.has(r.path) }));
     if (outputFormat(ctx.values) === 'json') {
       ctx.stdout.write(JSON.stringify({ workspace, files: results, warnings }) + '\n');
       return 0;
     }
     for (const w of warnings) ctx.stderr.write(`warning: ${w.field}: ${w.message}\n`);
-    for (const r of results) ctx.stdout.write(`${r.changed ? 'changed  ' : 'unchanged'} ${displayPath(ctx, `${workspace}/${r.path}`)}\n`);
+    for (const r of results) ctx.stdout.write(`${r.created ? 'created  ' : r.changed ? 'changed  ' : 'unchanged'} ${displayPath(ctx, `${workspace}/${r.path}`)}\n`);
     return 0;
   },
 };

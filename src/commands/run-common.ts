@@ -1,5 +1,10 @@
 /** Flags and output shared by converge, test and plan: one engine run, rendered for where it runs. */
+import { stat } from 'node:fs/promises';
+import path from 'node:path';
 import { loadSpec } from '../spec/load.js';
+import { UsageError } from '../spec/errors.js';
+import { ROLES } from '../roles/index.js';
+import type { Role, Task } from '../engine/task.js';
 import { runConverge, type RunSummary } from '../engine/converge.js';
 import { fanOut, type EngineEvent, type EventSink } from '../engine/events.js';
 import { createJsonRenderer, createPlainRenderer } from '../output/plain.js';
@@ -30,6 +35,11 @@ export interface EngineRun {
 
 export async function runFromFlags(ctx: CommandContext, mode: { dryRun?: boolean; tags?: string[] }): Promise<EngineRun> {
   const workspace = resolveWorkspace(ctx);
+  const tags = mode.tags ?? list(stringFlag(ctx.values, 'tags'));
+  const skipTags = list(stringFlag(ctx.values, 'skip-tags'));
+  if (!mode.tags) checkTags('--tags', tags);
+  checkTags('--skip-tags', skipTags);
+  const artifacts = await artifactsFlag(ctx);
   const { spec, warnings } = await loadSpec(workspace);
   const format = outputFormat(ctx.values);
   const write = (s: string) => void ctx.stdout.write(s);
@@ -40,11 +50,11 @@ export async function runFromFlags(ctx: CommandContext, mode: { dryRun?: boolean
   const summary = await runConverge({
     workspace,
     spec,
-    tags: mode.tags ?? list(stringFlag(ctx.values, 'tags')),
-    skipTags: list(stringFlag(ctx.values, 'skip-tags')),
+    tags,
+    skipTags,
     limit: list(stringFlag(ctx.values, 'limit')),
     dryRun: mode.dryRun,
-    artifacts: stringFlag(ctx.values, 'artifacts'),
+    artifacts,
     sshConfig: stringFlag(ctx.values, 'ssh-config'),
     acceptChangedHostKeys: accept === 'all' ? true : list(accept),
     signal: ctx.signal,
@@ -58,4 +68,42 @@ export async function runFromFlags(ctx: CommandContext, mode: { dryRun?: boolean
 /** Exit code of a run: 0 ok, 1 a host failed, 130 cancelled. */
 export function exitCode(s: RunSummary): number {
   return s.status === 'ok' ? 0 : s.status === 'cancelled' ? 130 : 1;
+}
+
+/** Every tag a task carries, and every role name: what --tags and --skip-tags may name. */
+export function knownTags(roles: Role[] = ROLES): string[] {
+  const out = new Set<string>();
+  for (const r of roles) {
+    out.add(r.name);
+    for (const t of r.tasks as Task[]) for (const tag of t.tags ?? []) out.add(tag);
+  }
+  return [...out];
+}
+
+/** An unknown tag would silently select nothing (or skip nothing), as --limit already refuses. */
+function checkTags(flag: string, given: string[] | undefined): void {
+  if (!given) return;
+  const known = knownTags();
+  const unknown = given.filter((t) => !known.includes(t));
+  if (unknown.length === 0) return;
+  const near = known.filter((k) => unknown.some((u) => k.startsWith(u) || u.startsWith(k) || (Math.abs(k.length - u.length) <= 1 && [...k].filter((c, i) => u[i] !== c).length <= 1)));
+  throw new UsageError(
+    `${flag} ${unknown.join(',')}: no such tag or role${near.length ? ` (did you mean ${near.join(' or ')}?)` : ''}; known: ${known.join(', ')}`,
+  );
+}
+
+/** `--artifacts`: official, an http(s) URL, or a local folder that must exist now (resolved from where the user is). */
+export async function artifactsFlag(ctx: CommandContext): Promise<string | undefined> {
+  const v = stringFlag(ctx.values, 'artifacts');
+  if (v === undefined || v === 'official' || /^https?:\/\//.test(v)) return v;
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(v)) throw new UsageError(`--artifacts ${v}: only http:// and https:// mirrors, "official" or a local folder`);
+  const dir = path.resolve(ctx.cwd, v);
+  let st;
+  try {
+    st = await stat(dir);
+  } catch {
+    throw new UsageError(`--artifacts ${v}: no such folder (${dir}); give a folder holding the release files and SHA256SUMS, an http(s) mirror URL, or "official"`);
+  }
+  if (!st.isDirectory()) throw new UsageError(`--artifacts ${v}: is a file, not a folder; give the folder that holds it and SHA256SUMS`);
+  return dir;
 }

@@ -24,6 +24,7 @@ import type { MachineStatus } from '../vagrant/parse.js';
 import { formatPreflight, runPreflight, type PreflightCheck, type PreflightProbes } from '../vagrant/preflight.js';
 import * as vagrant from '../vagrant/vagrant.js';
 import { outputFormat, stringFlag, type CommandDef } from './args.js';
+import { artifactsFlag } from './run-common.js';
 import { displayPath, resolveWorkspace, workspaceOptions } from './workspace.js';
 import { pathExists } from '../util/fs.js';
 
@@ -302,7 +303,7 @@ export const upCommand: CommandDef = {
       emit: fanOut(renderer, format === 'json' ? undefined : (e) => events.push(e)),
       signal: ctx.signal,
       yes: !!ctx.values.yes,
-      artifacts: stringFlag(ctx.values, 'artifacts'),
+      artifacts: await artifactsFlag(ctx),
       acceptChangedHostKeys: accept === 'all' ? true : list(accept),
       machinesOnly: !!ctx.values['machines-only'],
       env: ctx.env,

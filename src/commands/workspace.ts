@@ -1,4 +1,5 @@
 /** The workspace flags every command shares: `--dir DIR` (default: current folder) or `--config FILE`. */
+import { statSync } from 'node:fs';
 import path from 'node:path';
 import { UsageError } from '../spec/errors.js';
 import { SPEC_FILE } from '../spec/load.js';
@@ -19,8 +20,26 @@ export function resolveWorkspace(ctx: CommandContext): string {
     if (typeof dir === 'string' || positional) throw new UsageError('give either --config or a workspace folder, not both');
     return path.resolve(ctx.cwd, path.dirname(config));
   }
+  if (ctx.positionals.length > 1)
+    throw new UsageError(`one workspace folder at most, got ${ctx.positionals.length} arguments: ${ctx.positionals.map((p) => JSON.stringify(p)).join(' ')} (quote a folder name that has spaces)`);
   if (typeof dir === 'string' && positional) throw new UsageError('give the workspace folder once: either as an argument or with --dir');
-  return path.resolve(ctx.cwd, typeof dir === 'string' ? dir : (positional ?? '.'));
+  const given = typeof dir === 'string' ? dir : positional;
+  const workspace = path.resolve(ctx.cwd, given ?? '.');
+  if (given !== undefined) notAFile(workspace, given);
+  return workspace;
+}
+
+/** `render kcore.yaml`: the workspace is a folder; a file given in its place says what to type instead. */
+function notAFile(workspace: string, given: string): void {
+  let st;
+  try {
+    st = statSync(workspace);
+  } catch {
+    return; // absent (init creates it; the others say there is no spec) or unreadable: reported where it is read
+  }
+  if (st.isDirectory()) return;
+  const hint = path.basename(workspace) === SPEC_FILE ? `: give its folder (${path.dirname(given) || '.'}) or --config ${given}` : ': give the workspace folder';
+  throw new UsageError(`${given} is a file, not a folder${hint}`);
 }
 
 /** Show a path relative to where the user is, when that is shorter. */

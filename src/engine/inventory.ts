@@ -2,12 +2,12 @@
  * Which machines to reach and how: vagrant providers from `<workspace>/ssh.config` (written from
  * `vagrant ssh-config`), provider `existing` from the spec's machine list.
  */
-import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { plannedHosts } from '../spec/hosts.js';
 import type { ClusterSpec } from '../spec/schema.js';
 import { UsageError } from '../spec/errors.js';
-import { targetsFromSshConfig } from '../ssh/ssh-config.js';
+import { loadSshConfig } from '../ssh/ssh-config.js';
+import { InputFileError } from '../util/fs.js';
 import type { HostInfo } from './task.js';
 
 export const SSH_CONFIG_FILE = 'ssh.config';
@@ -19,15 +19,14 @@ export async function resolveHosts(workspace: string, spec: ClusterSpec, opts: {
     return planned.map((h) => ({ ...h, target: { name: h.name, host: h.sshAddress, port: h.sshPort, user: spec.ssh.user, identityFile } }));
   }
   const file = opts.sshConfig ?? path.join(workspace, SSH_CONFIG_FILE);
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT')
-      throw new UsageError(`${file} does not exist: the machines are not up yet. Run \`kcore-wizard up\` (or \`vagrant up && vagrant ssh-config > ssh.config\` in the workspace)`);
-    throw e;
-  }
-  const targets = targetsFromSshConfig(text, { names: planned.map((h) => h.name), configDir: path.dirname(file) });
+  const targets = await loadSshConfig(file, { names: planned.map((h) => h.name), configDir: path.dirname(file), defaultUser: spec.ssh.user }).then(
+    (r) => r.targets,
+    (e: unknown) => {
+      if (e instanceof InputFileError && e.code === 'ENOENT')
+        throw new UsageError(`${file} does not exist: the machines are not up yet. Run \`kcore-wizard up\` (or \`vagrant up && vagrant ssh-config > ssh.config\` in the workspace)`);
+      throw e;
+    },
+  );
   return planned.map((h) => {
     const t = targets.find((x) => x.name === h.name);
     if (!t) throw new UsageError(`${h.name} is not in ${file}: run \`kcore-wizard up\` to start it and refresh ssh.config`);

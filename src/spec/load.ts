@@ -2,14 +2,13 @@
  * Load and save `kcore.yaml` with precise errors: YAML syntax, wrong types, unknown fields and rule
  * violations are all reported as `file:line:column: field: message` (SpecError, exit code 2).
  */
-import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { isMap, isNode, LineCounter, parseDocument, stringify, type Document } from 'yaml';
 import type { z } from 'zod';
 import { specSchema, type ClusterSpec } from './schema.js';
 import { SpecError, type SpecProblem } from './errors.js';
 import { validateSpec } from './validate.js';
-import { writeFileAtomic } from '../util/fs.js';
+import { InputFileError, readInputFile, writeFileAtomic } from '../util/fs.js';
 
 export const SPEC_FILE = 'kcore.yaml';
 
@@ -32,7 +31,11 @@ export function parseSpec(text: string, file: string): LoadedSpec {
       file,
       doc.errors.slice(0, 1).map((e) => {
         const pos = lineCounter.linePos(e.pos[0]);
-        return { field: '', message: `invalid YAML: ${e.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '')}`, line: pos.line, column: pos.col };
+        const message =
+          e.code === 'MULTIPLE_DOCS'
+            ? 'more than one YAML document (a `---` line starts a second one): keep one cluster spec per file'
+            : `invalid YAML: ${e.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '')}`;
+        return { field: '', message, line: pos.line, column: pos.col };
       }),
     );
   }
@@ -40,6 +43,16 @@ export function parseSpec(text: string, file: string): LoadedSpec {
   if (data === null || data === undefined) throw new SpecError(file, [{ field: '', message: 'the file is empty: run `kcore-wizard init` to write a default spec' }]);
   const parsed = specSchema.safeParse(data, { reportInput: true });
   if (!parsed.success) {
+    const missing = parsed.error.issues.filter((i) => i.path.length === 1 && (i.code === 'invalid_type' || i.code === 'invalid_value') && i.input === undefined);
+    // A spec cut down to a few lines: one line that says how to get a whole one, not a line per section.
+    if (missing.length >= 3)
+      throw new SpecError(file, [
+        {
+          field: '',
+          message: `${missing.length} sections are missing (${missing.map((i) => i.path[0]).join(', ')}): run \`kcore-wizard init --force\` in this folder to write a complete spec (with every default), then edit it`,
+          line: 1,
+        },
+      ]);
     throw new SpecError(file, parsed.error.issues.map((issue) => problemFromIssue(issue, doc, lineCounter)));
   }
   const { errors, warnings } = validateSpec(parsed.data);
@@ -52,9 +65,9 @@ export async function loadSpec(workspace: string): Promise<LoadedSpec> {
   const file = specPath(workspace);
   let text: string;
   try {
-    text = await readFile(file, 'utf8');
+    text = await readInputFile(file, { what: `the cluster spec (${SPEC_FILE})` });
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT')
+    if (e instanceof InputFileError && e.code === 'ENOENT')
       throw new SpecError(file, [{ field: '', message: `no cluster spec here: run \`kcore-wizard init ${workspace === '.' ? '' : workspace}\` first, or pass --dir` }]);
     throw e;
   }
@@ -106,8 +119,12 @@ function issueMessage(issue: z.core.$ZodIssue): string {
     return `is missing: ${expected}`;
   }
   if (issue.code === 'invalid_type') {
-    return `expected ${issue.expected}, got ${describe(issue.input)}`;
+    // `prefix: 10.0` is a number to YAML: quoting it keeps it text.
+    const quote = issue.expected === 'string' && typeof issue.input === 'number' ? ': YAML reads it as a number; put the value in quotes' : '';
+    return `expected ${issue.expected === 'string' ? 'text' : issue.expected}, got ${describe(issue.input)}${quote}`;
   }
+  if (issue.code === 'invalid_format' && typeof issue.input === 'string' && issue.input.length > 63 && /DNS label/.test(issue.message))
+    return `${issue.message}: at most 63 characters, got ${issue.input.length}`;
   if (issue.code === 'invalid_value') return `${issue.message.replace(/^Invalid (option|input): /, '')}, got ${describe(issue.input)}`;
   return issue.message;
 }

@@ -22,10 +22,15 @@ const hostname = z
   .string()
   .regex(/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/, 'expected a lower-case DNS label (letters, digits, "-")');
 
+/** Per machine. */
+export const MAX_MEMORY_MB = 262_144;
+export const MAX_CPUS = 128;
+
 export const groupSchema = z.strictObject({
   count: z.number().int('must be a whole number'),
-  memory: z.number().int('must be a whole number of megabytes'),
-  cpus: z.number().int('must be a whole number').min(1, 'at least 1 CPU'),
+  // Upper bounds catch a typo or a unit slip (GB for MB) before any machine is sized; preflight then checks the host.
+  memory: z.number().int('must be a whole number of megabytes').max(MAX_MEMORY_MB, `at most ${MAX_MEMORY_MB} MB (256 GB) per machine: memory is in megabytes (2048 is 2 GB)`),
+  cpus: z.number().int('must be a whole number').min(1, 'at least 1 CPU').max(MAX_CPUS, `at most ${MAX_CPUS} CPUs per machine`),
 });
 export type GroupSpec = z.infer<typeof groupSchema>;
 

@@ -17,7 +17,9 @@ export const POOL_DEFAULTS = {
 } as const;
 
 function targetKey(t: HostTarget): string {
-  const own = `${t.user}@${t.host.toLowerCase()}:${t.port}`;
+  // The name too: hosts that share an address and port (one sshd, a NAT) each get their own
+  // connection, so that every error and event names the host it is about.
+  const own = `${t.name}=${t.user}@${t.host.toLowerCase()}:${t.port}`;
   return t.proxyJump ? `${own} via ${targetKey(t.proxyJump)}` : own;
 }
 

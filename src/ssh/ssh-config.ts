@@ -6,6 +6,8 @@ import { homedir, userInfo } from 'node:os';
 import { isAbsolute, resolve } from 'node:path';
 import { parse, type Line } from 'ssh-config';
 import type { HostTarget } from './types.js';
+import { UsageError } from '../spec/errors.js';
+import { readInputFile } from '../util/fs.js';
 
 export interface SshConfigOptions {
   /** Host aliases to build targets for; default: every concrete (non-wildcard) Host alias, in file order. */
@@ -16,11 +18,17 @@ export interface SshConfigOptions {
   homeDir?: string;
   /** Called for every directive that was ignored on purpose (Match exec, Include, ProxyCommand, …). */
   onWarning?: (message: string) => void;
+  /** Login user when no User applies (e.g. the spec's ssh.user); default: the local user. */
+  defaultUser?: string;
 }
 
 export interface SshConfigResult {
   targets: HostTarget[];
   warnings: string[];
+  /** Lines that are not `Keyword value`. */
+  problems: SshConfigProblem[];
+  /** Asked-for names that no concrete `Host` line names (their targets are mere defaults). */
+  missing: string[];
 }
 
 interface Block {
@@ -69,14 +77,25 @@ function isConcrete(alias: string): boolean {
   return !/[*?!]/.test(alias);
 }
 
-function flatten(lines: Line[]): Block[] {
+/** A line that is not `Keyword value` (the parser keeps such text as a directive with an odd name). */
+export interface SshConfigProblem {
+  line: number;
+  text: string;
+}
+
+const nl = (s: string | undefined): number => s?.match(/\n/g)?.length ?? 0;
+
+function flatten(lines: Line[], problems: SshConfigProblem[] = []): Block[] {
   const blocks: Block[] = [{ kind: 'global', line: 0, directives: [] }];
   let lineNo = 0;
   const countLines = (l: Line): void => {
-    lineNo += (l.before.match(/\n/g)?.length ?? 0) + (l.after.match(/\n/g)?.length ?? 0);
+    const start = lineNo + 1 + nl(l.before);
+    lineNo += nl(l.before) + nl(l.after) + (l.type === 1 ? nl(l.param) + nl(l.separator) + nl(valueText(l.value)) : 0);
+    if (l.type === 1 && (!/^[A-Za-z][A-Za-z0-9]*$/.test(l.param) || valueText(l.value).trim() === ''))
+      problems.push({ line: start, text: `${l.param}${l.separator}${valueText(l.value)}`.trim().split('\n')[0]!.slice(0, 60) });
   };
   for (const l of lines) {
-    const start = lineNo + 1 + (l.before.match(/\n/g)?.length ?? 0);
+    const start = lineNo + 1 + nl(l.before);
     countLines(l);
     if (l.type !== 1) continue;
     if ('config' in l && /^host$/i.test(l.param)) {
@@ -109,6 +128,7 @@ function flatten(lines: Line[]): Block[] {
 
 class Evaluator {
   readonly warnings: string[] = [];
+  readonly problems: SshConfigProblem[] = [];
   private readonly warned = new Set<string>();
   private readonly blocks: Block[];
   private readonly home: string;
@@ -118,7 +138,7 @@ class Evaluator {
     text: string,
     private readonly opts: SshConfigOptions,
   ) {
-    this.blocks = flatten(parse(text));
+    this.blocks = flatten(parse(text), this.problems);
     this.home = opts.homeDir ?? homedir();
     let u = process.env.USER ?? '';
     try {
@@ -238,7 +258,7 @@ class Evaluator {
     const portText = v.get('port')?.[0] ?? '22';
     const port = Number(portText);
     if (!Number.isInteger(port) || port < 1 || port > 65535) throw new Error(`SSH config: host "${alias}" has an invalid Port "${portText}"`);
-    const t: HostTarget = { name: alias, host: hostName, port, user: v.get('user')?.[0] ?? this.localUser };
+    const t: HostTarget = { name: alias, host: hostName, port, user: v.get('user')?.[0] ?? this.opts.defaultUser ?? this.localUser };
     const ids = (v.get('identityfile') ?? []).filter((f) => f.toLowerCase() !== 'none');
     if (ids.length > 0) {
       const p = this.expand(ids[0]!, alias, v, true);
@@ -285,7 +305,7 @@ export function parseSshConfig(configText: string, opts: SshConfigOptions = {}):
   const ev = new Evaluator(configText, opts);
   const names = opts.names ?? ev.aliases();
   const targets = names.map((n) => ev.target(n));
-  return { targets, warnings: ev.warnings };
+  return { targets, warnings: ev.warnings, problems: ev.problems, missing: names.filter((n) => !ev.hasConcreteHost(n)) };
 }
 
 /**
@@ -295,4 +315,25 @@ export function parseSshConfig(configText: string, opts: SshConfigOptions = {}):
  */
 export function targetsFromSshConfig(configText: string, opts: SshConfigOptions = {}): HostTarget[] {
   return parseSshConfig(configText, opts).targets;
+}
+
+/**
+ * The workspace's ssh.config (or --ssh-config) for these host names, read safely (readInputFile) and
+ * refused as a whole (exit 2, file and line named) when a line is not `Keyword value` or a host is
+ * missing, instead of silently connecting to `<name>:22`.
+ */
+export async function loadSshConfig(file: string, opts: SshConfigOptions & { names: string[] }): Promise<SshConfigResult> {
+  const text = await readInputFile(file, { what: 'an OpenSSH client config (`vagrant ssh-config` output)' });
+  let r: SshConfigResult;
+  try {
+    r = parseSshConfig(text, opts);
+  } catch (e) {
+    throw new UsageError(`${file}: ${(e as Error).message.replace(/^SSH config: /, '')}`);
+  }
+  const p = r.problems[0];
+  if (p)
+    throw new UsageError(`${file}:${p.line}: cannot read "${p.text}": every line must be \`Keyword value\` (e.g. \`HostName 10.0.0.101\`); rewrite it with \`vagrant ssh-config > ssh.config\` in the workspace`);
+  if (r.missing.length > 0)
+    throw new UsageError(`${file} has no \`Host\` entry for ${r.missing.join(', ')}: run \`kcore-wizard up\` to start ${r.missing.length === 1 ? 'it' : 'them'} and refresh ssh.config`);
+  return r;
 }

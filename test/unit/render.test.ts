@@ -35,8 +35,8 @@ describe('workspace rendering', () => {
     expect((await runCli(['init', dir, '--etcd', '3', '--masters', '2', '--workers', '5', '--worker-memory', '3072', '--master-cpus', '2'])).code).toBe(0);
     const r = await runCli(['render', dir]);
     expect(r.code).toBe(0);
-    expect(r.stdout).toMatch(/changed +.*Vagrantfile\n/);
-    expect(r.stdout).toMatch(/changed +.*inventory\.ini\n/);
+    expect(r.stdout).toMatch(/created +.*Vagrantfile\n/);
+    expect(r.stdout).toMatch(/created +.*inventory\.ini\n/);
 
     const { spec } = await loadSpec(dir);
     const p = probe(path.join(dir, 'Vagrantfile'));
