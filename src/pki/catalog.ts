@@ -7,6 +7,8 @@ import { sanEntry, type CertProfile } from './x509.js';
 export const CLUSTER_CA_ID = 'ca';
 export const ETCD_CA_ID = 'etcd/ca';
 export const SERVICE_ACCOUNT_ID = 'sa';
+/** The user flanneld authenticates as (its certificate's CN); the flannel ClusterRoleBinding names it. */
+export const FLANNEL_USER = 'kcore:flannel';
 
 const NODE_NAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 
@@ -145,6 +147,18 @@ export function certificateProfiles(input: PkiInput): CertProfile[] {
       issuer: CLUSTER_CA_ID,
       purpose: 'Client certificate of kube-proxy (all nodes share it) towards the API server.',
     },
+    {
+      id: p.flannel.id,
+      // Not a node identity (no system:node:, no system:nodes): the Node authorizer lets a node read only
+      // its own Node, and flanneld's kube subnet manager lists and watches every Node. No `system:` prefix
+      // either (reserved for Kubernetes itself); the flannel ClusterRoleBinding names this user.
+      subject: [['CN', FLANNEL_USER]],
+      sans: [],
+      extKeyUsage: [...client],
+      isCa: false,
+      issuer: CLUSTER_CA_ID,
+      purpose: `Client certificate of flanneld (all nodes share it): user ${FLANNEL_USER}, bound to the flannel ClusterRole (list/watch nodes, patch nodes/status).`,
+    },
   ];
   for (const n of kubeletNodes(input)) {
     profiles.push({
@@ -226,6 +240,7 @@ export function purposeOf(id: string, profiles: readonly CertProfile[] = []): st
     'controller-manager': 'Client certificate of kube-controller-manager.',
     scheduler: 'Client certificate of kube-scheduler.',
     'kube-proxy': 'Client certificate of kube-proxy.',
+    flannel: 'Client certificate of flanneld.',
     'etcd/apiserver-etcd-client': 'Client certificate kube-apiserver uses towards etcd.',
     'etcd/kcore-etcd-client': 'Client certificate kcore-wizard uses for etcdctl and smoke tests.',
     'etcd/healthcheck-client': 'Client certificate for etcd health checks.',

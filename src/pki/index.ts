@@ -21,7 +21,7 @@ export { ensurePki, expiryReason } from './ensure.js';
 export { listCertificates, formatCertificateTable, type TableOptions } from './list.js';
 export { pkiPaths, pkiRoot, type PkiPaths, type CertKeyPaths } from './paths.js';
 export { readPem } from './store.js';
-export { certificateProfiles, purposeOf, CLUSTER_CA_ID, ETCD_CA_ID, SERVICE_ACCOUNT_ID } from './catalog.js';
+export { certificateProfiles, purposeOf, CLUSTER_CA_ID, ETCD_CA_ID, SERVICE_ACCOUNT_ID, FLANNEL_USER } from './catalog.js';
 export { firstServiceIp, canonicalIp } from './net.js';
 export type { CertProfile } from './x509.js';
 export {

@@ -17,6 +17,8 @@ export interface PkiPaths {
   controllerManager: CertKeyPaths;
   scheduler: CertKeyPaths;
   kubeProxy: CertKeyPaths;
+  /** flanneld on every node (its own identity: the Node authorizer lets a kubelet read only its own Node). */
+  flannel: CertKeyPaths;
   /** One per master and worker node. */
   kubelet(nodeName: string): CertKeyPaths;
   /** Service-account signing key pair (no certificate). */
@@ -56,6 +58,7 @@ export function pkiPaths(workspace: string): PkiPaths {
     controllerManager: pair('controller-manager'),
     scheduler: pair('scheduler'),
     kubeProxy: pair('kube-proxy'),
+    flannel: pair('flannel'),
     kubelet: (name) => pair(`kubelet/${name}`),
     serviceAccount: { id: 'sa', key: path.join(root, 'sa.key'), pub: path.join(root, 'sa.pub') },
     etcd: {

@@ -6,12 +6,13 @@
 // official URL: a task-end message, no stack trace. A rerun changes nothing before that point. With a
 // (stub) server tarball added to the mirror, the master gets further: binaries installed 0755.
 import { execFile } from 'node:child_process';
-import { createHash } from 'node:crypto';
+import { createHash, X509Certificate } from 'node:crypto';
 import { appendFile, chmod, mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import YAML from 'yaml';
 import * as testHosts from '../hosts/index.js';
 import { canRunHosts, startSshHosts, type SystemdHostOptions, type TestHosts } from '../hosts/index.js';
 import { layoutHosts, specForHosts, workspaceFor } from '../support/cluster.js';
@@ -105,8 +106,8 @@ describe('converge through the Kubernetes roles as far as the artifacts allow', 
     );
     const master = hostsOf(spec, 'kube-master')[0]!;
     expect((await hosts.exec('kube-master-01', 'cat /etc/systemd/system/kube-apiserver.service')).stdout).toBe(apiserverUnit(spec, master));
-    expect((await hosts.exec('kube-worker-01', 'stat -c "%n %a %U" /etc/kubernetes/pki/kubelet.key /etc/kubernetes/kubelet.kubeconfig /etc/kubernetes/kube-proxy.kubeconfig /etc/containerd/config.toml')).stdout).toBe(
-      '/etc/kubernetes/pki/kubelet.key 600 root\n/etc/kubernetes/kubelet.kubeconfig 600 root\n/etc/kubernetes/kube-proxy.kubeconfig 600 root\n/etc/containerd/config.toml 644 root\n',
+    expect((await hosts.exec('kube-worker-01', 'stat -c "%n %a %U" /etc/kubernetes/pki/kubelet.key /etc/kubernetes/kubelet.kubeconfig /etc/kubernetes/kube-proxy.kubeconfig /etc/kubernetes/flannel.kubeconfig /etc/containerd/config.toml')).stdout).toBe(
+      '/etc/kubernetes/pki/kubelet.key 600 root\n/etc/kubernetes/kubelet.kubeconfig 600 root\n/etc/kubernetes/kube-proxy.kubeconfig 600 root\n/etc/kubernetes/flannel.kubeconfig 600 root\n/etc/containerd/config.toml 644 root\n',
     );
     expect((await hosts.exec('kube-worker-02', 'cat /etc/systemd/system/kubelet.service')).stdout).toBe(kubeletUnit(spec, hostsOf(spec, 'kube-worker')[1]!));
     // The kubeconfig the worker's kubelet would use: kubectl reads it, the server is the first master.
@@ -115,6 +116,12 @@ describe('converge through the Kubernetes roles as far as the artifacts allow', 
     const view = JSON.parse((await exec('kubectl', ['config', 'view', '--kubeconfig', kc, '-o', 'json'])).stdout) as { clusters: Array<{ cluster: { server: string } }>; users: Array<{ name: string }> };
     expect(view.clusters[0]!.cluster.server).toBe(`https://${hosts.prefix}.111:6443`);
     expect(view.users[0]!.name).toBe('system:node:kube-worker-02');
+    // flanneld's kubeconfig is its own: user kcore:flannel, a certificate without system:node: or system:nodes.
+    const fkc = (await hosts.exec('kube-worker-02', 'cat /etc/kubernetes/flannel.kubeconfig')).stdout;
+    expect(fkc).not.toBe((await hosts.exec('kube-worker-02', 'cat /etc/kubernetes/kubelet.kubeconfig')).stdout);
+    const fcert = new X509Certificate(Buffer.from((YAML.parse(fkc) as { users: Array<{ name: string; user: Record<string, string> }> }).users[0]!.user['client-certificate-data']!, 'base64'));
+    expect(fcert.subject).toBe('CN=kcore:flannel');
+    expect((await hosts.exec('kube-worker-02', 'cat /etc/systemd/system/flanneld.service')).stdout).toContain('--kubeconfig-file=/etc/kubernetes/flannel.kubeconfig');
     // The admin kubeconfig of the workspace.
     expect((await stat(path.join(ws, 'kubeconfig'))).mode & 0o777).toBe(0o600);
   });

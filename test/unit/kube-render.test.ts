@@ -216,13 +216,16 @@ describe('kubectl reads every generated kubeconfig; openssl verifies the embedde
     await check(files[2]!.content as string, { server, certFile: p.admin.cert, keyFile: p.admin.key, subject: /^CN=kube-admin,O=system:masters$/ });
   });
 
-  it('kubelet (its own certificate per node) and kube-proxy; workers talk to the first master', async () => {
+  it('kubelet (its own certificate per node), kube-proxy and flanneld (its own, not a node identity); workers talk to the first master', async () => {
     const p = pkiPaths(ws);
     for (const name of ['kube-master-01', 'kube-worker-01', 'kube-worker-02']) {
       const files = await nodeKubeconfigs(ctxFor(name));
       const server = name.startsWith('kube-master') ? 'https://10.20.0.111:6443' : 'https://10.20.0.111:6443';
-      await check(files[0]!.content as string, { server, certFile: p.kubelet(name).cert, keyFile: p.kubelet(name).key, subject: new RegExp(`^CN=system:node:${name},O=system:nodes$`) });
-      await check(files[1]!.content as string, { server, certFile: p.kubeProxy.cert, keyFile: p.kubeProxy.key, subject: /^CN=system:kube-proxy,O=system:node-proxier$/ });
+      const file = (f: string) => files.find((x) => x.path === `/etc/kubernetes/${f}`)!.content as string;
+      await check(file('kubelet.kubeconfig'), { server, certFile: p.kubelet(name).cert, keyFile: p.kubelet(name).key, subject: new RegExp(`^CN=system:node:${name},O=system:nodes$`) });
+      await check(file('kube-proxy.kubeconfig'), { server, certFile: p.kubeProxy.cert, keyFile: p.kubeProxy.key, subject: /^CN=system:kube-proxy,O=system:node-proxier$/ });
+      // flanneld lists and watches every Node: its own user, no system:node: / system:nodes (issue 11, defect 1).
+      await check(file('flannel.kubeconfig'), { server, certFile: p.flannel.cert, keyFile: p.flannel.key, subject: /^CN=kcore:flannel$/ });
     }
   });
 
@@ -332,6 +335,8 @@ describe('manifests and configuration files parse and follow the spec', () => {
     expect(flannelNetConf(spec)).toBe(w['/etc/kube-flannel/net-conf.json']);
     expect(cniConflist()).toBe(w['/etc/cni/net.d/10-flannel.conflist']);
     expect(flannelUnit(spec, hostsOf(spec, 'kube-worker')[0]!, { iface: 'eth1' })).toMatch(/--kube-subnet-mgr[\s\S]*--iface=eth1[\s\S]*Environment=NODE_NAME=kube-worker-01|Environment=NODE_NAME=kube-worker-01[\s\S]*--kube-subnet-mgr[\s\S]*--iface=eth1/);
+    // flanneld logs in with its own kubeconfig, never the kubelet's (issue 11, defect 1).
+    expect(flannelUnit(spec, hostsOf(spec, 'kube-worker')[0]!, { iface: 'eth1' })).toMatch(/^\s*--kubeconfig-file=\/etc\/kubernetes\/flannel\.kubeconfig \\$/m);
   });
 
   it('kernel settings plan reads /proc state', () => {

@@ -4,8 +4,8 @@ import { describe, expect, it } from 'vitest';
 import { ArtifactError, ARTIFACTS, type ArtifactStore } from '../../src/engine/artifacts.js';
 import type { HostInfo, RunContext } from '../../src/engine/task.js';
 import { addonPlan, addonsRole, parseGetOutput } from '../../src/roles/addons/index.js';
-import { artifactFailure, corednsManifest, MANIFEST_HASH_ANNOTATION, nodesProblem, parseNode } from '../../src/roles/kube-common/index.js';
-import { kubeMasterRole, leaseProblem } from '../../src/roles/kube-master/index.js';
+import { ADMIN_KUBECONFIG, artifactFailure, corednsManifest, getNodeCommand, getNodesCommand, KUBELET_KUBECONFIG, MANIFEST_HASH_ANNOTATION, nodesProblem, parseNode } from '../../src/roles/kube-common/index.js';
+import { flannelRbacManifest, kubeMasterRole, leaseProblem, rbacPlan } from '../../src/roles/kube-master/index.js';
 import { kubeWorkerRole } from '../../src/roles/kube-worker/index.js';
 import { kubectlRole } from '../../src/roles/kubectl/index.js';
 import { defaultSpec, plannedHosts } from '../../src/spec/index.js';
@@ -32,6 +32,30 @@ describe('add-on plans', () => {
   });
   it('a single object comes back without a List', () => {
     expect(parseGetOutput('{"kind":"Service","metadata":{"name":"x"}}')).toEqual([{ kind: 'Service', metadata: { name: 'x' } }]);
+  });
+});
+
+describe('flannel RBAC from the first master', () => {
+  const m = flannelRbacManifest(spec);
+  it('creates the ClusterRole and binding when missing, nothing when applied with this manifest, an update when it changed', () => {
+    expect(rbacPlan(m, [])).toEqual(['create ClusterRole kcore:flannel', 'create ClusterRoleBinding kcore:flannel']);
+    const live = m.objects.map((o) => ({ kind: o.kind, metadata: { name: o.name, annotations: { [MANIFEST_HASH_ANNOTATION]: m.sha256 } } }));
+    expect(rbacPlan(m, live)).toEqual([]);
+    expect(rbacPlan(m, [live[0]!, { ...live[1]!, metadata: { name: 'kcore:flannel', annotations: { [MANIFEST_HASH_ANNOTATION]: 'old' } } }])).toEqual(['update ClusterRoleBinding kcore:flannel (manifest changed)']);
+  });
+  it('binds the user of flanneld\'s certificate', () => {
+    expect(m.text).toMatch(/subjects:\n\s+- apiGroup: rbac.authorization.k8s.io\n\s+kind: User\n\s+name: kcore:flannel/);
+  });
+  it('comes after /readyz in kube-master, which runs before kube-worker (where nodes wait for Ready)', () => {
+    const names = kubeMasterRole.tasks.map((t) => t.name);
+    expect(names.indexOf('flannel RBAC (ClusterRole and binding for flanneld)')).toBeGreaterThan(names.indexOf('API server answers /readyz'));
+  });
+});
+
+describe('node reads: a node only itself, the cluster view with the admin kubeconfig', () => {
+  it('get node <name> with the kubelet kubeconfig; get nodes only with the admin one', () => {
+    expect(getNodeCommand('kube-worker-01', { kubeconfig: KUBELET_KUBECONFIG })).toBe(`/opt/bin/kubectl --kubeconfig=${KUBELET_KUBECONFIG} --request-timeout=10s get node kube-worker-01 -o json --ignore-not-found`);
+    expect(getNodesCommand()).toBe(`/opt/bin/kubectl --kubeconfig=${ADMIN_KUBECONFIG} --request-timeout=10s get nodes -o json`);
   });
 });
 

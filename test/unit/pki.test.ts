@@ -38,6 +38,7 @@ const clusterLeaves = [
   'controller-manager',
   'scheduler',
   'kube-proxy',
+  'flannel',
   ...['master-1', 'master-2', 'worker-1', 'worker-2', 'worker-3'].map((n) => `kubelet/${n}`),
 ];
 const etcdLeaves = [
@@ -128,6 +129,8 @@ describe('ensurePki on an empty workspace', () => {
       'controller-manager': { subject: 'CN=system:kube-controller-manager', eku: [CLIENT_AUTH], issuer: 'ca' },
       scheduler: { subject: 'CN=system:kube-scheduler', eku: [CLIENT_AUTH], issuer: 'ca' },
       'kube-proxy': { subject: 'O=system:node-proxier\nCN=system:kube-proxy', eku: [CLIENT_AUTH], issuer: 'ca' },
+      // flanneld: its own user, never a node identity (the Node authorizer would confine it to its own Node).
+      flannel: { subject: 'CN=kcore:flannel', eku: [CLIENT_AUTH], issuer: 'ca' },
       'etcd/apiserver-etcd-client': { subject: 'CN=kube-apiserver-etcd-client', eku: [CLIENT_AUTH], issuer: 'etcd/ca' },
       'etcd/kcore-etcd-client': { subject: 'CN=kcore-etcd-client', eku: [CLIENT_AUTH], issuer: 'etcd/ca' },
       'etcd/healthcheck-client': { subject: 'CN=kube-etcd-healthcheck-client', eku: [CLIENT_AUTH], issuer: 'etcd/ca' },
@@ -411,7 +414,7 @@ describe('listCertificates / formatCertificateTable', () => {
     expect(lines[0]).toMatch(/^FILE\s+SUBJECT\s+ISSUER\s+EXPIRES\s+DAYS LEFT\s+SANS\s+PURPOSE$/);
     expect(table).toContain('etcd/server-etcd-1.crt');
     expect(table).toContain('(self-signed)');
-    expect(table).toMatch(/22 certificates$/);
+    expect(table).toMatch(/23 certificates$/);
     expect(table).not.toMatch(/PRIVATE KEY|BEGIN/);
   });
 
@@ -419,7 +422,7 @@ describe('listCertificates / formatCertificateTable', () => {
     const list = await listCertificates(base, new Date(Date.now() + 350 * DAY));
     const table = formatCertificateTable(list);
     expect(table).toMatch(/admin\.crt .* 14 !/);
-    expect(table).toMatch(/20 expiring within 30 days or expired \(!\)$/);
+    expect(table).toMatch(/21 expiring within 30 days or expired \(!\)$/);
   });
 });
 

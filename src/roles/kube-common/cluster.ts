@@ -80,11 +80,33 @@ export function parseNode(n: NodeJson): NodeInfo {
   };
 }
 
-/** Every node as the API sees it (kubectl get nodes -o json). */
-export async function getNodes(ctx: TaskContext, opts: { kubeconfig?: string } = {}): Promise<NodeInfo[]> {
-  const r = await ctx.conn.exec(kubectl('get nodes -o json', opts), { sudo: true, signal: ctx.signal });
+/**
+ * The cluster-wide view of the nodes: `get nodes` (list) always with the admin kubeconfig. A node's
+ * kubelet credentials may not list Nodes (Node authorizer, AuthorizeNodeWithSelectors: a node reads only
+ * its own Node object), so this takes no kubeconfig option. Pure; exported for the API-access contract test.
+ */
+export function getNodesCommand(opts: { server?: string } = {}): string {
+  return kubectl('get nodes -o json', { server: opts.server });
+}
+
+/** One node by name (`get node <name>`): what a node may read about itself with its own credentials. Pure. */
+export function getNodeCommand(name: string, opts: { kubeconfig?: string; server?: string } = {}): string {
+  return kubectl(`get node ${shellQuote(name)} -o json --ignore-not-found`, opts);
+}
+
+/** Every node as the API sees it (admin credentials). */
+export async function getNodes(ctx: TaskContext, opts: { server?: string } = {}): Promise<NodeInfo[]> {
+  const r = await ctx.conn.exec(getNodesCommand(opts), { sudo: true, signal: ctx.signal });
   if (r.exitCode !== 0) throw new TaskFailure(`kubectl get nodes failed on ${ctx.host.name}: ${lastLine(r.stderr) || `exit ${r.exitCode}`}`);
   return ((JSON.parse(r.stdout) as { items: NodeJson[] }).items ?? []).map(parseNode);
+}
+
+/** One node (an empty list when it is not registered), read with `kubeconfig` (a node: its kubelet's). */
+export async function getNode(ctx: TaskContext, name: string, opts: { kubeconfig?: string; server?: string } = {}): Promise<NodeInfo[]> {
+  const r = await ctx.conn.exec(getNodeCommand(name, opts), { sudo: true, signal: ctx.signal });
+  if (r.exitCode !== 0) throw new TaskFailure(`kubectl get node ${name} failed on ${ctx.host.name}: ${lastLine(r.stderr) || `exit ${r.exitCode}`}`);
+  const t = r.stdout.trim();
+  return t ? [parseNode(JSON.parse(t) as NodeJson)] : [];
 }
 
 /** What is wrong with the expected nodes (missing or not Ready), or null. */
@@ -98,12 +120,18 @@ export function nodesProblem(nodes: NodeInfo[], expected: string[]): string | nu
   return problems.length ? problems.join('; ') : null;
 }
 
-export async function waitNodesReady(ctx: TaskContext, expected: string[], opts: { kubeconfig?: string; timeoutMs?: number } = {}): Promise<void> {
+/**
+ * Bounded wait for nodes to be registered and Ready. With `self` (a node waiting for itself with its own
+ * kubelet kubeconfig) it reads only that Node; otherwise the cluster-wide list with the admin kubeconfig.
+ */
+export async function waitNodesReady(ctx: TaskContext, expected: string[], opts: { self?: { kubeconfig: string }; timeoutMs?: number } = {}): Promise<void> {
+  const self = opts.self;
+  if (self && expected.length !== 1) throw new Error('waitNodesReady: a node waits only for itself');
   await waitFor(
     `node${expected.length === 1 ? '' : 's'} ${expected.join(', ')}`,
     async () => {
       try {
-        return nodesProblem(await getNodes(ctx, opts), expected);
+        return nodesProblem(self ? await getNode(ctx, expected[0]!, { kubeconfig: self.kubeconfig }) : await getNodes(ctx), expected);
       } catch (e) {
         if (e instanceof TaskFailure) return e.message;
         throw e;

@@ -16,6 +16,8 @@ export const SYSTEMD_DIR = '/etc/systemd/system';
 export const ADMIN_KUBECONFIG = `${K8S_DIR}/admin.kubeconfig`;
 export const KUBELET_KUBECONFIG = `${K8S_DIR}/kubelet.kubeconfig`;
 export const KUBE_PROXY_KUBECONFIG = `${K8S_DIR}/kube-proxy.kubeconfig`;
+/** flanneld's own kubeconfig (never the kubelet's: see the flannel certificate in src/pki/catalog.ts). */
+export const FLANNEL_KUBECONFIG = `${K8S_DIR}/flannel.kubeconfig`;
 export const CONTROLLER_MANAGER_KUBECONFIG = `${K8S_DIR}/controller-manager.kubeconfig`;
 export const SCHEDULER_KUBECONFIG = `${K8S_DIR}/scheduler.kubeconfig`;
 

@@ -19,11 +19,11 @@ import {
   DASHBOARD_IMAGE,
   DASHBOARD_SCRAPER_IMAGE,
   DASHBOARD_VERSION,
+  FLANNEL_KUBECONFIG,
   FLANNEL_NET_CONF,
   FLANNEL_SUBNET_FILE,
   K8S_DIR,
   K8S_PKI,
-  KUBELET_KUBECONFIG,
   PAUSE_IMAGE,
   SMOKE_IMAGE,
 } from './paths.js';
@@ -138,7 +138,7 @@ export function containerdDropIn(): string {
 export function flannelUnit(spec: ClusterSpec, host: NodeRef, o: RenderOpts & { iface: string }): string {
   return renderTemplate('flannel/flanneld.service.njk', {
     ...common(spec, host, o),
-    kubeconfig: KUBELET_KUBECONFIG,
+    kubeconfig: FLANNEL_KUBECONFIG,
     iface: o.iface,
     netConf: FLANNEL_NET_CONF,
     subnetFile: FLANNEL_SUBNET_FILE,

@@ -4,12 +4,16 @@
  * its own certificate or kubeconfig from the workspace PKI in /etc/kubernetes (keys 0600). A component
  * restarts only when its own configuration, certificate or binary changed. Nothing talks to the API
  * server before its /readyz answers (bounded wait). Masters are also nodes: the kube-worker role runs
- * on them next (kubelet registers them tainted control-plane:NoSchedule).
+ * on them next (kubelet registers them tainted control-plane:NoSchedule). The first master applies
+ * flanneld's ClusterRole and binding (its own user, not a node's) before any node waits for Ready.
  * Smoke tests (tag `test`): /readyz on this master with the admin certificate; controller-manager and
  * scheduler running and holding their leader leases.
  */
 import { directoryTask, filesTask, serviceTask, type FileSpec } from '../../engine/ops.js';
-import { smokeTest, TaskFailure, type Role, type TaskContext } from '../../engine/task.js';
+import { smokeTest, task, TaskFailure, type Role, type TaskContext } from '../../engine/task.js';
+import { FLANNEL_USER } from '../../pki/catalog.js';
+import { renderTemplate } from '../../render/env.js';
+import type { ClusterSpec } from '../../spec/schema.js';
 import {
   ADMIN_KUBECONFIG,
   apiGateTask,
@@ -27,6 +31,9 @@ import {
   K8S_PKI,
   kubectl,
   lastLine,
+  MANIFEST_HASH_ANNOTATION,
+  stampManifest,
+  type Manifest,
   RESTART,
   SCHEDULER_KUBECONFIG,
   schedulerUnit,
@@ -86,6 +93,50 @@ export function masterUnits(ctx: TaskContext): FileSpec[] {
 
 const apiWait = (ctx: TaskContext) => waitApiReady(ctx, ownServer(ctx));
 
+/** The flannel ClusterRole and its binding to flanneld's user (templates/flannel/rbac.yaml.njk). */
+export function flannelRbacManifest(spec: ClusterSpec): Manifest {
+  return stampManifest('flannel-rbac', renderTemplate('flannel/rbac.yaml.njk', { cluster: spec.name, user: FLANNEL_USER }));
+}
+
+const isFirstMaster = (ctx: TaskContext) => ctx.run.hostsOf('kube-master')[0]?.name === ctx.host.name;
+
+/** What applying `m` would change given the live objects' hash annotations (pure; exported for tests). */
+export function rbacPlan(m: Manifest, live: Array<{ kind: string; metadata: { name: string; annotations?: Record<string, string> } }>): string[] {
+  return m.objects.flatMap((o) => {
+    const l = live.find((x) => x.kind === o.kind && x.metadata.name === o.name);
+    if (!l) return [`create ${o.kind} ${o.name}`];
+    return l.metadata.annotations?.[MANIFEST_HASH_ANNOTATION] === m.sha256 ? [] : [`update ${o.kind} ${o.name} (manifest changed)`];
+  });
+}
+
+/**
+ * flanneld's permissions, applied from the first master with the admin kubeconfig once /readyz answers
+ * and before any node waits for Ready (the kube-worker role comes after this one): without them flanneld
+ * cannot list the Nodes, writes no subnet.env, and no pod sandbox starts.
+ */
+const flannelRbacTask = task({
+  name: 'flannel RBAC (ClusterRole and binding for flanneld)',
+  skip: (ctx) => (isFirstMaster(ctx) ? undefined : 'applied from the first master'),
+  async gather(ctx) {
+    const m = flannelRbacManifest(ctx.run.spec);
+    const r = await ctx.conn.exec(kubectl('get -f - -o json --ignore-not-found', { server: ownServer(ctx) }), { sudo: true, stdin: m.text, signal: ctx.signal });
+    if (r.exitCode !== 0) {
+      const why = lastLine(r.stderr) || `exit ${r.exitCode}`;
+      if (ctx.run.dryRun) return { m, live: [], unreadable: why };
+      throw new TaskFailure(`kubectl get for the flannel RBAC failed on ${ctx.host.name}: ${why}`);
+    }
+    const t = r.stdout.trim();
+    const o = t ? (JSON.parse(t) as { kind: string; items?: Parameters<typeof rbacPlan>[1] } & Parameters<typeof rbacPlan>[1][number]) : null;
+    return { m, live: !o ? [] : o.kind === 'List' ? (o.items ?? []) : [o], unreadable: undefined as string | undefined };
+  },
+  plan: (_ctx, { m, live, unreadable }) => (unreadable ? [`apply ${m.name} (${m.objects.length} objects; the cluster cannot be read yet: ${unreadable})`] : rbacPlan(m, live)),
+  async apply(ctx, { m }) {
+    const r = await ctx.conn.exec(kubectl('apply --server-side --force-conflicts --field-manager=kcore-wizard -f -', { server: ownServer(ctx), timeout: '60s' }), { sudo: true, stdin: m.text, signal: ctx.signal });
+    if (r.exitCode !== 0) throw new TaskFailure(`applying the flannel RBAC failed: ${lastLine(r.stderr) || `exit ${r.exitCode}`}`);
+    for (const l of r.stdout.split('\n').filter(Boolean)) ctx.output(l);
+  },
+});
+
 /** Whether a leader lease is held and was renewed recently (pure; exported for tests). */
 export function leaseProblem(name: string, lease: { spec?: { holderIdentity?: string; renewTime?: string; leaseDurationSeconds?: number } } | null, now = Date.now()): string | null {
   if (!lease) return `${name} holds no leader lease (kube-system/${name} missing)`;
@@ -122,6 +173,7 @@ export const kubeMasterRole: Role = {
     apiGateTask(ownServer),
     serviceTask('kube-controller-manager', { restartHandler: R.controllerManager }),
     serviceTask('kube-scheduler', { restartHandler: R.scheduler }),
+    flannelRbacTask,
 
     smokeTest('kube-apiserver: /readyz answers with the admin certificate', async (ctx) => {
       const problem = await apiReadyProblem(ctx, ownServer(ctx));

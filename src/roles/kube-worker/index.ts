@@ -3,7 +3,7 @@
  * containerd for the CRI with SystemdCgroup (Flatcar: its own containerd with our config through a
  * drop-in; hosts without containerd: the release tarball and our unit), kubelet and kube-proxy from the
  * Kubernetes release, each with its own certificate and kubeconfig, flanneld (vxlan, kube subnet
- * manager, the node's kubeconfig) with the flannel CNI plugin and the standard CNI plugins in
+ * manager, its own certificate and kubeconfig) with the flannel CNI plugin and the standard CNI plugins in
  * /opt/cni/bin. A component restarts only when its own configuration changed. The node must then be
  * registered and Ready (bounded wait).
  * Smoke tests (tag `test`): services running; node Ready as its own kubelet sees it; flannel leased a
@@ -13,6 +13,7 @@ import type { Facts } from '../../engine/facts.js';
 import { directoryTask, filesTask, serviceTask, type FileSpec } from '../../engine/ops.js';
 import { smokeTest, task, TaskFailure, type Role, type TaskContext } from '../../engine/task.js';
 import { cidrContains, parseCidr } from '../../spec/ip.js';
+import { FLANNEL_USER } from '../../pki/catalog.js';
 import {
   apiServerUrl,
   binariesTask,
@@ -30,13 +31,14 @@ import {
   containerdUnit,
   DAEMON_RELOAD,
   FLANNEL_DIR,
+  FLANNEL_KUBECONFIG,
   FLANNEL_NET_CONF,
   FLANNEL_SUBNET_FILE,
   flannelCniBinary,
   flanneldBinary,
   flannelNetConf,
   flannelUnit,
-  getNodes,
+  getNode,
   K8S_DIR,
   K8S_PKI,
   KUBE_PROXY_KUBECONFIG,
@@ -102,7 +104,15 @@ export async function nodeKubeconfigs(ctx: TaskContext): Promise<FileSpec[]> {
       content: buildKubeconfig({ cluster, server, ca, user: `system:node:${ctx.host.name}`, cert: await readPki(ctx, kubelet.cert), key: await readPki(ctx, kubelet.key) }),
       mode: 0o600,
       secret: true,
-      notify: [R.kubelet, R.flanneld],
+      notify: R.kubelet,
+    },
+    {
+      // flanneld's own identity: it lists and watches every Node, which a node's credentials may not.
+      path: FLANNEL_KUBECONFIG,
+      content: buildKubeconfig({ cluster, server, ca, user: FLANNEL_USER, cert: await readPki(ctx, p.flannel.cert), key: await readPki(ctx, p.flannel.key) }),
+      mode: 0o600,
+      secret: true,
+      notify: R.flanneld,
     },
     {
       path: KUBE_PROXY_KUBECONFIG,
@@ -238,12 +248,12 @@ export const kubeWorkerRole: Role = {
       async gather(ctx) {
         if (ctx.run.dryRun) {
           try {
-            return nodesProblem(await getNodes(ctx, { kubeconfig: KUBELET_KUBECONFIG }), [ctx.host.name]);
+            return nodesProblem(await getNode(ctx, ctx.host.name, { kubeconfig: KUBELET_KUBECONFIG }), [ctx.host.name]);
           } catch (e) {
             return (e as Error).message;
           }
         }
-        await waitNodesReady(ctx, [ctx.host.name], { kubeconfig: KUBELET_KUBECONFIG });
+        await waitNodesReady(ctx, [ctx.host.name], { self: { kubeconfig: KUBELET_KUBECONFIG } });
         return null;
       },
       plan: (_ctx, problem) => (problem ? [`wait up to ${NODES_READY_TIMEOUT_MS / 1000} s for the node to be Ready (now: ${problem})`] : []),
@@ -258,7 +268,8 @@ export const kubeWorkerRole: Role = {
       if (down.length) throw new TaskFailure(`not running on ${ctx.host.name}: ${down.join(', ')}`, `journalctl -u ${units.join(' -u ')}`);
     }),
     smokeTest('node: Ready, as its own kubelet credentials see it', async (ctx) => {
-      const nodes = await getNodes(ctx, { kubeconfig: KUBELET_KUBECONFIG });
+      // `get node <itself>`: all a node's credentials may read (Node authorizer); no cluster-wide list.
+      const nodes = await getNode(ctx, ctx.host.name, { kubeconfig: KUBELET_KUBECONFIG });
       const problem = nodesProblem(nodes, [ctx.host.name]);
       if (problem) throw new TaskFailure(problem, `journalctl -u kubelet on ${ctx.host.name}`);
       const me = nodes.find((n) => n.name === ctx.host.name)!;
