@@ -70,7 +70,8 @@ function freePrefix(): string {
 }
 
 const reason = skipReason();
-const CI = !!process.env.CI;
+// test/integration/setup.ts takes CI out of the environment (for Ink) and keeps it as KCORE_TEST_CI.
+const CI = !!(process.env.CI || process.env.KCORE_TEST_CI);
 const figures: Record<string, number> = {};
 
 type Ev = EngineEvent & Record<string, unknown>;
