@@ -34,7 +34,7 @@ export const LXC_BOX_NAME = 'kcore/debian-12';
 export const DEFAULT_BOX_CACHE = '/var/cache/kcore-wizard/boxes';
 const SUITE = 'bookworm';
 /** Bump when the recipe below changes: it is part of the cache key. */
-const RECIPE_VERSION = 3;
+const RECIPE_VERSION = 4;
 
 export const BOX_PACKAGES = [
   'systemd',
@@ -50,6 +50,13 @@ export const BOX_PACKAGES = [
   'gzip',
   'procps',
   'less',
+  // What kubelet, containerd and kube-proxy need on a node and the Debian box does not carry by
+  // itself (the kube-worker role's preflight names them): runc starts containerd's containers,
+  // kube-proxy and flannel program iptables, kube-proxy clears stale UDP entries with conntrack.
+  // All three are bookworm/main packages (runc 1.1.5, iptables 1.8.9, conntrack 1.4.7).
+  'runc',
+  'iptables',
+  'conntrack',
 ] as const;
 
 export interface BoxBuildOptions {
@@ -134,8 +141,11 @@ export const LXC_BOX_CONFIG = [
   '# kcore-wizard Debian 12 box for vagrant-lxc',
   'lxc.include = /usr/share/lxc/config/common.conf',
   'lxc.arch = amd64',
-  // systemd as PID 1: a private /run and /dev, cgroups visible read-only above the container's own.
-  'lxc.mount.auto = proc:mixed sys:mixed cgroup:mixed',
+  // Kubernetes nodes: kubelet writes kernel tunables under /proc/sys and /sys (proc:rw sys:rw, the
+  // setting the published recipes for kubelet/k3s in LXC containers use); cgroups stay read-only above the
+  // container's own tree, which kubelet and systemd may write (cgroup:mixed). The Vagrantfile sets
+  // the same again, so boxes built before this line get it too.
+  'lxc.mount.auto = proc:rw sys:rw cgroup:mixed',
   'lxc.autodev = 1',
   'lxc.pty.max = 1024',
   'lxc.tty.max = 4',

@@ -9,6 +9,7 @@ import { access, readFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { lxcBridgeName } from '../render/workspace.js';
+import { cgroupVerdict } from '../roles/bootstrap/cgroup.js';
 import { plannedHosts, totals } from '../spec/hosts.js';
 import { cidrContains, parseCidr } from '../spec/ip.js';
 import type { ClusterSpec } from '../spec/schema.js';
@@ -167,6 +168,11 @@ export async function runPreflight(spec: ClusterSpec, opts: PreflightOptions = {
           ? { check: 'provider', ok: true, detail: `vagrant-lxc ${plugin!.version}, LXC (${lxcCreate}), ${cgText} with memory control, ${probes.isRoot() ? 'root' : 'sudo'}` }
           : { check: 'provider', ok: false, detail: problems.map((p) => p[0]).join('; '), fix: problems.map((p) => p[1]).join('; ') },
       );
+      // lxc machines see this host's cgroups: the kubelet's cgroup v1 refusal (1.35+) is decided here.
+      if (cg.layout !== 0) {
+        const v = cgroupVerdict(cg.layout, spec.versions.kubernetes, 'this host (the lxc machines share its cgroups)', 'lxc');
+        add({ check: 'cgroup', ok: v.ok, warning: v.warning, detail: v.detail, fix: v.fix });
+      }
       break;
     }
   }

@@ -185,7 +185,7 @@ const failed = async (spec: ClusterSpec, p: PreflightProbes) => (await runPrefli
 describe('preflight', () => {
   it('all green on a machine that has everything', async () => {
     const checks = await runPreflight(lxcSpec(), { probes: probes() });
-    expect(checks.map((c) => c.check)).toEqual(['vagrant', 'provider', 'box', 'memory', 'cpus', 'network']);
+    expect(checks.map((c) => c.check)).toEqual(['vagrant', 'provider', 'cgroup', 'box', 'memory', 'cpus', 'network']);
     expect(checks.every((c) => c.ok)).toBe(true);
     expect(formatPreflight(checks)).toMatch(/^✓ vagrant: Vagrant 2\.3\.4$/m);
   });

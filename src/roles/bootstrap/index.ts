@@ -4,6 +4,7 @@
  */
 import { gatherFacts } from '../../engine/facts.js';
 import { ALWAYS, smokeTest, task, TaskFailure, type Role } from '../../engine/task.js';
+import { CGROUP_PROBE, cgroupVerdict, parseCgroupProbe } from './cgroup.js';
 
 export const bootstrapRole: Role = {
   name: 'bootstrap',
@@ -28,6 +29,19 @@ export const bootstrapRole: Role = {
       if (!f.optBinWritable) missing.push('/opt/bin is not writable by root');
       if (!f.privateInterface) missing.push('no private-network interface');
       if (missing.length) throw new TaskFailure(`${ctx.host.name}: ${missing.join('; ')}`);
+    }),
+    task({
+      // kubelet runs on the masters and the workers; since 1.35 it refuses cgroup v1 (see ./cgroup.ts).
+      // Checked here, before any Kubernetes file is written, so the host stops with what to do.
+      name: 'cgroup version suits the kubelet',
+      tags: [ALWAYS],
+      skip: (ctx) => (ctx.host.group === 'kube-master' || ctx.host.group === 'kube-worker' ? undefined : 'no kubelet on this host'),
+      async gather(ctx) {
+        const r = await ctx.conn.exec(CGROUP_PROBE, { signal: ctx.signal });
+        const v = cgroupVerdict(parseCgroupProbe(r.stdout), ctx.run.spec.versions.kubernetes, ctx.host.name, ctx.run.spec.provider);
+        if (!v.ok) throw new TaskFailure(v.detail, v.fix);
+        ctx.output(v.warning ? `${v.detail} (${v.fix})` : v.detail);
+      },
     }),
   ],
 };

@@ -110,7 +110,7 @@ export function kubeProxyUnit(spec: ClusterSpec, host: NodeRef, o: RenderOpts = 
 }
 
 export function kubeProxyConfig(spec: ClusterSpec, host: NodeRef): string {
-  return renderTemplate('kubernetes/kube-proxy-config.yaml.njk', { ...common(spec, host, {}), podCidr: spec.network.podCidr });
+  return renderTemplate('kubernetes/kube-proxy-config.yaml.njk', { ...common(spec, host, {}), podCidr: spec.network.podCidr, provider: spec.provider });
 }
 
 export function sysctlConf(spec: ClusterSpec): string {
@@ -193,6 +193,8 @@ export function corednsManifest(spec: ClusterSpec): Manifest {
       domain: spec.network.domain,
       dnsIp: spec.network.dnsIp,
       replicas: Math.max(1, Math.min(2, workers)),
+      // lxc machines resolve through 127.0.0.1 only and have no route out (see the template).
+      forward: spec.provider !== 'lxc',
     }),
   );
 }
