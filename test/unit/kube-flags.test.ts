@@ -133,6 +133,17 @@ describe('kube-apiserver reaches kubelets (logs, exec, port-forward) and is reac
     expect(cert?.subject).toContainEqual(['O', 'system:masters']);
     expect(cert?.extKeyUsage).toContain('clientAuth');
   });
+  it('every kubelet: its certificate is system:node:<--hostname-override> in system:nodes (Node authorizer, NodeRestriction) and serves its --node-ip', () => {
+    for (const h of [...hostsOf(spec, 'kube-master'), ...hostsOf(spec, 'kube-worker')]) {
+      const unit = kubeletUnit(spec, h);
+      const name = /--hostname-override=(\S+)/.exec(unit)?.[1];
+      const ip = /--node-ip=(\S+)/.exec(unit)?.[1];
+      const cert = profiles.find((p) => p.subject.some(([k, v]) => k === 'CN' && v === `system:node:${name}`));
+      expect(cert?.subject, h.name).toContainEqual(['O', 'system:nodes']);
+      expect(cert?.extKeyUsage, h.name).toEqual(expect.arrayContaining(['serverAuth', 'clientAuth']));
+      expect(cert?.sans, h.name).toContain(`IP:${ip}`);
+    }
+  });
   it('the serving certificate names the service IP, kubernetes.default.svc.<domain>, every master and localhost', () => {
     const sans = profiles.find((p) => p.id === 'apiserver')?.sans ?? [];
     const want = [
