@@ -46,6 +46,7 @@ export const initCommand: CommandDef = {
     'box-url': str('vagrant box URL', 'url'),
     channel: str(`Flatcar channel: ${FLATCAR_CHANNELS.join(', ')}`, 'channel'),
     dashboard: { type: 'boolean', description: 'also install the Kubernetes dashboard add-on' },
+    'allow-cgroup-v1': { type: 'boolean', description: 'let the kubelet run on cgroup v1 machines (failCgroupV1: false; deprecated upstream)' },
     force: { type: 'boolean', short: 'f', description: 'overwrite an existing kcore.yaml' },
     help: { type: 'boolean', short: 'h', description: 'show this help' },
   },
@@ -111,5 +112,6 @@ export function specFromFlags(values: Record<string, string | boolean | string[]
   const artifacts = stringFlag(values, 'artifacts');
   if (artifacts !== undefined) spec.artifacts.source = /^(https?:|official$)/.test(artifacts) ? artifacts : path.resolve(artifacts);
   if (values.dashboard) spec.addons.dashboard = true;
+  if (values['allow-cgroup-v1']) spec.kubelet.allowCgroupV1 = true;
   return spec;
 }

@@ -55,6 +55,7 @@ export function defaultSpec(overrides: { name?: string; provider?: Provider } = 
     versions: { ...DEFAULT_VERSIONS },
     artifacts: { source: 'official' },
     addons: { dns: true, dashboard: false },
+    kubelet: { allowCgroupV1: false },
     machines: [],
   };
 }

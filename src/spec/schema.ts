@@ -94,6 +94,15 @@ export const specSchema = z.strictObject({
     dns: z.boolean(),
     dashboard: z.boolean(),
   }),
+  kubelet: z
+    .strictObject({
+      /**
+       * Let the kubelet start on a cgroup v1 (or hybrid) machine: `failCgroupV1: false`. Since 1.35 the
+       * kubelet refuses cgroup v1 by default (KEP-5573); v1 is in maintenance mode upstream and will go.
+       */
+      allowCgroupV1: z.boolean().default(false),
+    })
+    .default({ allowCgroupV1: false }),
   /** Only with provider `existing`: the machines to configure, by address. */
   machines: z.array(machineSchema).default([]),
 });

@@ -170,7 +170,7 @@ export async function runPreflight(spec: ClusterSpec, opts: PreflightOptions = {
       );
       // lxc machines see this host's cgroups: the kubelet's cgroup v1 refusal (1.35+) is decided here.
       if (cg.layout !== 0) {
-        const v = cgroupVerdict(cg.layout, spec.versions.kubernetes, 'this host (the lxc machines share its cgroups)', 'lxc');
+        const v = cgroupVerdict(cg.layout, spec.versions.kubernetes, 'this host (the lxc machines share its cgroups)', 'lxc', spec.kubelet.allowCgroupV1);
         add({ check: 'cgroup', ok: v.ok, warning: v.warning, detail: v.detail, fix: v.fix });
       }
       break;

@@ -2,6 +2,7 @@
 // reads) with a local artifact mirror that has etcd but no Kubernetes binaries: the plan lists, per host,
 // every file, unit and artifact the Kubernetes roles would install, says which artifact files are missing
 // (file name, where they were looked for, official URL), and changes nothing anywhere.
+import { readCgroupInfo } from '../../src/vagrant/preflight.js';
 import { access } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -39,7 +40,11 @@ beforeAll(async () => {
   mirror = await buildLocalEtcdMirror();
   const plan = layoutHosts(LAYOUT);
   hosts = await startSshHosts({ count: plan.length, names: plan.map((h) => h.name), ips: plan.map((h) => h.octet) });
+  // The test hosts share this machine's kernel: on a cgroup v1 or hybrid machine (ours) the kubelet of
+  // the supported minors refuses to start unless the spec opts in, as a user on such a machine would.
+  const cgroupV1 = (await readCgroupInfo()).layout !== 2;
   spec = specForHosts(hosts, LAYOUT, (s) => {
+    s.kubelet.allowCgroupV1 = cgroupV1;
     s.versions.etcd = mirror.etcdVersion;
     s.artifacts.source = mirror.dir;
   });

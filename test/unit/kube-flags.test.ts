@@ -39,9 +39,9 @@
 //    containerRuntimeEndpoint, resolvConf, tlsCertFile/tlsPrivateKeyFile (static serving certificate
 //    with the node's name and IP, so rotateCertificates/serverTLSBootstrap stay false), registerNode,
 //    registerWithTaints, staticPodPath, runtimeRequestTimeout, maxPods: all current fields.
-//    failCgroupV1 is not set: pkg/kubelet/apis/config/v1beta1/defaults.go defaults it to true, so the
-//    kubelet refuses a cgroup v1 node, as upstream intends from 1.35 on (Flatcar and Debian 12 boot
-//    with cgroup v2).
+//    failCgroupV1 (pkg/kubelet/apis/config/v1beta1/defaults.go defaults it to true from 1.35, KEP-5573)
+//    is written explicitly: true, so the kubelet refuses a cgroup v1 node as upstream intends, unless
+//    kcore.yaml opts in with kubelet.allowCgroupV1 (then false, and preflight/bootstrap warn).
 import { describe, expect, it } from 'vitest';
 import YAML from 'yaml';
 import { defaultSpec, hostsOf } from '../../src/spec/index.js';
@@ -100,7 +100,7 @@ describe('generated flags are the reviewed ones (Kubernetes 1.35–1.37)', () =>
   });
 });
 
-const KUBELET_FIELDS = ['apiVersion', 'kind', 'authentication', 'authorization', 'cgroupDriver', 'clusterDNS', 'clusterDomain', 'containerRuntimeEndpoint', 'resolvConf', 'tlsCertFile', 'tlsPrivateKeyFile', 'rotateCertificates', 'serverTLSBootstrap', 'registerNode', 'registerWithTaints', 'staticPodPath', 'runtimeRequestTimeout', 'maxPods'];
+const KUBELET_FIELDS = ['apiVersion', 'kind', 'authentication', 'authorization', 'cgroupDriver', 'clusterDNS', 'clusterDomain', 'containerRuntimeEndpoint', 'resolvConf', 'tlsCertFile', 'tlsPrivateKeyFile', 'rotateCertificates', 'serverTLSBootstrap', 'registerNode', 'registerWithTaints', 'staticPodPath', 'runtimeRequestTimeout', 'maxPods', 'failCgroupV1'];
 
 describe('KubeletConfiguration fields are the reviewed v1beta1 ones', () => {
   for (const host of [master, worker]) {
@@ -118,8 +118,10 @@ describe('KubeletConfiguration fields are the reviewed v1beta1 ones', () => {
         rotateCertificates: false,
         serverTLSBootstrap: false,
       });
-      // failCgroupV1 must not be turned off: upstream defaults it to true from 1.35.
-      expect(c.failCgroupV1).toBeUndefined();
+      // failCgroupV1 stays on unless the spec opts in: upstream defaults it to true from 1.35.
+      expect(c.failCgroupV1).toBe(true);
+      const optIn = { ...spec, kubelet: { allowCgroupV1: true } };
+      expect((YAML.parse(kubeletConfig(optIn, host, { resolvConf: '/run/systemd/resolve/resolv.conf' })) as Record<string, unknown>).failCgroupV1).toBe(false);
     });
   }
 });

@@ -115,8 +115,11 @@ describe('cgroup version: kubelet 1.35+ refuses cgroup v1 (KEP-5573, failCgroupV
       expect(v.ok).toBe(false);
       expect(v.detail).toMatch(/^kube-worker-01: cgroup v1.*kubelet 1\.35\.0 refuses to start on cgroup v1/);
       expect(v.fix).toMatch(/systemd\.unified_cgroup_hierarchy=1/);
-      expect(v.fix).toMatch(/versions\.kubernetes/);
+      expect(v.fix).toMatch(/kubelet\.allowCgroupV1: true/);
       expect(cgroupVerdict(layout, '1.37.1', 'x').ok).toBe(false);
+      // The spec's opt-in (failCgroupV1: false in the kubelet's config) turns the refusal into a warning.
+      expect(cgroupVerdict(layout, '1.37.1', 'x', 'lxc', true)).toMatchObject({ ok: true, warning: true });
+      expect(cgroupVerdict(layout, '1.37.1', 'x', 'lxc', true).detail).toMatch(/kubelet\.allowCgroupV1/);
       expect(cgroupVerdict(layout, '1.34.2', 'x')).toMatchObject({ ok: true, warning: true });
     }
     expect(cgroupVerdict(0, '1.34.2', 'x').ok).toBe(false);

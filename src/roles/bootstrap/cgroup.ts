@@ -49,7 +49,7 @@ export interface CgroupVerdict {
  * Whether kubelet `kubernetesVersion` starts on a machine with this layout. `where` names the
  * machine (or "this host, whose layout the lxc machines share").
  */
-export function cgroupVerdict(layout: CgroupLayout, kubernetesVersion: string, where: string, provider?: string): CgroupVerdict {
+export function cgroupVerdict(layout: CgroupLayout, kubernetesVersion: string, where: string, provider?: string, allowV1 = false): CgroupVerdict {
   if (layout === 2) return { ok: true, warning: false, detail: `${where}: cgroup v2` };
   if (layout === 0) return { ok: false, warning: false, detail: `${where}: no cgroup filesystem on /sys/fs/cgroup, kubelet cannot run`, fix: 'boot with systemd as init (it mounts cgroup2 on /sys/fs/cgroup)' };
   const minor = minorOf(kubernetesVersion);
@@ -57,12 +57,19 @@ export function cgroupVerdict(layout: CgroupLayout, kubernetesVersion: string, w
     provider === 'lxc'
       ? 'boot this host with cgroup v2 only (kernel command line `systemd.unified_cgroup_hierarchy=1`, e.g. in GRUB_CMDLINE_LINUX of /etc/default/grub, then `update-grub` and reboot): lxc machines share the host\'s cgroups'
       : 'boot the machine with cgroup v2 only (kernel command line `systemd.unified_cgroup_hierarchy=1`)';
+  if (Number.isFinite(minor) && minor >= FAIL_CGROUP_V1_SINCE && allowV1)
+    return {
+      ok: true,
+      warning: true,
+      detail: `${where}: ${layoutName(layout)}; kubelet ${kubernetesVersion} runs on it only because kcore.yaml sets kubelet.allowCgroupV1 (failCgroupV1: false), and cgroup v1 support is deprecated upstream`,
+      fix: boot,
+    };
   if (Number.isFinite(minor) && minor >= FAIL_CGROUP_V1_SINCE)
     return {
       ok: false,
       warning: false,
       detail: `${where}: ${layoutName(layout)}; kubelet ${kubernetesVersion} refuses to start on cgroup v1 (failCgroupV1 is true by default since 1.${FAIL_CGROUP_V1_SINCE})`,
-      fix: `${boot}; or set versions.kubernetes in kcore.yaml to a 1.${FAIL_CGROUP_V1_SINCE - 1} release, the last whose kubelet accepts cgroup v1 without failCgroupV1: false`,
+      fix: `${boot}; or, knowing cgroup v1 is deprecated upstream, set kubelet.allowCgroupV1: true in kcore.yaml (\`kcore-wizard init --allow-cgroup-v1\`): the kubelet then runs with failCgroupV1: false`,
     };
   return {
     ok: true,

@@ -38,7 +38,7 @@ export const bootstrapRole: Role = {
       skip: (ctx) => (ctx.host.group === 'kube-master' || ctx.host.group === 'kube-worker' ? undefined : 'no kubelet on this host'),
       async gather(ctx) {
         const r = await ctx.conn.exec(CGROUP_PROBE, { signal: ctx.signal });
-        const v = cgroupVerdict(parseCgroupProbe(r.stdout), ctx.run.spec.versions.kubernetes, ctx.host.name, ctx.run.spec.provider);
+        const v = cgroupVerdict(parseCgroupProbe(r.stdout), ctx.run.spec.versions.kubernetes, ctx.host.name, ctx.run.spec.provider, ctx.run.spec.kubelet.allowCgroupV1);
         if (!v.ok) throw new TaskFailure(v.detail, v.fix);
         ctx.output(v.warning ? `${v.detail} (${v.fix})` : v.detail);
       },

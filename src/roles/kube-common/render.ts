@@ -101,6 +101,7 @@ export function kubeletConfig(spec: ClusterSpec, host: NodeRef, o: { resolvConf:
     domain: spec.network.domain,
     resolvConf: o.resolvConf,
     maxPods: podPlan(spec.network.podCidr).maxPods,
+    allowCgroupV1: spec.kubelet.allowCgroupV1,
     taints: host.group === 'kube-master' ? [CONTROL_PLANE_TAINT] : [],
   });
 }
