@@ -16,6 +16,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { defaultBox } from '../../src/spec/index.js';
+import { runCli } from '../support/cli.js';
 import {
   FLATCAR_FW_CFG_NAME,
   boxVagrantfile,
@@ -167,3 +168,33 @@ describe('Flatcar QEMU image download (local HTTP server, Flatcar DIGESTS layout
   });
 });
 
+describe('kcore-wizard box build --provider libvirt (the command, a real qcow2 over local HTTP)', () => {
+  it('downloads, verifies and packages; a bad channel exits 2', async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'kcore-libvirt-cli-'));
+    const image = path.join(dir, 'flatcar_production_qemu_image.img');
+    execFileSync('qemu-img', ['create', '-q', '-f', 'qcow2', image, '8G']);
+    const bytes = await readFile(image);
+    const digests = `# SHA512 HASH\n${createHash('sha512').update(bytes).digest('hex')}  flatcar_production_qemu_image.img\n`;
+    const server = createServer((req, res) => res.end(req.url!.endsWith('.DIGESTS') ? digests : bytes));
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    try {
+      const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/flatcar_production_qemu_image.img`;
+      const cache = path.join(dir, 'cache');
+      const r = await runCli(['box', 'build', '--provider', 'libvirt', '--image-url', url, '--cache-dir', cache, '--no-add', '--output', 'json']);
+      expect(r.stderr).toBe('');
+      expect(r.code).toBe(0);
+      const result = JSON.parse(r.stdout.trim().split('\n').pop()!) as { name: string; boxFile: string; algo: string; added: boolean; metadata: unknown };
+      expect(result).toMatchObject({ name: 'kcore/flatcar-stable', algo: 'sha512', added: false, metadata: { provider: 'libvirt', format: 'qcow2', virtual_size: 8 } });
+      expect(execFileSync('tar', ['-tzf', result.boxFile], { encoding: 'utf8' }).trim().split('\n').sort()).toEqual(['Vagrantfile', 'box.img', 'config.ign', 'metadata.json']);
+      // The downloaded image is not kept once it is inside the box.
+      expect(await readdir(path.dirname(result.boxFile))).toEqual([path.basename(result.boxFile)]);
+
+      const bad = await runCli(['box', 'build', '--provider', 'libvirt', '--channel', 'nightly', '--cache-dir', cache]);
+      expect(bad.code).toBe(2);
+      expect(bad.stderr).toMatch(/--channel nightly: Flatcar's channels are stable, beta and alpha/);
+    } finally {
+      await new Promise((r) => server.close(r));
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
