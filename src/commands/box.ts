@@ -4,6 +4,7 @@
  * `kcore-wizard box add [DIR]`: download the spec's Flatcar box, check it against the release's
  * published DIGESTS, and add it (virtualbox, libvirt).
  */
+import path from 'node:path';
 import { fanOut, type EngineEvent } from '../engine/events.js';
 import { createJsonRenderer, createPlainRenderer } from '../output/plain.js';
 import { UsageError } from '../spec/errors.js';
@@ -58,7 +59,10 @@ export const boxCommand: CommandDef = {
         const r = await buildLibvirtBox({
           channel,
           url,
-          cacheDir: stringFlag(ctx.values, 'cache-dir') ?? DEFAULT_BOX_CACHE,
+          // No root needed for this box: a normal user caches it in their own cache folder.
+          cacheDir:
+            stringFlag(ctx.values, 'cache-dir') ??
+            (process.getuid?.() === 0 ? DEFAULT_BOX_CACHE : path.join(ctx.env.XDG_CACHE_HOME ?? path.join(ctx.env.HOME ?? '/tmp', '.cache'), 'kcore-wizard', 'boxes')),
           noAdd: !!ctx.values['no-add'],
           emit,
           signal: ctx.signal,

@@ -16,6 +16,10 @@
  * Vagrantfile sets `config.ssh.insert_key = true`, so on the first `vagrant up` vagrant logs in with it
  * and replaces it with a key pair generated for that machine, as with every public box (and our lxc
  * box). A per-workspace key would need a box per workspace, and vagrant would still replace it.
+ *
+ * Unproven here: QEMU (as libvirt-qemu, under AppArmor or SELinux) must be able to read config.ign
+ * inside vagrant's box folder. fw_cfg files are not disks, so libvirt's virt-aa-helper does not add them
+ * to the VM's profile (coreos/bugs#2083, Flatcar's libvirt docs add an AppArmor rule for it).
  */
 import { randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
