@@ -21,7 +21,8 @@ export function defaultBox(provider: Provider, channel: 'stable' | 'beta' | 'alp
       // Built on this machine by `kcore-wizard box build --provider lxc` (Debian with systemd and OpenSSH).
       return { name: 'kcore/debian-12', url: '', channel };
     case 'libvirt':
-      return { name: `flatcar-${channel}`, url: `https://${channel}.release.flatcar-linux.net/amd64-usr/current/flatcar_production_vagrant_libvirt.box`, channel };
+      // Flatcar publishes no libvirt box: `kcore-wizard box build --provider libvirt` makes it from the QEMU image.
+      return { name: `kcore/flatcar-${channel}`, url: '', channel };
     default:
       return { name: `flatcar-${channel}`, url: `https://${channel}.release.flatcar-linux.net/amd64-usr/current/flatcar_production_vagrant.box`, channel };
   }

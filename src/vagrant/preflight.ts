@@ -189,6 +189,13 @@ export async function runPreflight(spec: ClusterSpec, opts: PreflightOptions = {
         detail: `the box ${spec.box.name} for lxc is not installed (lxc boxes are built on this machine)`,
         fix: 'build it: `sudo kcore-wizard box build --provider lxc` (a few minutes the first time, then cached)',
       });
+    else if (spec.provider === 'libvirt' && !spec.box.url)
+      add({
+        check: 'box',
+        ok: false,
+        detail: `the box ${spec.box.name} for libvirt is not installed (Flatcar publishes no libvirt box; it is made here from Flatcar's QEMU image)`,
+        fix: `build it: \`kcore-wizard box build --provider libvirt --channel ${spec.box.channel}\` (downloads and verifies the image, then adds the box)`,
+      });
     else if (spec.box.url)
       add({ check: 'box', ok: true, detail: `${spec.box.name} will be downloaded from ${spec.box.url} and checked against its published digests` });
     else

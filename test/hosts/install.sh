@@ -12,6 +12,7 @@ PACKAGES=(
   vagrant vagrant-lxc lxc                                   # the end-to-end vagrant path
   etcd-server etcd-client                                   # etcd binaries for the local artifact mirror
   ruby ansible-core tmux openssl ca-certificates curl       # Vagrantfile/inventory checks, terminal test
+  qemu-utils                                                # qemu-img: the libvirt box packaging test
 )
 
 [ "$(id -u)" -eq 0 ] || { echo "install.sh: run as root (it installs Debian packages)" >&2; exit 1; }

@@ -83,6 +83,9 @@ out = {
   box: c.vm.calls["box"],
   box_url: c.vm.calls["box_url"],
   provisioners: c.vm.provisioners.size,
+  ssh: c.ssh.calls,
+  providers: c.vm.providers.transform_values(&:to_h),
+  synced_folders: c.vm.calls["synced_folder"] || [],
   machines: c.vm.machines.map do |m|
     {
       name: m.name,

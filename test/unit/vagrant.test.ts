@@ -236,6 +236,11 @@ describe('preflight', () => {
     expect(lxc[0]).toMatchObject({ check: 'box', detail: 'the box kcore/debian-12 for lxc is not installed (lxc boxes are built on this machine)' });
     expect(lxc[0]!.fix).toMatch(/kcore-wizard box build --provider lxc/);
 
+    // Flatcar publishes no libvirt box: it is built here from the QEMU image.
+    const lv = (await failed(defaultSpec({ provider: 'libvirt' }), probes({ boxes: async () => [] }))).find((c) => c.check === 'box')!;
+    expect(lv.detail).toMatch(/kcore\/flatcar-stable for libvirt is not installed/);
+    expect(lv.fix).toMatch(/kcore-wizard box build --provider libvirt --channel stable/);
+
     const vb = await runPreflight(defaultSpec({ provider: 'virtualbox' }), { probes: probes({ boxes: async () => [] }) });
     expect(vb.find((c) => c.check === 'box')).toMatchObject({ ok: true, detail: expect.stringMatching(/will be downloaded from https:\/\/stable\.release\.flatcar-linux\.net\/.*checked against its published digests/) });
   });
