@@ -21,6 +21,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { canRunHosts, startSystemdHosts, type TestHosts } from '../hosts/index.js';
 import { specForHosts } from '../support/cluster.js';
 import { CNI_BIN, CNI_CONF, containerdConfig, PAUSE_IMAGE } from '../../src/roles/kube-common/index.js';
+import { containerdVersionOf } from '../../src/roles/kube-worker/index.js';
 import type { ClusterSpec } from '../../src/spec/index.js';
 
 const exec = promisify(execFile);
@@ -80,13 +81,16 @@ async function sh(machine: string, command: string, timeoutMs = 120_000): Promis
 }
 
 /** Install containerd and runc from .debs without starting anything, then our config, then start it. */
-async function installContainerd(machine: string, debs: string[], config: string): Promise<void> {
+async function installContainerd(machine: string, debs: string[]): Promise<void> {
   await sh(machine, 'mkdir -p /var/tmp/debs /etc/containerd');
   for (const d of debs) await put(machine, d, `/var/tmp/debs/${path.basename(d)}`);
   // policy-rc.d 101: the packages' maintainer scripts start no service.
   await sh(machine, "printf '#!/bin/sh\\nexit 101\\n' > /usr/sbin/policy-rc.d && chmod 755 /usr/sbin/policy-rc.d");
   await sh(machine, 'DEBIAN_FRONTEND=noninteractive dpkg -i --force-confold /var/tmp/debs/*.deb >/dev/null && rm -f /usr/sbin/policy-rc.d', 300_000);
-  await writeFile(path.join(work, `${machine}.toml`), config);
+  // The role's choice: the host's own containerd, its version picks the config format.
+  const version = containerdVersionOf(await sh(machine, 'containerd --version'));
+  if (!version) throw new Error(`${machine}: no version in containerd --version`);
+  await writeFile(path.join(work, `${machine}.toml`), containerdConfig(spec, version));
   await put(machine, path.join(work, `${machine}.toml`), '/etc/containerd/config.toml');
   await sh(machine, 'mkdir -p /var/lib/containerd && mount -t tmpfs -o size=256m tmpfs /var/lib/containerd');
   await sh(machine, 'systemctl restart containerd && systemctl is-active containerd');
@@ -106,8 +110,8 @@ beforeAll(async () => {
   spec = specForHosts(hosts, { etcd: 0, 'kube-master': 1, 'kube-worker': 0 });
   const runc = await debOf(bookworm, 'runc');
   await Promise.all([
-    installContainerd(MACHINES.bookworm, [runc, await debOf(bookworm, 'containerd')], containerdConfig(spec)),
-    installContainerd(MACHINES.trixie, [runc, await debOf(trixie, 'containerd')], containerdConfig(spec)),
+    installContainerd(MACHINES.bookworm, [runc, await debOf(bookworm, 'containerd')]),
+    installContainerd(MACHINES.trixie, [runc, await debOf(trixie, 'containerd')]),
   ]);
 }, 900_000);
 
@@ -122,6 +126,7 @@ describe.each([
 ])('%s with our config.toml', (_label, machine, version) => {
   it('runs the expected containerd; its CRI plugin loads our config: runc v2 on the systemd cgroup driver', async () => {
     expect(await sh(machine, 'containerd --version')).toMatch(version);
+    expect(await sh(machine, 'grep -x "version = 2" /etc/containerd/config.toml')).toBe('version = 2\n');
     expect(await sh(machine, 'ctr plugins ls')).toMatch(/^io\.containerd\.grpc\.v1\s+cri\s+\S+\s+ok\s*$/m);
     // The CRI plugin logs the configuration it runs with (its own view, not our file).
     const cri = await sh(machine, 'journalctl -u containerd --no-pager -o cat | grep -m1 "Start cri plugin with config"');
