@@ -20,7 +20,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { canRunHosts, startSystemdHosts, type TestHosts } from '../hosts/index.js';
 import { specForHosts } from '../support/cluster.js';
-import { CNI_BIN, CNI_CONF, containerdConfig, PAUSE_IMAGE } from '../../src/roles/kube-common/index.js';
+import { CNI_BIN, CNI_CONF, cniConflist, containerdConfig, PAUSE_IMAGE } from '../../src/roles/kube-common/index.js';
 import { containerdVersionOf } from '../../src/roles/kube-worker/index.js';
 import type { ClusterSpec } from '../../src/spec/index.js';
 
@@ -155,6 +155,29 @@ describe.each([
       // cgroup v2 host, runs it; kubelet 1.35+ refuses cgroup v1 anyway.
       console.log(`${machine}: cgroup v1 machine, the container stops at runc's cgroup setup: ${r.stderr.trim()}`);
       expect(r.stderr).toMatch(/runc create failed: unable to start container process: unable to apply cgroup configuration: mkdir \/sys\/fs\/cgroup\/\w+\/system\.slice: read-only file system/);
+    }
+  });
+});
+
+// The CNI conflist against Debian's real plugins (containernetworking-plugins, CNI spec
+// https://github.com/containernetworking/cni/blob/main/SPEC.md: `VERSION` prints the spec versions a
+// plugin supports). flannel's own plugin is not packaged in Debian: it is listed, not run.
+describe("the CNI conflist with Debian's CNI plugins", () => {
+  it('every plugin it names (and flannel delegates to) supports its cniVersion; flannel is not in Debian', async () => {
+    const dir = path.join(work, 'cni-deb');
+    await exec('dpkg-deb', ['-x', await debOf(bookworm, 'containernetworking-plugins'), dir]);
+    const bin = path.join(dir, 'usr', 'lib', 'cni');
+    const conf = JSON.parse(cniConflist()) as { cniVersion: string; plugins: Array<{ type: string }> };
+    const types = conf.plugins.map((p) => p.type);
+    expect(types).toEqual(['flannel', 'portmap']);
+    const available = new Set(await readdir(bin));
+    expect(available.has('flannel')).toBe(false);
+    // flannel's plugin hands the pod to bridge with host-local IPAM; containerd adds loopback.
+    for (const t of [...types.filter((x) => x !== 'flannel'), 'bridge', 'host-local', 'loopback']) {
+      expect(available.has(t), t).toBe(true);
+      const { stdout } = await exec(path.join(bin, t), [], { env: { CNI_COMMAND: 'VERSION' } });
+      const v = JSON.parse(stdout) as { supportedVersions: string[] };
+      expect(v.supportedVersions, t).toContain(conf.cniVersion);
     }
   });
 });
