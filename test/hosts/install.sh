@@ -42,3 +42,9 @@ fi
 # The rootfs of the systemd test machines (about a minute the first time, then cached).
 bash "$(dirname "$0")/build-rootfs.sh" >/dev/null
 echo "install.sh: systemd machine rootfs ready"
+
+# Debian's containerd 1.6 and 1.7 (trixie, download only), runc, CNI plugins and a static busybox
+# for test/integration/containerd.test.ts (cached .debs, installed into its machines, not here).
+bash "$(dirname "$0")/fetch-debs.sh" bookworm containerd runc containernetworking-plugins busybox-static >/dev/null
+bash "$(dirname "$0")/fetch-debs.sh" trixie containerd >/dev/null
+echo "install.sh: containerd test packages ready"

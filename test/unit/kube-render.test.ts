@@ -330,7 +330,8 @@ describe('manifests and configuration files parse and follow the spec', () => {
     expect(cni.plugins.map((p) => p.type)).toEqual(['flannel', 'portmap']);
     const toml = w['/etc/containerd/config.toml']!;
     expect(toml).toMatch(/^\s*SystemdCgroup = true$/m);
-    expect(toml).toMatch(/^\s*bin_dir = "\/opt\/cni\/bin"$/m);
+    expect(toml).toMatch(/^version = 3$/m); // no containerd on the host: ours, the spec's 2.x
+    expect(toml).toMatch(/^\s*bin_dirs = \["\/opt\/cni\/bin"\]$/m);
     expect(containerdConfig(spec)).toBe(toml);
     expect(flannelNetConf(spec)).toBe(w['/etc/kube-flannel/net-conf.json']);
     expect(cniConflist()).toBe(w['/etc/cni/net.d/10-flannel.conflist']);

@@ -122,8 +122,15 @@ export function modulesLoadConf(spec: ClusterSpec): string {
   return renderTemplate('kubernetes/modules-load.conf.njk', { cluster: spec.name });
 }
 
-export function containerdConfig(spec: ClusterSpec): string {
-  return renderTemplate('containerd/config.toml.njk', { cluster: spec.name, pauseImage: PAUSE_IMAGE, cniBin: CNI_BIN, cniConf: CNI_CONF });
+/**
+ * config.toml for the containerd that will run (default: the spec's version): format `version = 3`
+ * for containerd 2.x (CNI `bin_dirs` from 2.1 on), `version = 2` for 1.x.
+ */
+export function containerdConfig(spec: ClusterSpec, version: string = spec.versions.containerd): string {
+  const [major = 0, minor = 0] = version.split('.').map((n) => Number.parseInt(n, 10));
+  const format = major >= 2 ? 3 : 2;
+  const cniBinDirs = major > 2 || (major === 2 && minor >= 1);
+  return renderTemplate('containerd/config.toml.njk', { cluster: spec.name, containerdVersion: version, format, cniBinDirs, pauseImage: PAUSE_IMAGE, cniBin: CNI_BIN, cniConf: CNI_CONF });
 }
 
 /** Our own containerd unit, for hosts without containerd (Debian): binaries from the release tarball. */

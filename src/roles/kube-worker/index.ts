@@ -78,6 +78,22 @@ export function containerdMode(f: Pick<Facts, 'containerRuntime' | 'os'>): Conta
   return f.os.family === 'flatcar' ? 'flatcar' : 'system';
 }
 
+/** The version in `containerd --version` ("containerd github.com/containerd/containerd v1.7.24 <rev>", Debian: "… 1.6.20~ds1 …"). */
+export function containerdVersionOf(stdout: string): string | undefined {
+  return /^containerd\s+\S+\s+v?(\d+\.\d+\.\d+)/m.exec(stdout)?.[1];
+}
+
+/**
+ * The containerd that will run: ours (the spec's version) in `install` mode, else the host's own —
+ * on Flatcar, Flatcar's, whatever the spec says. Its version picks the config format.
+ */
+export async function runningContainerdVersion(ctx: TaskContext): Promise<{ version: string; source: 'spec' | 'host' }> {
+  const f = ctx.facts();
+  if (containerdMode(f) === 'install') return { version: ctx.run.spec.versions.containerd, source: 'spec' };
+  const r = await ctx.conn.exec(`${f.containerRuntime.containerd} --version`, { signal: ctx.signal });
+  return { version: containerdVersionOf(r.stdout) ?? ctx.run.spec.versions.containerd, source: 'host' };
+}
+
 const isMaster = (ctx: TaskContext) => ctx.host.group === 'kube-master';
 
 /** Masters' node components use their own API server; workers the first master's. */
@@ -132,10 +148,13 @@ async function resolvConf(ctx: TaskContext): Promise<string> {
 
 export async function nodeConfigFiles(ctx: TaskContext): Promise<FileSpec[]> {
   const { spec } = ctx.run;
+  const containerd = await runningContainerdVersion(ctx);
+  if (containerd.source === 'host' && containerd.version !== spec.versions.containerd)
+    ctx.output(`${ctx.host.name} runs its own containerd ${containerd.version} (versions.containerd ${spec.versions.containerd} applies only where kcore-wizard installs containerd)`, 'stdout');
   return [
     { path: `${K8S_DIR}/kubelet-config.yaml`, content: kubeletConfig(spec, ctx.host, { resolvConf: await resolvConf(ctx) }), mode: 0o644, notify: R.kubelet },
     { path: `${K8S_DIR}/kube-proxy-config.yaml`, content: kubeProxyConfig(spec, ctx.host), mode: 0o644, notify: R.kubeProxy },
-    { path: CONTAINERD_CONFIG, content: containerdConfig(spec), mode: 0o644, notify: R.containerd },
+    { path: CONTAINERD_CONFIG, content: containerdConfig(spec, containerd.version), mode: 0o644, notify: R.containerd },
     { path: `${CNI_CONF}/10-flannel.conflist`, content: cniConflist(), mode: 0o644 },
     { path: FLANNEL_NET_CONF, content: flannelNetConf(spec), mode: 0o644, notify: R.flanneld },
     { path: SYSCTL_FILE, content: sysctlConf(spec), mode: 0o644, notify: APPLY_KERNEL },
