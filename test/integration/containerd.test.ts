@@ -138,7 +138,7 @@ describe.each([
     expect(journal.split('\n').filter((l) => /unknown key|level=fatal/i.test(l) || (/failed to load plugin/.test(l) && !l.includes('devmapper not configured')))).toEqual([]);
   });
 
-  it('runs a container from a locally built, imported image, in a systemd scope', async () => {
+  it('imports a locally built image and starts it: on cgroup v2 it runs in a systemd scope; on a cgroup v1 machine it stops, as expected, at runc\'s cgroup setup', async () => {
     await put(machine, imageTar, '/var/tmp/busybox.tar');
     expect(await sh(machine, 'ctr -n k8s.io images import /var/tmp/busybox.tar')).toContain(`unpacking ${IMAGE}`);
     const r = await hosts.exec(machine, `ctr -n k8s.io run --rm --runc-systemd-cgroup --cgroup system.slice:kcore:smoke ${IMAGE} smoke /bin/sh -c 'echo hello from busybox; cat /proc/self/cgroup'`);
