@@ -15,7 +15,6 @@ export {
   type HostKeyCheck,
 } from './known-hosts.js';
 export { targetsFromSshConfig, parseSshConfig, type SshConfigOptions, type SshConfigResult } from './ssh-config.js';
-export { FakeTransport, FakeHostConnection, type FakeMatcher, type FakeResponse, type FakeReply, type FakeCall, type FakeFile, type FakeTransportOptions } from './fake.js';
 export { SshHostConnection, hostKeyAlgorithms, SMALL_UPLOAD_BYTES, type ConnectionSettings } from './connection.js';
 export { SshPool, POOL_DEFAULTS, type HostOutcome } from './pool.js';
 export { Semaphore } from './semaphore.js';

@@ -2,7 +2,6 @@
 export { ProvisioningGrid, StateCounts, countStates, type ProvisioningGridProps } from './components/ProvisioningGrid.js';
 export { HostPanel, HostLine, type HostPanelProps } from './components/HostPanel.js';
 export { planGrid, MIN_PANEL_WIDTH, type GridPlan } from './components/layout.js';
-export { renderRunToTerminal, type RunViewOptions, type RunViewHandle } from './run-view.js';
 export { runWizard, startWizard, isInteractive, NOT_A_TERMINAL, type RunWizardOptions } from './wizard/run.js';
 export type { WizardActions, PreflightCheck, UpResult, LoadedWorkspace } from './wizard/actions.js';
 export { NotAvailableError } from './wizard/actions.js';

@@ -21,6 +21,11 @@ missing=()
 for p in "${PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
 done
+# kubectl, for test/unit/kube-render.test.ts (offline: `kubectl config view` parses the generated
+# kubeconfigs, `kubectl annotate --local` decodes every manifest). Debian's kubernetes-client
+# (1.20 in bookworm) is enough for that; a kubectl already installed from another package (it owns
+# /usr/bin/kubectl too) is kept.
+command -v kubectl >/dev/null 2>&1 || missing+=(kubernetes-client)
 
 if [ "${#missing[@]}" -gt 0 ]; then
   echo "install.sh: installing ${missing[*]}"

@@ -1,21 +1,18 @@
-// Converge through the Kubernetes roles on real test hosts (systemd machines when test/hosts offers them,
-// else light hosts: sshd, no systemd) against a local artifact mirror that has etcd but no Kubernetes
+// Converge through the Kubernetes roles on real test hosts (systemd machines) against a local artifact mirror that has etcd but no Kubernetes
 // binaries (they cannot be downloaded here). Everything that needs no release binary is put in place
 // (certificates 0600, kubeconfigs, configs, units; the workspace admin kubeconfig), then each node stops
 // at its first missing artifact with a message naming the file, where it was looked for and the
-// official URL: a task-end message, no stack trace. A rerun changes nothing before that point. With a
-// (stub) server tarball added to the mirror, the master gets further: binaries installed 0755.
+// official URL: a task-end message, no stack trace. A rerun changes nothing before that point.
 import { readCgroupInfo } from '../../src/vagrant/preflight.js';
 import { execFile } from 'node:child_process';
-import { createHash, X509Certificate } from 'node:crypto';
-import { appendFile, chmod, mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { X509Certificate } from 'node:crypto';
+import { mkdtemp, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import YAML from 'yaml';
-import * as testHosts from '../hosts/index.js';
-import { canRunHosts, startSshHosts, type SystemdHostOptions, type TestHosts } from '../hosts/index.js';
+import { canRunHosts, startSystemdHosts, type TestHosts } from '../hosts/index.js';
 import { layoutHosts, specForHosts, workspaceFor } from '../support/cluster.js';
 import { buildLocalEtcdMirror, type Mirror } from '../support/mirror.js';
 import { runConverge } from '../../src/engine/converge.js';
@@ -35,11 +32,7 @@ const exec = promisify(execFile);
 const LAYOUT = { etcd: 1, 'kube-master': 1, 'kube-worker': 2 };
 type End = Extract<EngineEvent, { type: 'task-end' }>;
 
-// systemd machines are being added to test/hosts; use them when they are there.
-const startSystemd = (testHosts as Record<string, unknown>).startSystemdHosts as ((o: SystemdHostOptions) => Promise<TestHosts>) | undefined;
-const systemd = !!startSystemd;
-const facts: Role = { ...bootstrapRole, tasks: [bootstrapRole.tasks[0]!] };
-const ROLES: Role[] = systemd ? [bootstrapRole, pkiRole, etcdRole, kubeMasterRole, kubeWorkerRole, kubectlRole, addonsRole] : [facts, pkiRole, kubeMasterRole, kubeWorkerRole, kubectlRole, addonsRole];
+const ROLES: Role[] = [bootstrapRole, pkiRole, etcdRole, kubeMasterRole, kubeWorkerRole, kubectlRole, addonsRole];
 
 let hosts: TestHosts;
 let mirror: Mirror;
@@ -55,13 +48,12 @@ async function converge(opts: Partial<Parameters<typeof runConverge>[0]> = {}) {
 }
 
 beforeAll(async () => {
-  const can = await canRunHosts();
+  const can = await canRunHosts({ systemd: true });
   if (!can.ok) throw new Error(`real test hosts cannot run here: ${can.reason}`);
   mirror = await buildLocalEtcdMirror();
   const plan = layoutHosts(LAYOUT);
   const o = { count: plan.length, names: plan.map((h) => h.name), ips: plan.map((h) => h.octet) };
-  hosts = startSystemd ? await startSystemd(o) : await startSshHosts(o);
-  console.log(`Kubernetes converge test on ${systemd ? 'systemd' : 'light'} hosts`);
+  hosts = await startSystemdHosts(o);
   // The test hosts share this machine's kernel: on a cgroup v1 or hybrid machine (ours) the kubelet of
   // the supported minors refuses to start unless the spec opts in, as a user on such a machine would.
   const cgroupV1 = (await readCgroupInfo()).layout !== 2;
@@ -138,30 +130,5 @@ describe('converge through the Kubernetes roles as far as the artifacts allow', 
     for (const t of ['node certificates', 'node kubeconfigs', 'node units', 'control-plane units', 'control-plane certificates and keys'])
       for (const e of ends.filter((x) => x.task === t)) expect(e.status, `${e.host} ${t}`).toBe('ok');
     expect(failed('kube-worker-01')!.task).toBe('Kubernetes node binaries');
-  });
-
-  it.skipIf(systemd)('with a server tarball in the mirror (stub binaries) the master installs them 0755 and goes on to systemd', async () => {
-    const stage = await mkdtemp(path.join(tmpdir(), 'kcore-k8s-stage-'));
-    const bin = path.join(stage, 'kubernetes', 'server', 'bin');
-    await mkdir(bin, { recursive: true });
-    for (const b of ['kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'kubectl', 'kubelet', 'kube-proxy']) {
-      await writeFile(path.join(bin, b), `#!/bin/sh\necho "stub ${b} (kcore-wizard test)"\n`);
-      await chmod(path.join(bin, b), 0o755);
-    }
-    const file = 'kubernetes-server-linux-amd64.tar.gz';
-    await exec('tar', ['-czf', path.join(mirror.dir, file), '-C', stage, 'kubernetes']);
-    await appendFile(sumsFile(), `${createHash('sha256').update(await readFile(path.join(mirror.dir, file))).digest('hex')}  ${file}\n`);
-    await rm(stage, { recursive: true, force: true });
-
-    const { ends, failed } = await converge({ limit: ['kube-master'] });
-    const binaries = ends.find((e) => e.host === 'kube-master-01' && e.task === 'Kubernetes server binaries')!;
-    expect(binaries.status).toBe('changed');
-    expect(binaries.changes).toEqual(
-      ['kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'kubectl'].map((b) => `install /opt/bin/${b} (mode 0755, root:root) from ${file} (kubernetes-server 1.37.1, ${path.join(mirror.dir, file)})`),
-    );
-    expect((await hosts.exec('kube-master-01', 'stat -c "%a %U" /opt/bin/kube-apiserver; /opt/bin/kube-apiserver')).stdout).toBe('755 root\nstub kube-apiserver (kcore-wizard test)\n');
-    // Light hosts have no systemd: the next stop is the first unit.
-    console.log(`next stop on a light host: ${failed('kube-master-01')!.task}: ${failed('kube-master-01')!.message}`);
-    expect(failed('kube-master-01')!.task).toBe('kube-apiserver service enabled and running');
   });
 });

@@ -47,6 +47,8 @@ function testSpec(): ClusterSpec {
   const s = defaultSpec({ name: 'demo' });
   s.network = { prefix: '10.20.0', serviceCidr: '10.96.0.0/16', podCidr: '10.244.0.0/16', dnsIp: '10.96.0.53', domain: 'k8s.test' };
   s.groups.etcd.count = 3;
+  // Two masters: a master's own components must talk to that master, not to the first one.
+  s.groups['kube-master'].count = 2;
   s.versions.coredns = '1.12.4';
   return s;
 }
@@ -204,23 +206,29 @@ describe('kubectl reads every generated kubeconfig; openssl verifies the embedde
 
   it('control plane and the admin kubeconfig on a master talk to that master', async () => {
     const p = pkiPaths(ws);
-    const files = await masterKubeconfigs(ctxFor('kube-master-01'));
-    expect(files.map((f) => [f.path, f.mode, f.secret])).toEqual([
-      ['/etc/kubernetes/controller-manager.kubeconfig', 0o600, true],
-      ['/etc/kubernetes/scheduler.kubeconfig', 0o600, true],
-      ['/etc/kubernetes/admin.kubeconfig', 0o600, true],
-    ]);
-    const server = 'https://10.20.0.111:6443';
-    await check(files[0]!.content as string, { server, certFile: p.controllerManager.cert, keyFile: p.controllerManager.key, subject: /^CN=system:kube-controller-manager$/ });
-    await check(files[1]!.content as string, { server, certFile: p.scheduler.cert, keyFile: p.scheduler.key, subject: /^CN=system:kube-scheduler$/ });
-    await check(files[2]!.content as string, { server, certFile: p.admin.cert, keyFile: p.admin.key, subject: /^CN=kube-admin,O=system:masters$/ });
+    for (const [name, server] of [['kube-master-01', 'https://10.20.0.111:6443'], ['kube-master-02', 'https://10.20.0.112:6443']] as const) {
+      const files = await masterKubeconfigs(ctxFor(name));
+      expect(files.map((f) => [f.path, f.mode, f.secret])).toEqual([
+        ['/etc/kubernetes/controller-manager.kubeconfig', 0o600, true],
+        ['/etc/kubernetes/scheduler.kubeconfig', 0o600, true],
+        ['/etc/kubernetes/admin.kubeconfig', 0o600, true],
+      ]);
+      await check(files[0]!.content as string, { server, certFile: p.controllerManager.cert, keyFile: p.controllerManager.key, subject: /^CN=system:kube-controller-manager$/ });
+      await check(files[1]!.content as string, { server, certFile: p.scheduler.cert, keyFile: p.scheduler.key, subject: /^CN=system:kube-scheduler$/ });
+      await check(files[2]!.content as string, { server, certFile: p.admin.cert, keyFile: p.admin.key, subject: /^CN=kube-admin,O=system:masters$/ });
+    }
   });
 
-  it('kubelet (its own certificate per node), kube-proxy and flanneld (its own, not a node identity); workers talk to the first master', async () => {
+  it('kubelet (its own certificate per node), kube-proxy and flanneld (its own, not a node identity): a master talks to itself, workers to the first master', async () => {
     const p = pkiPaths(ws);
-    for (const name of ['kube-master-01', 'kube-worker-01', 'kube-worker-02']) {
+    const want: Array<[string, string]> = [
+      ['kube-master-01', 'https://10.20.0.111:6443'],
+      ['kube-master-02', 'https://10.20.0.112:6443'],
+      ['kube-worker-01', 'https://10.20.0.111:6443'],
+      ['kube-worker-02', 'https://10.20.0.111:6443'],
+    ];
+    for (const [name, server] of want) {
       const files = await nodeKubeconfigs(ctxFor(name));
-      const server = name.startsWith('kube-master') ? 'https://10.20.0.111:6443' : 'https://10.20.0.111:6443';
       const file = (f: string) => files.find((x) => x.path === `/etc/kubernetes/${f}`)!.content as string;
       await check(file('kubelet.kubeconfig'), { server, certFile: p.kubelet(name).cert, keyFile: p.kubelet(name).key, subject: new RegExp(`^CN=system:node:${name},O=system:nodes$`) });
       await check(file('kube-proxy.kubeconfig'), { server, certFile: p.kubeProxy.cert, keyFile: p.kubeProxy.key, subject: /^CN=system:kube-proxy,O=system:node-proxier$/ });

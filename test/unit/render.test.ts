@@ -115,6 +115,33 @@ describe('workspace rendering', () => {
     expect((await readdir(dir)).filter((f) => f.endsWith('.tmp'))).toEqual([]);
   });
 
+  it('a rewrite replaces the file by rename: an open reader of the old file keeps it whole', async () => {
+    // An in-place write (truncate, then write) changes the bytes under every open reader, which can
+    // then see half a file. A rename swaps the directory entry: the old inode, reached here through a
+    // hard link (as a reader holding it open would), keeps the old content intact.
+    const { link, open } = await import('node:fs/promises');
+    const dir = await mkdtemp(path.join(tmpdir(), 'kcore-rename-'));
+    const spec = defaultSpec();
+    await writeWorkspace(dir, spec);
+    const file = path.join(dir, 'Vagrantfile');
+    const before = await readFile(file, 'utf8');
+    const inode = (await stat(file)).ino;
+    await link(file, path.join(dir, 'old-inode'));
+    const reader = await open(file, 'r');
+    try {
+      spec.groups['kube-worker'].count = 5;
+      await writeWorkspace(dir, spec);
+      const after = await readFile(file, 'utf8');
+      expect(after).not.toBe(before);
+      expect(after).toBe(renderVagrantfile(spec));
+      expect((await stat(file)).ino).not.toBe(inode);
+      expect(await readFile(path.join(dir, 'old-inode'), 'utf8')).toBe(before);
+      expect((await reader.readFile()).toString('utf8')).toBe(before);
+    } finally {
+      await reader.close();
+    }
+  });
+
   it("the repository's top-level Vagrantfile is the default spec's render", async () => {
     expect(await readFile(path.join(ROOT, 'Vagrantfile'), 'utf8')).toBe(renderVagrantfile(defaultSpec()));
   });

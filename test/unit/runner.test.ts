@@ -122,6 +122,47 @@ describe('runner', () => {
     expect(r.events.at(-1)).toMatchObject({ type: 'run-end', status: 'failed' });
   });
 
+  it('verify runs after a change only (not on a dry run); a failed verify fails the task and stops the host', async () => {
+    const calls: string[] = [];
+    const role: Role = {
+      name: 'verified',
+      hosts: (run) => run.hostsOf('etcd'),
+      tasks: [
+        task({
+          name: 'converged already',
+          gather: async () => 'same',
+          plan: () => [],
+          apply: async () => void calls.push('apply unchanged'),
+          verify: async () => void calls.push('verify unchanged'),
+        }),
+        task({
+          name: 'start service',
+          gather: async () => 'stopped',
+          plan: () => ['start service'],
+          apply: async () => void calls.push('apply'),
+          verify: async () => {
+            calls.push('verify');
+            throw new TaskFailure('service did not come up within 5 s');
+          },
+        }),
+        task({ name: 'after', gather: async () => void calls.push('after') }),
+      ],
+    };
+    const dry = record();
+    await runRoles({ roles: [role], run: ctx(true), connector: connector(), emit: dry.emit });
+    expect(calls).toEqual(['after']);
+    calls.length = 0;
+    const r = record();
+    const s = await runRoles({ roles: [role], run: ctx(), connector: connector(), emit: r.emit });
+    expect(calls).toEqual(['apply', 'verify']);
+    expect(r.ends().map((e) => [e.task, e.status, e.message])).toEqual([
+      ['converged already', 'ok', undefined],
+      ['start service', 'failed', 'service did not come up within 5 s'],
+    ]);
+    expect(s.status).toBe('failed');
+    expect(s.recap['etcd-01']).toMatchObject({ state: 'failed', failed: 1, ok: 1 });
+  });
+
   it('skipped tasks and internal errors are reported as such', async () => {
     const role: Role = {
       name: 'odd',
