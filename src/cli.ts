@@ -97,6 +97,19 @@ function wantsJson(argv: string[]): boolean {
   return argv.some((a, i) => a === '--output=json' || a === '-ojson' || ((a === '--output' || a === '-o') && argv[i + 1] === 'json'));
 }
 
+/** The process entry point (bin/kcore-wizard.js): main() with its exit code; an internal error exits 1. */
+export function runCli(argv: string[]): Promise<void> {
+  return main(argv).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (err: unknown) => {
+      process.stderr.write(`kcore-wizard: internal error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+      process.exitCode = 1;
+    },
+  );
+}
+
 function shortUsage(): string {
   return 'Run `kcore-wizard --help` for the commands.';
 }
