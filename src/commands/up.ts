@@ -12,6 +12,7 @@ import path from 'node:path';
 import { createInterface } from 'node:readline/promises';
 import { runConverge, type RunSummary } from '../engine/converge.js';
 import { fanOut, type EngineEvent, type EventSink, type Phase } from '../engine/events.js';
+import { recordSmokeResults } from '../health/smoke.js';
 import { createJsonRenderer, createPlainRenderer } from '../output/plain.js';
 import { writeWorkspace } from '../render/workspace.js';
 import { UsageError } from '../spec/errors.js';
@@ -168,6 +169,7 @@ export async function runUp(opts: RunUpOptions): Promise<RunUpResult> {
       phaseEvent('summary', 'end');
       return { ...result, ok: true, status: 'ok' };
     }
+    const convergeEvents: EngineEvent[] = [];
     const summary = await phase(
       'converge',
       () =>
@@ -177,10 +179,12 @@ export async function runUp(opts: RunUpOptions): Promise<RunUpResult> {
           artifacts: opts.artifacts,
           acceptChangedHostKeys: opts.acceptChangedHostKeys,
           signal,
-          emit,
+          emit: fanOut(emit, (e) => convergeEvents.push(e)),
         }),
       (s) => `${s.status}, ${s.changed} changed${s.failedHosts.length ? `, failed on ${s.failedHosts.join(', ')}` : ''}`,
     );
+    // The dashboard shows each host's last smoke results: up and the wizard record them as converge does.
+    await recordSmokeResults(workspace, convergeEvents);
     result.summary = summary;
     for (const c of KUBECONFIG_CANDIDATES) if (await pathExists(path.join(workspace, c))) result.kubeconfig = path.join(workspace, c);
     phaseEvent('summary', 'end', `${summary.status}: ${summary.changed} changed`);

@@ -12,6 +12,7 @@
  * containers have no default route, a dummy resolv.conf and a local /etc/hosts; nothing of this
  * machine is shared into them (no synced folder).
  */
+import { loadLastSmoke } from '../../src/health/smoke.js';
 import { readCgroupInfo } from '../../src/vagrant/preflight.js';
 import { execFileSync } from 'node:child_process';
 import { randomBytes, randomInt } from 'node:crypto';
@@ -200,6 +201,9 @@ describe.skipIf(reason !== undefined)(`lxc end to end${reason ? ` — skipped: $
       expect(result.summary!.recap[h]!.failed).toBe(0);
     }
     expect(ssh('etcd-01', 'systemctl is-active etcd').trim()).toBe('active');
+    // up records each host's smoke results for the dashboard, as converge and test do.
+    const lastSmoke = await loadLastSmoke(ws);
+    for (const h of etcdHosts) expect(Object.keys(lastSmoke), `last smoke results of ${h}`).toContain(h);
 
     // Kubernetes: the roles must run and stop exactly at the missing release files, named with their
     // official URLs, on the master and on both workers. A run where they never ran (no failure at
