@@ -28,14 +28,8 @@ fi
 [ "$(id -u)" -eq 0 ] || { echo "build-rootfs.sh: needs root" >&2; exit 1; }
 command -v debootstrap >/dev/null || { echo "build-rootfs.sh: debootstrap missing (run test/hosts/install.sh)" >&2; exit 1; }
 
-mirror() {
-  if [ -n "${KCORE_DEBIAN_MIRROR:-}" ]; then echo "$KCORE_DEBIAN_MIRROR"; return; fi
-  # The first plain Debian archive the machine's apt uses (deb822 or one-line format).
-  local m
-  m=$(grep -hsE '^(URIs:|deb) ' /etc/apt/sources.list.d/*.sources /etc/apt/sources.list.d/*.list /etc/apt/sources.list 2>/dev/null |
-    grep -oE 'https?://[^ ]+/debian/?( |$)' | grep -v security | head -n1 | tr -d ' ' || true)
-  echo "${m:-http://deb.debian.org/debian}"
-}
+# shellcheck source=debian-mirror.sh
+. "$(dirname "$0")/debian-mirror.sh"
 
 mkdir -p "$CACHE_DIR"
 exec 9>"$CACHE_DIR/.build.lock"

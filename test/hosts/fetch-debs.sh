@@ -32,13 +32,8 @@ fi
 
 [ "$(id -u)" -eq 0 ] || { echo "fetch-debs.sh: needs root" >&2; exit 1; }
 
-mirror() {
-  if [ -n "${KCORE_DEBIAN_MIRROR:-}" ]; then echo "$KCORE_DEBIAN_MIRROR"; return; fi
-  local m
-  m=$(grep -hsE '^(URIs:|deb) ' /etc/apt/sources.list.d/*.sources /etc/apt/sources.list.d/*.list /etc/apt/sources.list 2>/dev/null |
-    grep -oE 'https?://[^ ]+/debian/?( |$)' | grep -v security | head -n1 | tr -d ' ' || true)
-  echo "${m:-http://deb.debian.org/debian}"
-}
+# shellcheck source=debian-mirror.sh
+. "$(dirname "$0")/debian-mirror.sh"
 
 exec 9>"$CACHE_DIR/.debs.lock"
 flock -w 600 9 || { echo "fetch-debs.sh: another download holds $CACHE_DIR/.debs.lock" >&2; exit 1; }
