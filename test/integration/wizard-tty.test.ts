@@ -136,7 +136,9 @@ describe('the wizard in a real terminal (tmux)', () => {
     await step('7/8 Provisioning', 'y');
     await waitFor(/● \d+ running/);
     s = show('7/8 provisioning (paused mid-run)');
-    expect(s).toMatch(/╭/);
+    // One panel per host, each naming its host with its own state, under the run's count line.
+    for (const h of ['etcd-01', 'kube-master-01', 'kube-worker-01', 'kube-worker-02']) expect(s).toMatch(new RegExp(`│ [●○] ${h}\\s+(running \\d|waiting)`));
+    expect(s).toMatch(/4 hosts · role \d+\/\d+ bootstrap · +● \d+ running/);
 
     keys('C-c');
     s = await waitFor(/cancelling… press Ctrl\+C again|8\/8 Summary/);
