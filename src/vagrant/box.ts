@@ -18,15 +18,12 @@
  * release's published `.DIGESTS` (SHA-512) and only then adds it.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { createWriteStream } from 'node:fs';
 import { chmod, mkdir, readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import { execa } from 'execa';
 import type { EventSink } from '../engine/events.js';
-import { digestsUrl, verifyAgainstDigests } from './digests.js';
+import { downloadVerified } from './digests.js';
 import { boxAdd, boxList } from './vagrant.js';
 import { pathExists } from '../util/fs.js';
 
@@ -371,15 +368,8 @@ export async function addFlatcarBox(opts: { name: string; url: string; provider:
   const publishedName = decodeURIComponent(new URL(opts.url).pathname.split('/').pop() ?? 'box');
   const file = path.join(dir, publishedName);
   try {
-    log(opts.emit, `downloading ${opts.url}.DIGESTS`);
-    const dres = await fetchImpl(digestsUrl(opts.url), { signal: opts.signal });
-    if (!dres.ok) throw new Error(`could not fetch ${digestsUrl(opts.url)}: HTTP ${dres.status} (the box is only added once its digest is checked)`);
-    const digests = await dres.text();
-    log(opts.emit, `downloading ${opts.url}`);
-    const res = await fetchImpl(opts.url, { signal: opts.signal });
-    if (!res.ok || !res.body) throw new Error(`could not download ${opts.url}: HTTP ${res.status}`);
-    await pipeline(Readable.fromWeb(res.body as import('node:stream/web').ReadableStream), createWriteStream(file, { mode: 0o600 }));
-    const v = await verifyAgainstDigests(file, digests, publishedName);
+    log(opts.emit, `downloading ${opts.url}.DIGESTS, then ${opts.url}`);
+    const v = await downloadVerified(opts.url, file, { fetchImpl, signal: opts.signal, use: 'the box is only added' });
     log(opts.emit, `${publishedName}: ${v.algo.toUpperCase()} matches the published DIGESTS`);
     await boxAdd(file, { name: opts.name, provider: opts.provider, force: true, emit: opts.emit, signal: opts.signal, env: opts.env, checksum: { type: v.algo, value: v.hash } });
     return v;

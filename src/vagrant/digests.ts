@@ -4,9 +4,12 @@
  * A downloaded Flatcar box is accepted only if its SHA-512 (or, failing that, SHA-256) matches.
  * MD5 and SHA-1 alone are refused: they no longer prove anything.
  */
-import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
+import { createHash, randomBytes } from 'node:crypto';
+import { createReadStream, createWriteStream } from 'node:fs';
+import { rename, rm } from 'node:fs/promises';
 import path from 'node:path';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 
 export type DigestAlgo = 'md5' | 'sha1' | 'sha256' | 'sha512';
 
@@ -73,4 +76,28 @@ export async function verifyAgainstDigests(file: string, digestsText: string, pu
 /** Where Flatcar publishes the digests of a release file: the same URL plus `.DIGESTS`. */
 export function digestsUrl(boxUrl: string): string {
   return `${boxUrl}.DIGESTS`;
+}
+
+/** Download `url` to `file` (0600, through a temp file renamed only once verified) after fetching `<url>.DIGESTS`. */
+export async function downloadVerified(
+  url: string,
+  file: string,
+  opts: { fetchImpl?: typeof fetch; signal?: AbortSignal; /** why the DIGESTS must come first, for its error */ use?: string } = {},
+): Promise<{ algo: DigestAlgo; hash: string }> {
+  const fetchImpl = opts.fetchImpl ?? fetch;
+  const publishedName = decodeURIComponent(new URL(url).pathname.split('/').pop() ?? '');
+  const dres = await fetchImpl(digestsUrl(url), { signal: opts.signal });
+  if (!dres.ok) throw new Error(`could not fetch ${digestsUrl(url)}: HTTP ${dres.status} (${opts.use ?? 'the image is only used'} once its digest is checked)`);
+  const digests = await dres.text();
+  const res = await fetchImpl(url, { signal: opts.signal });
+  if (!res.ok || !res.body) throw new Error(`could not download ${url}: HTTP ${res.status}`);
+  const tmp = `${file}.part-${randomBytes(4).toString('hex')}`;
+  try {
+    await pipeline(Readable.fromWeb(res.body as import('node:stream/web').ReadableStream), createWriteStream(tmp, { mode: 0o600 }));
+    const v = await verifyAgainstDigests(tmp, digests, publishedName);
+    await rename(tmp, file);
+    return v;
+  } finally {
+    await rm(tmp, { force: true });
+  }
 }

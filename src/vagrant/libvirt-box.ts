@@ -22,15 +22,12 @@
  * to the VM's profile (coreos/bugs#2083, Flatcar's libvirt docs add an AppArmor rule for it).
  */
 import { randomBytes } from 'node:crypto';
-import { createWriteStream } from 'node:fs';
 import { copyFile, mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import { execa } from 'execa';
 import type { EventSink } from '../engine/events.js';
 import { pathExists } from '../util/fs.js';
-import { digestsUrl, verifyAgainstDigests, type DigestAlgo } from './digests.js';
+import { downloadVerified, type DigestAlgo } from './digests.js';
 import { boxAdd } from './vagrant.js';
 
 export const FLATCAR_QEMU_IMAGE = 'flatcar_production_qemu_image.img';
@@ -136,26 +133,6 @@ export async function packageLibvirtBox(opts: { image: string; outFile: string; 
   }
   opts.emit?.({ type: 'log', at: Date.now(), level: 'info', message: `packaged ${opts.outFile} (virtual size ${metadata.virtual_size} GiB)` });
   return metadata;
-}
-
-/** Download `url` to `file` (0600) after fetching `<url>.DIGESTS`, and verify it. */
-export async function downloadVerified(url: string, file: string, opts: { fetchImpl?: typeof fetch; signal?: AbortSignal } = {}): Promise<{ algo: DigestAlgo; hash: string }> {
-  const fetchImpl = opts.fetchImpl ?? fetch;
-  const publishedName = decodeURIComponent(new URL(url).pathname.split('/').pop() ?? '');
-  const dres = await fetchImpl(digestsUrl(url), { signal: opts.signal });
-  if (!dres.ok) throw new Error(`could not fetch ${digestsUrl(url)}: HTTP ${dres.status} (the image is only used once its digest is checked)`);
-  const digests = await dres.text();
-  const res = await fetchImpl(url, { signal: opts.signal });
-  if (!res.ok || !res.body) throw new Error(`could not download ${url}: HTTP ${res.status}`);
-  const tmp = `${file}.part-${randomBytes(4).toString('hex')}`;
-  try {
-    await pipeline(Readable.fromWeb(res.body as import('node:stream/web').ReadableStream), createWriteStream(tmp, { mode: 0o600 }));
-    const v = await verifyAgainstDigests(tmp, digests, publishedName);
-    await rename(tmp, file);
-    return v;
-  } finally {
-    await rm(tmp, { force: true });
-  }
 }
 
 export interface LibvirtBoxResult {

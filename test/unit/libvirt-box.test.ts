@@ -20,12 +20,12 @@ import { runCli } from '../support/cli.js';
 import {
   FLATCAR_FW_CFG_NAME,
   boxVagrantfile,
-  downloadVerified,
   flatcarQemuImageUrl,
   ignitionConfig,
   packageLibvirtBox,
   vagrantInsecurePublicKeys,
 } from '../../src/vagrant/libvirt-box.js';
+import { downloadVerified } from '../../src/vagrant/digests.js';
 
 const ROOT = path.resolve(import.meta.dirname, '..', '..');
 const PROBE = path.join(ROOT, 'test/support/vagrantfile-probe.rb');
