@@ -9,6 +9,7 @@ import { fanOut, type EngineEvent } from '../engine/events.js';
 import { createJsonRenderer, createPlainRenderer } from '../output/plain.js';
 import { UsageError } from '../spec/errors.js';
 import { loadSpec } from '../spec/load.js';
+import { FLATCAR_CHANNELS } from '../spec/schema.js';
 import { addFlatcarBox, buildLxcBox, DEFAULT_BOX_CACHE, fileSizeMb } from '../vagrant/box.js';
 import { buildLibvirtBox, flatcarQemuImageUrl } from '../vagrant/libvirt-box.js';
 import { outputFormat, stringFlag, type CommandDef } from './args.js';
@@ -54,7 +55,7 @@ export const boxCommand: CommandDef = {
       if (rest.length) throw new UsageError(`box build takes no folder (got ${rest.join(' ')})`);
       if (provider === 'libvirt') {
         const channel = stringFlag(ctx.values, 'channel') ?? 'stable';
-        if (!['stable', 'beta', 'alpha'].includes(channel)) throw new UsageError(`--channel ${channel}: Flatcar's channels are stable, beta and alpha`);
+        if (!(FLATCAR_CHANNELS as readonly string[]).includes(channel)) throw new UsageError(`--channel ${channel}: Flatcar's channels are ${FLATCAR_CHANNELS.slice(0, -1).join(', ')} and ${FLATCAR_CHANNELS.at(-1)}`);
         const url = stringFlag(ctx.values, 'image-url') ?? flatcarQemuImageUrl(channel);
         const r = await buildLibvirtBox({
           channel,
