@@ -11,7 +11,8 @@ export interface Facts {
   /** Go-style architecture: amd64, arm64 … */
   arch: string;
   systemd: boolean;
-  containerRuntime: { containerd: string | null; docker: string | null };
+  /** Paths of the runtimes found, and `containerd --version`'s line when containerd is there. */
+  containerRuntime: { containerd: string | null; containerdVersion?: string; docker: string | null };
   /** The interface and CIDR that hold the planned private address. */
   privateIp: string;
   privateInterface: string;
@@ -27,6 +28,7 @@ export const FACTS_SCRIPT = [
   'echo "hostname=$(hostname)"',
   'if [ -d /run/systemd/system ]; then echo systemd=1; else echo systemd=0; fi',
   'echo "containerd=$(command -v containerd || true)"',
+  'if command -v containerd >/dev/null; then echo "containerd_version=$(containerd --version 2>/dev/null | head -n1)"; fi',
   'echo "docker=$(command -v docker || true)"',
   "ip -o -4 addr show 2>/dev/null | while read -r _ iface _ cidr _; do echo \"addr=$iface $cidr\"; done",
   'if [ -d /opt/bin ]; then d=/opt/bin; else d=/opt; fi; if [ -w "$d" ]; then echo optbin=1; else echo optbin=0; fi',
@@ -65,7 +67,7 @@ export function parseFacts(stdout: string, plannedIp: string, hostName: string):
     os: { id, versionId: kv.get('os_version') ?? '', prettyName: kv.get('os_pretty') ?? '', idLike: like, family },
     arch: ARCH[uname] ?? uname,
     systemd: kv.get('systemd') === '1',
-    containerRuntime: { containerd: kv.get('containerd') || null, docker: kv.get('docker') || null },
+    containerRuntime: { containerd: kv.get('containerd') || null, containerdVersion: kv.get('containerd_version') || undefined, docker: kv.get('docker') || null },
     privateIp: plannedIp,
     privateInterface: priv.iface,
     addresses,

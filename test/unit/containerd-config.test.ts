@@ -5,7 +5,12 @@
 // moved to plugins."io.containerd.cri.v1.runtime" (runtimes.runc.options SystemdCgroup, cni) and
 // plugins."io.containerd.cri.v1.images" (pinned_images.sandbox replaces sandbox_image); CNI
 // `bin_dir` is deprecated since v2.1 for `bin_dirs` (a list).
+import { execFileSync } from 'node:child_process';
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { FACTS_SCRIPT, parseFacts } from '../../src/engine/facts.js';
 import { containerdConfig, PAUSE_IMAGE } from '../../src/roles/kube-common/index.js';
 import { containerdVersionOf } from '../../src/roles/kube-worker/index.js';
 import { defaultSpec } from '../../src/spec/index.js';
@@ -68,5 +73,21 @@ describe('containerd config.toml format per containerd version', () => {
     expect(containerdVersionOf('containerd github.com/containerd/containerd/v2 v2.1.4 75cb2b7193e4e490e9fbdc236c0e811ccaba3376\n')).toBe('2.1.4');
     expect(containerdVersionOf('containerd github.com/containerd/containerd 1.6.20~ds1 1.6.20~ds1-1+deb12u3\n')).toBe('1.6.20');
     expect(containerdVersionOf('bash: containerd: command not found\n')).toBeUndefined();
+  });
+
+  it('the facts carry the host containerd\'s version: the facts script, run by a real sh, with a containerd on PATH', () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'kcore-ctr-'));
+    try {
+      const bin = path.join(dir, 'containerd');
+      writeFileSync(bin, '#!/bin/sh\necho "containerd github.com/containerd/containerd/v2 v2.1.4 75cb2b71"\n');
+      chmodSync(bin, 0o755);
+      const out = execFileSync('sh', ['-c', FACTS_SCRIPT], { encoding: 'utf8', env: { PATH: `${dir}:/usr/sbin:/usr/bin:/sbin:/bin` } });
+      const addr = /^addr=\S+ (\d+\.\d+\.\d+\.\d+)\//m.exec(out)?.[1] ?? '127.0.0.1';
+      const f = parseFacts(out, addr, 'h');
+      expect(f.containerRuntime.containerd).toBe(bin);
+      expect(containerdVersionOf(f.containerRuntime.containerdVersion ?? '')).toBe('2.1.4');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

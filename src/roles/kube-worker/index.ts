@@ -85,13 +85,13 @@ export function containerdVersionOf(stdout: string): string | undefined {
 
 /**
  * The containerd that will run: ours (the spec's version) in `install` mode, else the host's own —
- * on Flatcar, Flatcar's, whatever the spec says. Its version picks the config format.
+ * on Flatcar, Flatcar's, whatever the spec says (its version comes with the facts). Its version picks
+ * the config format.
  */
-export async function runningContainerdVersion(ctx: TaskContext): Promise<{ version: string; source: 'spec' | 'host' }> {
+export function runningContainerdVersion(ctx: TaskContext): { version: string; source: 'spec' | 'host' } {
   const f = ctx.facts();
   if (containerdMode(f) === 'install') return { version: ctx.run.spec.versions.containerd, source: 'spec' };
-  const r = await ctx.conn.exec(`${f.containerRuntime.containerd} --version`, { signal: ctx.signal });
-  return { version: containerdVersionOf(r.stdout) ?? ctx.run.spec.versions.containerd, source: 'host' };
+  return { version: containerdVersionOf(f.containerRuntime.containerdVersion ?? '') ?? ctx.run.spec.versions.containerd, source: 'host' };
 }
 
 const isMaster = (ctx: TaskContext) => ctx.host.group === 'kube-master';
@@ -148,7 +148,7 @@ async function resolvConf(ctx: TaskContext): Promise<string> {
 
 export async function nodeConfigFiles(ctx: TaskContext): Promise<FileSpec[]> {
   const { spec } = ctx.run;
-  const containerd = await runningContainerdVersion(ctx);
+  const containerd = runningContainerdVersion(ctx);
   if (containerd.source === 'host' && containerd.version !== spec.versions.containerd)
     ctx.output(`${ctx.host.name} runs its own containerd ${containerd.version} (versions.containerd ${spec.versions.containerd} applies only where kcore-wizard installs containerd)`, 'stdout');
   return [
