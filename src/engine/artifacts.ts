@@ -11,6 +11,7 @@ import { createReadStream } from 'node:fs';
 import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { execa } from 'execa';
+import { replaceFile } from '../util/fs.js';
 
 export interface ArtifactSpec {
   /** Short id used in messages and plans: `etcd`, `kubernetes-server`, `cni-plugins` … */
@@ -215,9 +216,7 @@ export function createArtifactStore(workspace: string, source: string): Artifact
     if (got !== expected)
       throw new ArtifactError(a.file, location, `${a.file} from ${location} has SHA-256 ${got}, but the checksum list says ${expected}: the file is corrupt or was replaced`);
     await mkdir(cacheDir, { recursive: true });
-    const tmp = `${cached}.${randomBytes(4).toString('hex')}.tmp`;
-    await writeFile(tmp, bytes);
-    await rename(tmp, cached);
+    await replaceFile(cached, (tmp) => writeFile(tmp, bytes));
     return { path: cached, sha256: expected };
   }
 

@@ -3,10 +3,11 @@
  * dashboard rerun that reached the host), kept in `<workspace>/.kcore/last-smoke.json`, and the tail of
  * a host's command log (`<workspace>/.kcore/logs/<host>.log`). Plain files, no React.
  */
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { LOG_DIR } from '../engine/converge.js';
 import type { EngineEvent, TaskStatus } from '../engine/events.js';
+import { writeFileAtomic } from '../util/fs.js';
 
 export const LAST_SMOKE_FILE = path.join('.kcore', 'last-smoke.json');
 
@@ -84,9 +85,7 @@ export async function saveLastSmoke(workspace: string, update: SmokeMap): Promis
   const merged = { ...(await loadLastSmoke(workspace)), ...update };
   const file = path.join(workspace, LAST_SMOKE_FILE);
   await mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
-  const tmp = `${file}.${process.pid}.tmp`;
-  await writeFile(tmp, `${JSON.stringify({ version: 1, hosts: merged }, null, 2)}\n`, { mode: 0o600 });
-  await rename(tmp, file);
+  await writeFileAtomic(file, `${JSON.stringify({ version: 1, hosts: merged }, null, 2)}\n`, 0o600);
   return merged;
 }
 

@@ -4,9 +4,13 @@ import path from 'node:path';
 import { certificateProfiles, SERVICE_ACCOUNT_ID } from './catalog.js';
 import { createKeyGenerator, parseRsaKey, type RsaKeyPair } from './keys.js';
 import { pkiPaths } from './paths.js';
-import { CERT_MODE, ensurePrivateDir, KEY_MODE, readPem, writeFileAtomic } from './store.js';
+import { writeFileAtomic as writeAtomic } from '../util/fs.js';
+import { CERT_MODE, ensurePrivateDir, KEY_MODE, readPem } from './store.js';
 import { PkiError, type EnsurePkiOptions, type EnsurePkiResult, type PkiInput } from './types.js';
 import { formatDn, issueCertificate, loadSigningCa, parseCertificate, type CertProfile, type SigningCa } from './x509.js';
+
+/** Certificates and keys go through the project's atomic writer, flushed to disk before the rename. */
+const writeFileAtomic = (file: string, data: string, mode: number) => writeAtomic(file, data, mode, { sync: true });
 
 const DAY_MS = 86_400_000;
 

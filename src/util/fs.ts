@@ -1,17 +1,70 @@
-/** Local file writes that are never half-done: write a temp file beside the target, then rename. */
+/**
+ * Local file writes that are never half-done: the one atomic writer of the project. Every write goes to
+ * a temp file beside the target (same folder, so the rename is atomic), created with its final mode (a key
+ * is never readable by others, even for an instant), then renamed over the target. A temp file is
+ * removed when its write fails, and every temp file still in flight is removed when the process exits,
+ * however it exits (a second Ctrl+C calls process.exit): no temp file outlives its command.
+ */
 import { randomBytes } from 'node:crypto';
-import { constants as fsConstants, type Stats } from 'node:fs';
-import { access, chmod, mkdir, open, readFile, rename, rm, stat, writeFile, type FileHandle } from 'node:fs/promises';
+import { constants as fsConstants, rmSync, type Stats } from 'node:fs';
+import { access, chmod, mkdir, open, readFile, rename, rm, stat, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { UsageError } from '../spec/errors.js';
 
+/** Temp files being written right now, removed on exit if their command never finished them. */
+const inFlight = new Set<string>();
+let exitHooked = false;
+
+function removeInFlight(): void {
+  for (const f of inFlight) rmSync(f, { force: true });
+  inFlight.clear();
+}
+
+/** The temp files still in flight (for tests). */
+export function tempFilesInFlight(): string[] {
+  return [...inFlight];
+}
+
+/** Temp files are named `.<name>.<random>.tmp` beside the target. */
+export const TEMP_FILE_PATTERN = /^\..+\.[0-9a-f]{12}\.tmp$/;
+
+/**
+ * Run `produce(tmp)` to write a temp file beside `file`, then rename it over `file`. The temp file is
+ * removed when `produce` or the rename fails, and on process exit while it is in flight. For content
+ * that is streamed or written by another program (downloads, `tar`); `writeFileAtomic` for bytes.
+ */
+export async function replaceFile<T>(file: string, produce: (tmp: string) => Promise<T>): Promise<T> {
+  if (!exitHooked) {
+    exitHooked = true;
+    process.on('exit', removeInFlight);
+  }
+  const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${randomBytes(6).toString('hex')}.tmp`);
+  inFlight.add(tmp);
+  try {
+    const out = await produce(tmp);
+    await rename(tmp, file);
+    return out;
+  } catch (e) {
+    await rm(tmp, { force: true });
+    throw e;
+  } finally {
+    inFlight.delete(tmp);
+  }
+}
+
+export interface WriteOptions {
+  /** fsync the temp file before the rename (certificates and keys: a crash leaves the old or the new file). */
+  sync?: boolean;
+}
+
 /**
  * Write `content` to `file` atomically with `mode`. Returns false (and writes nothing) when the file
- * already holds exactly this content and mode.
+ * already holds exactly this content and mode. Errors the user can fix (permissions, read-only file
+ * system, a file where a folder should be) are UsageErrors that name the file (exit 2).
  */
-export async function writeFileAtomic(file: string, content: string | Buffer, mode = 0o644): Promise<boolean> {
+export async function writeFileAtomic(file: string, content: string | Buffer, mode = 0o644, opts: WriteOptions = {}): Promise<boolean> {
   try {
-    return await writeFileAtomicRaw(file, content, mode);
+    return await writeFileAtomicRaw(file, content, mode, opts);
   } catch (e) {
     throw writeError(file, e);
   }
@@ -29,7 +82,7 @@ export function writeError(file: string, e: unknown): Error {
   return e instanceof Error ? e : new Error(String(e));
 }
 
-async function writeFileAtomicRaw(file: string, content: string | Buffer, mode: number): Promise<boolean> {
+async function writeFileAtomicRaw(file: string, content: string | Buffer, mode: number, opts: WriteOptions): Promise<boolean> {
   const buf = typeof content === 'string' ? Buffer.from(content) : content;
   try {
     const old = await readFile(file);
@@ -43,15 +96,17 @@ async function writeFileAtomicRaw(file: string, content: string | Buffer, mode: 
     if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
   }
   await mkdir(path.dirname(file), { recursive: true });
-  const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${randomBytes(6).toString('hex')}.tmp`);
-  try {
-    await writeFile(tmp, buf, { mode });
-    await chmod(tmp, mode); // the umask may have narrowed it
-    await rename(tmp, file);
-  } catch (e) {
-    await rm(tmp, { force: true });
-    throw e;
-  }
+  await replaceFile(file, async (tmp) => {
+    // 'wx': a new file, created with the final mode; never an existing one followed through a link.
+    const fh = await open(tmp, 'wx', mode);
+    try {
+      await fh.writeFile(buf);
+      await fh.chmod(mode); // the umask may have narrowed it (0644 for certificates)
+      if (opts.sync) await fh.sync();
+    } finally {
+      await fh.close();
+    }
+  });
   return true;
 }
 

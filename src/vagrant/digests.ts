@@ -4,12 +4,12 @@
  * A downloaded Flatcar box is accepted only if its SHA-512 (or, failing that, SHA-256) matches.
  * MD5 and SHA-1 alone are refused: they no longer prove anything.
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { replaceFile } from '../util/fs.js';
 
 export type DigestAlgo = 'md5' | 'sha1' | 'sha256' | 'sha512';
 
@@ -91,13 +91,8 @@ export async function downloadVerified(
   const digests = await dres.text();
   const res = await fetchImpl(url, { signal: opts.signal });
   if (!res.ok || !res.body) throw new Error(`could not download ${url}: HTTP ${res.status}`);
-  const tmp = `${file}.part-${randomBytes(4).toString('hex')}`;
-  try {
+  return replaceFile(file, async (tmp) => {
     await pipeline(Readable.fromWeb(res.body as import('node:stream/web').ReadableStream), createWriteStream(tmp, { mode: 0o600 }));
-    const v = await verifyAgainstDigests(tmp, digests, publishedName);
-    await rename(tmp, file);
-    return v;
-  } finally {
-    await rm(tmp, { force: true });
-  }
+    return verifyAgainstDigests(tmp, digests, publishedName);
+  });
 }

@@ -22,11 +22,11 @@
  * to the VM's profile (coreos/bugs#2083, Flatcar's libvirt docs add an AppArmor rule for it).
  */
 import { randomBytes } from 'node:crypto';
-import { copyFile, mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { execa } from 'execa';
 import type { EventSink } from '../engine/events.js';
-import { pathExists } from '../util/fs.js';
+import { pathExists, replaceFile } from '../util/fs.js';
 import { downloadVerified, type DigestAlgo } from './digests.js';
 import { boxAdd } from './vagrant.js';
 
@@ -121,13 +121,10 @@ export async function packageLibvirtBox(opts: { image: string; outFile: string; 
     await writeFile(path.join(work, 'metadata.json'), JSON.stringify(metadata, null, 2) + '\n');
     await writeFile(path.join(work, 'Vagrantfile'), boxVagrantfile());
     await writeFile(path.join(work, 'config.ign'), JSON.stringify(ignitionConfig(opts.publicKeys)) + '\n');
-    const tmp = `${opts.outFile}.tmp-${randomBytes(4).toString('hex')}`;
-    const r = await execa('tar', ['-czf', tmp, '-C', work, 'metadata.json', 'Vagrantfile', 'config.ign', 'box.img'], { reject: false, cancelSignal: opts.signal });
-    if (r.exitCode !== 0) {
-      await rm(tmp, { force: true });
-      throw new Error(`packaging ${opts.outFile} failed: ${String(r.stderr).trim()}`);
-    }
-    await rename(tmp, opts.outFile);
+    await replaceFile(opts.outFile, async (tmp) => {
+      const r = await execa('tar', ['-czf', tmp, '-C', work, 'metadata.json', 'Vagrantfile', 'config.ign', 'box.img'], { reject: false, cancelSignal: opts.signal });
+      if (r.exitCode !== 0) throw new Error(`packaging ${opts.outFile} failed: ${String(r.stderr).trim()}`);
+    });
   } finally {
     await rm(work, { recursive: true, force: true });
   }

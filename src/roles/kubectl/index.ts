@@ -6,12 +6,12 @@
  * certificates; the API server answers this machine with it.
  */
 import { accessSync, constants } from 'node:fs';
-import { readFile, rename, stat, writeFile } from 'node:fs/promises';
-import { randomBytes } from 'node:crypto';
+import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { execa } from 'execa';
 import { smokeTest, task, TaskFailure, type Role, type RunContext } from '../../engine/task.js';
 import { apiServerUrl, buildKubeconfig, clusterName, parseKubeconfig, readPki } from '../kube-common/index.js';
+import { writeFileAtomic } from '../../util/fs.js';
 
 export const KUBECONFIG_FILE = 'kubeconfig';
 
@@ -32,11 +32,9 @@ export async function adminKubeconfig(run: Pick<RunContext, 'spec' | 'pki'> & Pa
   });
 }
 
-/** Write a file atomically with mode 0600 (temp file beside it, then rename). */
+/** A kubeconfig holds a private key: written atomically, mode 0600, by the project's one atomic writer. */
 export async function writeSecretFile(file: string, content: string): Promise<void> {
-  const tmp = `${file}.${randomBytes(4).toString('hex')}.tmp`;
-  await writeFile(tmp, content, { mode: 0o600 });
-  await rename(tmp, file);
+  await writeFileAtomic(file, content, 0o600);
 }
 
 /** kubectl on this machine's PATH, or null. */
