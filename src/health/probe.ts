@@ -9,17 +9,17 @@ import type { GroupName } from '../spec/schema.js';
 import type { HostConnection } from '../ssh/types.js';
 import { shellQuote } from '../ssh/quote.js';
 import { etcdctl } from '../roles/etcd/index.js';
+import { unitsOf } from '../roles/index.js';
 import { ADMIN_KUBECONFIG, KUBECTL, KUBELET_KUBECONFIG, kubectl } from '../roles/kube-common/index.js';
 
 /**
- * The systemd units each group's roles install: etcd on etcd hosts; the control plane on masters, which
- * are also nodes (the kube-worker role runs there too); containerd, kubelet, kube-proxy and flanneld on
- * workers.
+ * The systemd units each group's roles install, as the roles declare them (src/roles/index.ts SERVICES):
+ * etcd on etcd hosts; the control plane on masters, which are also nodes; the node's services on workers.
  */
 export const UNITS: Record<GroupName, readonly string[]> = {
-  etcd: ['etcd'],
-  'kube-master': ['kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'containerd', 'kubelet', 'kube-proxy', 'flanneld'],
-  'kube-worker': ['containerd', 'kubelet', 'kube-proxy', 'flanneld'],
+  etcd: unitsOf('etcd'),
+  'kube-master': unitsOf('kube-master'),
+  'kube-worker': unitsOf('kube-worker'),
 };
 
 export interface HostRef {

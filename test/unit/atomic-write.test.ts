@@ -100,7 +100,10 @@ describe('replaceFile', () => {
         `});`,
       ].join('\n'),
     );
-    const r = await promisify(execFile)(path.join(REPO, 'node_modules/.bin/vite-node'), [script], { cwd: REPO, timeout: 60_000 }).catch((e: { code: number; stdout: string }) => e);
+    const r = await promisify(execFile)(path.join(REPO, 'node_modules/.bin/vite-node'), [script], { cwd: REPO, timeout: 60_000 }).then(
+      (ok) => ({ code: 0, stdout: ok.stdout }),
+      (e: { code: number; stdout: string }) => e,
+    );
     expect(r.code).toBe(130);
     const tmp = /TMP (\S+)/.exec(r.stdout)?.[1];
     expect(tmp, `child output: ${r.stdout}`).toBeDefined();

@@ -15,6 +15,7 @@ import { smokeTest, TaskFailure, type Role, type RunContext, type TaskContext } 
 import { renderTemplate } from '../../render/env.js';
 import { hostsOf } from '../../spec/hosts.js';
 import { shellQuote } from '../../ssh/quote.js';
+import type { RoleServices } from '../index.js';
 
 export const BIN_DIR = '/opt/bin';
 export const ETCD_PKI = '/etc/etcd/pki';
@@ -115,6 +116,8 @@ async function health(ctx: TaskContext): Promise<string | null> {
   const detail = out.split('\n').map((l) => l.trim()).filter(Boolean).slice(-1)[0] ?? `exit ${r.exitCode}`;
   return `etcd on ${ctx.host.name} is not healthy (service ${state}): ${detail}`;
 }
+
+export const etcdServices: RoleServices = { role: 'etcd', groups: ['etcd'], units: ['etcd'] };
 
 export const etcdRole: Role = {
   name: 'etcd',

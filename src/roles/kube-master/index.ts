@@ -14,6 +14,7 @@ import { smokeTest, task, TaskFailure, type Role, type TaskContext } from '../..
 import { FLANNEL_USER } from '../../pki/catalog.js';
 import { renderTemplate } from '../../render/env.js';
 import type { ClusterSpec } from '../../spec/schema.js';
+import type { RoleServices } from '../index.js';
 import {
   ADMIN_KUBECONFIG,
   apiGateTask,
@@ -147,6 +148,8 @@ export function leaseProblem(name: string, lease: { spec?: { holderIdentity?: st
   if (!Number.isFinite(renewed) || now - renewed > max) return `${name}'s lease (held by ${s.holderIdentity}) was last renewed ${s.renewTime ?? 'never'}: the leader is not running`;
   return null;
 }
+
+export const kubeMasterServices: RoleServices = { role: 'kube-master', groups: ['kube-master'], units: ['kube-apiserver', 'kube-controller-manager', 'kube-scheduler'] };
 
 export const kubeMasterRole: Role = {
   name: 'kube-master',

@@ -14,6 +14,7 @@ import { directoryTask, filesTask, serviceTask, type FileSpec } from '../../engi
 import { smokeTest, task, TaskFailure, type Role, type TaskContext } from '../../engine/task.js';
 import { cidrContains, parseCidr } from '../../spec/ip.js';
 import { FLANNEL_USER } from '../../pki/catalog.js';
+import type { RoleServices } from '../index.js';
 import {
   apiServerUrl,
   binariesTask,
@@ -187,6 +188,9 @@ export function kernelPlan(stdout: string): string[] {
   if (v.get('bridge_nf')?.trim() !== '1') out.push('set net.bridge.bridge-nf-call-iptables = 1');
   return out;
 }
+
+/** Masters are nodes too: the node's services run on both groups. */
+export const kubeWorkerServices: RoleServices = { role: 'kube-worker', groups: ['kube-master', 'kube-worker'], units: ['containerd', 'kubelet', 'kube-proxy', 'flanneld'] };
 
 export const kubeWorkerRole: Role = {
   name: 'kube-worker',
