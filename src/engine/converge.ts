@@ -55,25 +55,33 @@ export function commandLog(workspace: string) {
   };
 }
 
-export async function runConverge(opts: ConvergeOptions): Promise<RunSummary> {
-  const { workspace, spec, emit } = opts;
-  const hosts = await resolveHosts(workspace, spec, { sshConfig: opts.sshConfig });
-  const { unknown } = limitHosts(hosts, opts.limit);
-  if (unknown.length)
-    throw new UsageError(`--limit ${unknown.join(',')}: no such host or group (hosts: ${hosts.map((h) => h.name).join(', ')}; groups: etcd, kube-master, kube-worker)`);
+/**
+ * The SSH pool of a workspace: its known_hosts, host keys told as events and logged, every command
+ * written to the host's command log. Every command that reaches the hosts opens it this way.
+ */
+export function workspacePool(workspace: string, opts: { emit: EventSink; acceptChangedHostKeys?: boolean | string[]; maxHosts?: number }): SshPool {
   const log = commandLog(workspace);
-  const pool = new SshPool({
+  return new SshPool({
     knownHostsPath: path.join(workspace, KNOWN_HOSTS_FILE),
     acceptChangedHostKeys: opts.acceptChangedHostKeys,
     maxHosts: opts.maxHosts,
     onHostKey: (e) => {
-      emit({ type: 'host-key', at: Date.now(), host: e.host, kind: e.kind, fingerprint: e.fingerprint, keyType: e.keyType });
+      opts.emit({ type: 'host-key', at: Date.now(), host: e.host, kind: e.kind, fingerprint: e.fingerprint, keyType: e.keyType });
       void log(e.host, `${new Date().toISOString()} host key ${e.kind}: ${e.keyType} ${e.fingerprint}`);
     },
     onCommand: (host, c) => {
       void log(host, `${new Date().toISOString()} ${c.sudo ? '[sudo] ' : ''}exit=${c.exitCode ?? 'signal'} ${c.durationMs}ms: ${c.command.replace(/\n/g, '\n    ')}`);
     },
   });
+}
+
+export async function runConverge(opts: ConvergeOptions): Promise<RunSummary> {
+  const { workspace, spec, emit } = opts;
+  const hosts = await resolveHosts(workspace, spec, { sshConfig: opts.sshConfig });
+  const { unknown } = limitHosts(hosts, opts.limit);
+  if (unknown.length)
+    throw new UsageError(`--limit ${unknown.join(',')}: no such host or group (hosts: ${hosts.map((h) => h.name).join(', ')}; groups: etcd, kube-master, kube-worker)`);
+  const pool = workspacePool(workspace, { emit, acceptChangedHostKeys: opts.acceptChangedHostKeys, maxHosts: opts.maxHosts });
   const run: RunContext = {
     spec,
     workspace,

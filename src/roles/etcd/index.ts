@@ -74,12 +74,22 @@ function binaries(ctx: TaskContext): Promise<FileSpec[]> {
   return p;
 }
 
+/**
+ * The binaries a release carries: etcd and etcdctl, and from 3.5 etcdutl, which `backup` and `restore`
+ * need (`etcdctl snapshot status/restore` were deprecated in 3.5 for etcdutl and are gone in 3.6:
+ * https://etcd.io/docs/v3.6/op-guide/recovery/).
+ */
+export function etcdBinaries(version: string): string[] {
+  const [major = 0, minor = 0] = version.split('.').map(Number);
+  return major > 3 || (major === 3 && minor >= 5) ? ['etcd', 'etcdctl', 'etcdutl'] : ['etcd', 'etcdctl'];
+}
+
 async function readBinaries(ctx: TaskContext, arch: string): Promise<FileSpec[]> {
   const a = ARTIFACTS.etcd(ctx.run.spec.versions.etcd, arch);
   const dir = await ctx.run.artifacts.unpack(a, ctx.signal);
   const top = path.join(dir, a.file.replace(/\.tar\.gz$/, ''));
   const out: FileSpec[] = [];
-  for (const bin of ['etcd', 'etcdctl']) {
+  for (const bin of etcdBinaries(ctx.run.spec.versions.etcd)) {
     let content: Buffer;
     try {
       content = await readFile(path.join(top, bin));

@@ -1,0 +1,39 @@
+// The pure parts of `backup`: the file name, the status line it trusts, the member's script.
+import { describe, expect, it } from 'vitest';
+import { etcdBinaries } from '../../src/roles/etcd/index.js';
+import { backupFileName, parseSnapshotStatus, removeScript, saveScript } from '../../src/roles/etcd/backup.js';
+
+describe('etcd backup', () => {
+  it('names files by UTC time, sortable and without colons', () => {
+    expect(backupFileName(new Date('2026-12-02T01:02:03.456Z'))).toBe('etcd-2026-12-02T01-02-03Z.db');
+  });
+
+  it('reads the status etcdutl/etcdctl print with -w json, and refuses anything else', () => {
+    // etcdutl snapshot status -w json (etcd 3.5: etcdutl/snapshot/v3_snapshot.go Status → {hash, revision, totalKey, totalSize})
+    expect(parseSnapshotStatus('{"hash":3245891843,"revision":31,"totalKey":26,"totalSize":20480}\n')).toEqual({ hash: 3245891843, revision: 31, totalKey: 26, totalSize: 20480 });
+    expect(parseSnapshotStatus('Deprecated: Use `etcdutl snapshot status` instead.\n\n{"hash":1,"revision":2,"totalKey":3,"totalSize":4}')).toEqual({ hash: 1, revision: 2, totalKey: 3, totalSize: 4 });
+    expect(() => parseSnapshotStatus('')).toThrow("the snapshot's status could not be read");
+    expect(() => parseSnapshotStatus('{"hash":1,"revision":2}')).toThrow('could not be read');
+    expect(() => parseSnapshotStatus('{"hash":1,"revision":-2,"totalKey":3,"totalSize":4}')).toThrow('could not be read');
+    expect(() => parseSnapshotStatus('{not json')).toThrow('could not be read');
+  });
+
+  it("saves under a private umask, sweeps only its own leftovers, and removes the temp file and etcdctl's .part", () => {
+    const s = saveScript('10.0.0.101', '/var/tmp/kcore-etcd-snapshot.1.2.db');
+    expect(s.split('\n')[0]).toBe("find /var/tmp -maxdepth 1 -name 'kcore-etcd-snapshot.*' -type f -delete 2>/dev/null");
+    expect(s).toContain('umask 077');
+    expect(s).toContain('--endpoints=https://10.0.0.101:2379');
+    expect(s).toContain('snapshot save /var/tmp/kcore-etcd-snapshot.1.2.db');
+    expect(s).toContain('/opt/bin/etcdutl snapshot status -w json');
+    expect(removeScript('/var/tmp/kcore-etcd-snapshot.1.2.db')).toBe('rm -f /var/tmp/kcore-etcd-snapshot.1.2.db /var/tmp/kcore-etcd-snapshot.1.2.db.part');
+  });
+});
+
+describe('etcd binaries', () => {
+  it('installs etcdutl from 3.5 on (backup and restore need it; 3.4 has none)', () => {
+    expect(etcdBinaries('3.4.23')).toEqual(['etcd', 'etcdctl']);
+    expect(etcdBinaries('3.5.0')).toEqual(['etcd', 'etcdctl', 'etcdutl']);
+    expect(etcdBinaries('3.7.0')).toEqual(['etcd', 'etcdctl', 'etcdutl']);
+    expect(etcdBinaries('4.0.0')).toEqual(['etcd', 'etcdctl', 'etcdutl']);
+  });
+});
