@@ -13,8 +13,9 @@ import { destroyCommand } from './destroy.js';
 import { boxCommand } from './box.js';
 import { dashboardCommand } from './dashboard.js';
 import { backupCommand } from './backup.js';
+import { restoreCommand } from './restore.js';
 
-export const commands: CommandDef[] = [wizardCommand, initCommand, renderCommand, upCommand, planCommand, convergeCommand, testCommand, dashboardCommand, backupCommand, destroyCommand, pkiCommand, kubeconfigCommand, boxCommand];
+export const commands: CommandDef[] = [wizardCommand, initCommand, renderCommand, upCommand, planCommand, convergeCommand, testCommand, dashboardCommand, backupCommand, restoreCommand, destroyCommand, pkiCommand, kubeconfigCommand, boxCommand];
 
 export function findCommand(name: string): CommandDef | undefined {
   return commands.find((c) => c.name === name);

@@ -1,7 +1,7 @@
 // The pure parts of `backup`: the file name, the status line it trusts, the member's script.
 import { describe, expect, it } from 'vitest';
 import { etcdBinaries } from '../../src/roles/etcd/index.js';
-import { backupFileName, parseSnapshotStatus, removeScript, saveScript } from '../../src/roles/etcd/backup.js';
+import { backupFileName, looksLikeSnapshot, parseSnapshotStatus, removeScript, restoreScript, saveScript } from '../../src/roles/etcd/backup.js';
 
 describe('etcd backup', () => {
   it('names files by UTC time, sortable and without colons', () => {
@@ -35,5 +35,28 @@ describe('etcd binaries', () => {
     expect(etcdBinaries('3.5.0')).toEqual(['etcd', 'etcdctl', 'etcdutl']);
     expect(etcdBinaries('3.7.0')).toEqual(['etcd', 'etcdctl', 'etcdutl']);
     expect(etcdBinaries('4.0.0')).toEqual(['etcd', 'etcdctl', 'etcdutl']);
+  });
+});
+
+describe('etcd restore', () => {
+  it('recognises a bbolt file by its meta page magic (0xED0CDAED at offset 16, little-endian)', () => {
+    const page = Buffer.alloc(4096);
+    page.writeUInt32LE(0xed0cdaed, 16);
+    expect(looksLikeSnapshot(page)).toBe(true);
+    expect(looksLikeSnapshot(Buffer.from('hello\n'))).toBe(false);
+    expect(looksLikeSnapshot(page.subarray(0, 19))).toBe(false);
+    page.writeUInt32LE(0xed0cdaee, 16);
+    expect(looksLikeSnapshot(page)).toBe(false);
+  });
+
+  it('rebuilds the data dir beside the live one, then keeps the old one aside: never deleted', () => {
+    const s = restoreScript({ name: 'etcd-02', ip: '10.0.0.102', initialCluster: 'etcd-01=https://10.0.0.101:2380,etcd-02=https://10.0.0.102:2380', token: 'kcore-t-etcd-restore-X', dataDir: '/var/lib/etcd', stamp: 'X' });
+    const lines = s.split('\n');
+    expect(lines[0]).toBe('set -e');
+    expect(s).toContain(
+      'snapshot restore /var/tmp/kcore-etcd-restore.db --name etcd-02 --initial-cluster etcd-01=https://10.0.0.101:2380,etcd-02=https://10.0.0.102:2380 --initial-cluster-token kcore-t-etcd-restore-X --initial-advertise-peer-urls https://10.0.0.102:2380 --data-dir /var/lib/etcd.restore-X',
+    );
+    expect(lines.slice(-4)).toEqual(['chown -R etcd:etcd /var/lib/etcd.restore-X', 'chmod 700 /var/lib/etcd.restore-X', 'if [ -e /var/lib/etcd ]; then mv /var/lib/etcd /var/lib/etcd.before-restore-X; fi', 'mv /var/lib/etcd.restore-X /var/lib/etcd']);
+    expect(s).not.toMatch(/rm -rf \/var\/lib\/etcd( |$)/m);
   });
 });
