@@ -29,5 +29,6 @@ describe('README on a fresh machine', () => {
       expect(existsSync(l), l).toBe(true);
       expect(files, l).toContain(l);
     }
-  });
+    // `npm pack` alone takes a few seconds on a loaded machine.
+  }, 60_000);
 });
