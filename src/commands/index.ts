@@ -12,8 +12,9 @@ import { upCommand } from './up.js';
 import { destroyCommand } from './destroy.js';
 import { boxCommand } from './box.js';
 import { dashboardCommand } from './dashboard.js';
+import { selftestCommand } from './selftest.js';
 
-export const commands: CommandDef[] = [wizardCommand, initCommand, renderCommand, upCommand, planCommand, convergeCommand, testCommand, dashboardCommand, destroyCommand, pkiCommand, kubeconfigCommand, boxCommand];
+export const commands: CommandDef[] = [wizardCommand, initCommand, renderCommand, upCommand, planCommand, convergeCommand, testCommand, selftestCommand, dashboardCommand, destroyCommand, pkiCommand, kubeconfigCommand, boxCommand];
 
 export function findCommand(name: string): CommandDef | undefined {
   return commands.find((c) => c.name === name);
