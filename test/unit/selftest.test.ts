@@ -1,0 +1,59 @@
+/**
+ * selftest's pure parts and its bad input: the syntax step with the real validators (ruby, systemd-analyze,
+ * kubectl, as test/unit/kube-render.test.ts uses them) on a default workspace, the exit code per step,
+ * and flags refused with exit 2 before any step runs. The steps on real machines:
+ * test/integration/selftest.test.ts.
+ */
+import { mkdtemp, readFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { SELFTEST_STEPS, stepExitCode, syntaxStep, wouldChange } from '../../src/commands/selftest.js';
+import type { EngineEvent } from '../../src/engine/events.js';
+import { defaultSpec, saveSpec } from '../../src/spec/index.js';
+import { runCli } from '../support/cli.js';
+
+describe('selftest', () => {
+  it('names each step by its exit code: 11 create … 16 destroy', () => {
+    expect(SELFTEST_STEPS.map((s) => [s, stepExitCode(s)])).toEqual([
+      ['create', 11],
+      ['syntax', 12],
+      ['converge', 13],
+      ['idempotence', 14],
+      ['verify', 15],
+      ['destroy', 16],
+    ]);
+  });
+
+  it('syntax renders the workspace and passes the real validators on every unit and manifest', async () => {
+    const ws = await mkdtemp(path.join(tmpdir(), 'kcore-selftest-'));
+    const spec = defaultSpec({ name: 'demo' });
+    spec.addons.dashboard = true;
+    const r = await syntaxStep(ws, spec);
+    expect(r.lines).toEqual([]);
+    expect(r.status).toBe('passed');
+    // 1 etcd (unit + drop-in), 1 master (3 units), 2 workers (4 units each) → 12 unit files verified.
+    expect(r.detail).toBe('rendered Vagrantfile, inventory.ini, ruby -c Vagrantfile, systemd-analyze verify on 12 units, kubectl annotate --local coredns, kubectl annotate --local dashboard');
+    expect(await readFile(path.join(ws, 'Vagrantfile'), 'utf8')).toContain('demo');
+  }, 60_000);
+
+  it('lists what a plan would change, one line per change', () => {
+    const end = (host: string, status: 'ok' | 'changed', changes: string[]): EngineEvent => ({ type: 'task-end', at: 0, host, role: 'etcd', task: 'etcd unit and drop-in', tags: [], status, changes, durationMs: 1 });
+    expect(wouldChange([end('etcd-01', 'ok', []), end('etcd-02', 'changed', ['update /a (content differs)', 'update /b (content differs)'])])).toEqual([
+      'etcd-02 etcd › etcd unit and drop-in: update /a (content differs)',
+      'etcd-02 etcd › etcd unit and drop-in: update /b (content differs)',
+    ]);
+  });
+
+  it('refuses an unknown --limit or --tags with exit 2 before any step runs', async () => {
+    const ws = await mkdtemp(path.join(tmpdir(), 'kcore-selftest-'));
+    await saveSpec(ws, defaultSpec({}));
+    const a = await runCli(['selftest', ws, '--limit', 'etcd-07']);
+    expect(a.code).toBe(2);
+    expect(a.stderr).toMatch(/--limit etcd-07: no such host or group/);
+    expect(a.stdout).not.toContain('selftest 1/6');
+    const b = await runCli(['selftest', ws, '--tags', 'etdc']);
+    expect(b.code).toBe(2);
+    expect(b.stderr).toMatch(/--tags etdc: no such tag or role/);
+  });
+});
