@@ -201,7 +201,7 @@ export const selftestCommand: CommandDef = {
   summary: 'Molecule\'s sequence on this cluster: create → syntax → converge → idempotence → verify → destroy.',
   usage: 'kcore-wizard selftest [DIR] [--keep] [--limit host|group] [--tags t] [--artifacts src] [--output json]',
   details: [
-    'create: up --machines-only (skipped for provider existing). syntax: render, then ruby -c on the Vagrantfile,',
+    'create: up --machines-only, without asking (skipped for provider existing). syntax: render, then ruby -c on the Vagrantfile,',
     'systemd-analyze verify on every unit the roles write, kubectl annotate --local on the add-on manifests.',
     'converge: every role with its smoke tests. idempotence: a plan after it must be empty (what would change is',
     'listed). verify: the smoke tests. destroy: unless --keep (skipped for provider existing).',
