@@ -4,7 +4,7 @@
  * and flags refused with exit 2 before any step runs. The steps on real machines:
  * test/integration/selftest.test.ts.
  */
-import { mkdtemp, readFile } from 'node:fs/promises';
+import { chmod, mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -56,4 +56,27 @@ describe('selftest', () => {
     expect(b.code).toBe(2);
     expect(b.stderr).toMatch(/--tags etdc: no such tag or role/);
   });
+
+  it('a vagrant provider: a failed create (preflight) skips the rest but destroy, exit 11; --keep keeps', async () => {
+    // A vagrant without the vagrant-libvirt plugin, on PATH: preflight's provider check fails for certain.
+    const bin = await mkdtemp(path.join(tmpdir(), 'kcore-fakebin-'));
+    await writeFile(path.join(bin, 'vagrant'), '#!/bin/sh\ncase "$1" in --version) echo "Vagrant 2.4.3" ;; plugin|box|status) ;; *) echo "fake vagrant: $1 must not run" >&2; exit 1 ;; esac\n');
+    await chmod(path.join(bin, 'vagrant'), 0o755);
+    const env = { ...process.env, PATH: `${bin}:${process.env.PATH}` };
+    const ws = await mkdtemp(path.join(tmpdir(), 'kcore-selftest-'));
+    const spec = defaultSpec({ provider: 'libvirt' });
+    spec.network.prefix = '10.251.8';
+    await saveSpec(ws, spec);
+    const r = await runCli(['selftest', ws], { env });
+    expect(r.code).toBe(11);
+    expect(r.stdout).toMatch(/---- create: FAILED: preflight failed: provider: the vagrant-libvirt plugin/);
+    for (const [i, step] of ['syntax', 'converge', 'idempotence', 'verify'].entries()) expect(r.stdout).toMatch(new RegExp(`${i + 2} ${step} +skipped +not run: create failed`));
+    expect(r.stdout).toMatch(/6 destroy +passed +0 machines destroyed/);
+    expect(r.stdout).toContain('selftest failed at create (exit 11)');
+    const kept = await runCli(['selftest', ws, '--keep', '--output', 'json'], { env });
+    expect(kept.code).toBe(11);
+    const last = kept.stdout.trim().split('\n').map((l) => JSON.parse(l) as { type: string; step?: string; status?: string; detail?: string });
+    expect(last.find((l) => l.type === 'selftest-step' && l.step === 'destroy')).toMatchObject({ status: 'skipped', detail: 'kept (--keep)' });
+    expect(last.at(-1)).toMatchObject({ type: 'selftest-result', failedStep: 'create', exitCode: 11 });
+  }, 60_000);
 });
