@@ -45,6 +45,11 @@ export interface RunUpOptions {
   env?: NodeJS.ProcessEnv;
   /** Injected probes for preflight (tests). */
   probes?: PreflightProbes;
+  /**
+   * Asked once preflight has passed and before any machine is created or started (the CLI's
+   * "Create … machines? [y/N]"): false stops up with status `declined`, nothing created.
+   */
+  confirm?: (checks: PreflightCheck[]) => Promise<boolean>;
 }
 
 export interface UpHost {
@@ -56,7 +61,7 @@ export interface UpHost {
 
 export interface RunUpResult {
   ok: boolean;
-  status: 'ok' | 'failed' | 'cancelled' | 'preflight-failed';
+  status: 'ok' | 'failed' | 'cancelled' | 'preflight-failed' | 'declined';
   /** Why it did not finish, in words a person can act on. */
   message?: string;
   preflight: PreflightCheck[];
@@ -120,6 +125,8 @@ export async function runUp(opts: RunUpOptions): Promise<RunUpResult> {
     if (failed.length) {
       return { ...result, status: 'preflight-failed', message: `preflight failed: ${failed.map((c) => `${c.check}: ${c.detail}${c.fix ? ` (fix: ${c.fix})` : ''}`).join('; ')}` };
     }
+    if (signal.aborted) return cancelled();
+    if (opts.confirm && !(await opts.confirm(checks))) return { ...result, status: 'declined', message: 'nothing done: no machine was created or started' };
     if (signal.aborted) return cancelled();
 
     // 3. machines
@@ -212,11 +219,13 @@ export function formatUpSummary(r: RunUpResult, spec: ClusterSpec, workspace: st
       : r.status === 'cancelled'
         ? `up was cancelled; run it again to continue where it stopped`
         : r.status === 'preflight-failed'
-          ? 'this machine cannot create the cluster yet:'
-          : `up failed: ${r.message ?? 'see above'}`;
+          ? `this machine cannot create the cluster yet: ${r.preflight.filter((c) => !c.ok).length} of ${r.preflight.length} preflight checks failed (${r.preflight.filter((c) => !c.ok).map((c) => c.check).join(', ')}, each with its fix above); run up again once they are fixed`
+          : r.status === 'declined'
+            ? 'nothing done: no machine was created or started'
+            : `up failed: ${r.message ?? 'see above'}`;
   lines.push(head);
-  if (r.status === 'preflight-failed') lines.push(formatPreflight(r.preflight.filter((c) => !c.ok)).replace(/^/gm, '  '));
-  else {
+  // A failed preflight's checks were printed once, as they were found (the error lines above).
+  if (r.status !== 'preflight-failed' && r.status !== 'declined') {
     const w = Math.max(...r.hosts.map((h) => h.name.length));
     for (const h of r.hosts) {
       const rec = conv?.recap[h.name];
@@ -247,6 +256,8 @@ export function upExitCode(r: RunUpResult): number {
       return 2;
     case 'cancelled':
       return 130;
+    case 'declined':
+      return 1;
     default:
       return 1;
   }
@@ -263,7 +274,7 @@ export const upCommand: CommandDef = {
     'Preflight failures (vagrant, provider, box, memory, network) stop it with exit 2 and say what to install or change.',
     '--provider only confirms the spec: it must equal kcore.yaml\'s provider (change the spec to switch providers).',
     'Provider "existing" skips vagrant and configures the machines listed in kcore.yaml.',
-    'On a terminal, up asks before creating machines unless --yes is given.',
+    'On a terminal, up shows the preflight checks and asks before creating machines unless --yes is given; a failed preflight asks nothing.',
   ].join('\n'),
   options: {
     ...workspaceOptions,
@@ -287,16 +298,20 @@ export const upCommand: CommandDef = {
     const write = (s: string) => void ctx.stdout.write(s);
     if (format === 'text') for (const w of warnings) ctx.stderr.write(`warning: ${w.field}: ${w.message}\n`);
 
-    if (!ctx.values.yes && ctx.stdin.isTTY && ctx.stdout.isTTY && format === 'text' && spec.provider !== 'existing') {
+    // Asked only once preflight (render, then the checks that need no machine) has passed and been shown:
+    // a machine that cannot run the cluster gets the fixes, not a question first.
+    const ask = !ctx.values.yes && ctx.stdin.isTTY && ctx.stdout.isTTY && format === 'text' && spec.provider !== 'existing';
+    const confirm = async (checks: PreflightCheck[]) => {
+      write(`\n${formatPreflight(checks)}\n\n`);
       const t = totals(spec);
       const rl = createInterface({ input: ctx.stdin as NodeJS.ReadStream, output: ctx.stdout as NodeJS.WriteStream });
-      const answer = await rl.question(`Create or start ${t.machines} ${spec.provider} machines (${t.memory} MB, ${t.cpus} CPUs) for cluster "${spec.name}"? [y/N] `);
-      rl.close();
-      if (!/^y(es)?$/i.test(answer.trim())) {
-        ctx.stderr.write('kcore-wizard: nothing done\n');
-        return 1;
+      try {
+        const answer = await rl.question(`Create or start ${t.machines} ${spec.provider} machines (${t.memory} MB, ${t.cpus} CPUs) for cluster "${spec.name}"? [y/N] `);
+        return /^y(es)?$/i.test(answer.trim());
+      } finally {
+        rl.close();
       }
-    }
+    };
 
     const events: EngineEvent[] = [];
     const renderer: EventSink = format === 'json' ? createJsonRenderer(write) : createPlainRenderer(write);
@@ -311,7 +326,12 @@ export const upCommand: CommandDef = {
       acceptChangedHostKeys: accept === 'all' ? true : list(accept),
       machinesOnly: !!ctx.values['machines-only'],
       env: ctx.env,
+      confirm: ask ? confirm : undefined,
     });
+    if (result.status === 'declined') {
+      ctx.stderr.write('kcore-wizard: nothing done\n');
+      return upExitCode(result);
+    }
     if (format === 'json') {
       const { summary, ...rest } = result;
       write(JSON.stringify({ type: 'up-result', ...rest, summary: summary && { status: summary.status, changed: summary.changed, failedHosts: summary.failedHosts, recap: summary.recap } }) + '\n');
