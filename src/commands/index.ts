@@ -15,8 +15,9 @@ import { dashboardCommand } from './dashboard.js';
 import { backupCommand } from './backup.js';
 import { restoreCommand } from './restore.js';
 import { selftestCommand } from './selftest.js';
+import { certsCommand } from './certs.js';
 
-export const commands: CommandDef[] = [wizardCommand, initCommand, renderCommand, upCommand, planCommand, convergeCommand, testCommand, selftestCommand, dashboardCommand, backupCommand, restoreCommand, destroyCommand, pkiCommand, kubeconfigCommand, boxCommand];
+export const commands: CommandDef[] = [wizardCommand, initCommand, renderCommand, upCommand, planCommand, convergeCommand, testCommand, selftestCommand, dashboardCommand, backupCommand, restoreCommand, destroyCommand, pkiCommand, certsCommand, kubeconfigCommand, boxCommand];
 
 export function findCommand(name: string): CommandDef | undefined {
   return commands.find((c) => c.name === name);

@@ -33,7 +33,7 @@ export interface EngineRun {
   workspace: string;
 }
 
-export async function runFromFlags(ctx: CommandContext, mode: { dryRun?: boolean; tags?: string[] }): Promise<EngineRun> {
+export async function runFromFlags(ctx: CommandContext, mode: { dryRun?: boolean; tags?: string[]; /** hosts of a role at a time (1: rolling) */ maxHosts?: number }): Promise<EngineRun> {
   const workspace = resolveWorkspace(ctx);
   const tags = mode.tags ?? list(stringFlag(ctx.values, 'tags'));
   const skipTags = list(stringFlag(ctx.values, 'skip-tags'));
@@ -54,6 +54,7 @@ export async function runFromFlags(ctx: CommandContext, mode: { dryRun?: boolean
     skipTags,
     limit: list(stringFlag(ctx.values, 'limit')),
     dryRun: mode.dryRun,
+    maxHosts: mode.maxHosts,
     artifacts,
     sshConfig: stringFlag(ctx.values, 'ssh-config'),
     acceptChangedHostKeys: accept === 'all' ? true : list(accept),

@@ -52,7 +52,7 @@ async function evaluateLeaf(
   profile: CertProfile,
   files: Files,
   ca: SigningCa | 'new',
-  opts: { now: Date; renewBeforeDays: number; keyBits: number; rotateKeys: boolean },
+  opts: { now: Date; renewBeforeDays: number; keyBits: number; rotateKeys: boolean; renewLeaves?: boolean },
 ): Promise<LeafDecision> {
   const [certPem, keyPem] = await Promise.all([readPem(files.cert), readPem(files.key)]);
   if (certPem === null && keyPem === null) return { reissue: true, reasons: ['missing'], reuseKey: null };
@@ -98,6 +98,7 @@ async function evaluateLeaf(
   if (cert.isCa) reasons.push('is a CA certificate but should be a leaf');
   const expiry = expiryReason(cert.notAfter, opts.now, opts.renewBeforeDays);
   if (expiry) reasons.push(expiry);
+  if (opts.renewLeaves && reasons.length === 0) reasons.push(`renewal asked for (was valid until ${cert.notAfter.toISOString().slice(0, 10)})`);
   if (reasons.length === 0) return { reissue: false };
   return { reissue: true, reasons, reuseKey: key && !opts.rotateKeys ? key.pair : null };
 }
@@ -237,7 +238,7 @@ export async function ensurePki(workspace: string, input: PkiInput, options: Ens
       leaves.map((p) => {
         const ca = caState.get(p.issuer ?? '');
         if (!ca) throw new PkiError(`internal error: no CA ${p.issuer} for ${p.id}`);
-        return evaluateLeaf(p, filesOf(root, p.id), ca, { now, renewBeforeDays, keyBits, rotateKeys });
+        return evaluateLeaf(p, filesOf(root, p.id), ca, { now, renewBeforeDays, keyBits, rotateKeys, renewLeaves: options.renewLeaves });
       }),
     );
     leaves.forEach((profile, i) => {

@@ -37,6 +37,8 @@ export interface EnsurePkiOptions {
   leafValidityDays?: number;
   /** Per-certificate validity override, keyed by certificate id (e.g. `admin`, `kubelet/w1`). */
   validityDays?: Record<string, number>;
+  /** Reissue every leaf certificate, sound or not (`certs renew`); the CAs are kept. */
+  renewLeaves?: boolean;
   /** Generate a fresh key whenever a certificate is reissued (default: keep a sound existing key). */
   rotateKeys?: boolean;
   /**

@@ -218,6 +218,20 @@ describe('ensurePki is idempotent and reissues only what changed', () => {
     expect(await snapshot(ws)).toEqual(before);
   });
 
+  it('renewLeaves (certs renew) reissues every leaf with the same CAs, keeps the service-account key, and a next run is quiet', async () => {
+    const ws = await copyOfBase('renew');
+    const before = await snapshot(ws);
+    const r = await ensurePki(ws, input, { renewLeaves: true });
+    const leaves = [...clusterLeaves, ...etcdLeaves];
+    expect([...r.changed].sort()).toEqual([...leaves].sort());
+    for (const id of leaves) expect(r.reasons[id]).toMatch(/^renewal asked for \(was valid until \d{4}-\d{2}-\d{2}\)$/);
+    const after = await snapshot(ws);
+    for (const f of ['pki/ca.crt', 'pki/ca.key', 'pki/etcd/ca.crt', 'pki/etcd/ca.key', 'pki/sa.key', 'pki/sa.pub']) expect(after.get(f), f).toBe(before.get(f));
+    for (const id of leaves) expect(after.get(`pki/${id}.crt`), id).not.toBe(before.get(`pki/${id}.crt`));
+    expect((await cert(ws, 'etcd/server-etcd-1')).checkIssued(await cert(ws, 'etcd/ca'))).toBe(true);
+    expect((await ensurePki(ws, input)).changed).toEqual([]);
+  }, 120_000);
+
   it('adding a master reissues the API server certificate and adds one kubelet certificate; CAs kept', async () => {
     const ws = await copyOfBase('add-master');
     const before = await snapshot(ws);
