@@ -101,7 +101,9 @@ describe('containerd config.toml format per containerd version', () => {
 // stable 4593, 2.2.5 on beta 4757 and alpha 4790; its config is `version = 2` with enable_selinux = true,
 // oom_score = -999, SystemdCgroup = true and no imports. Our config replaces it through
 // containerd.service.d/10-kcore.conf, so it must carry Flatcar's settings (containerd 2.x's keys:
-// docs/cri/config.md at v2.1.9, `enable_selinux` in plugins."io.containerd.cri.v1.runtime"; the top-level
+// docs/cri/config.md at v2.1.9, `enable_selinux` in plugins."io.containerd.cri.v1.runtime": RuntimeConfig's
+// EnableSelinux `toml:"enable_selinux"` in internal/cri/config/config.go at v2.1.5 and v2.2.0, the config of
+// plugins/cri/runtime/plugin.go, registered as io.containerd.cri.v1 "runtime"; the top-level
 // `oom_score` in cmd/containerd/server/config/config.go; containerd has no `subreaper` field).
 describe("on Flatcar: our config carries Flatcar's own settings", () => {
   it("reads Flatcar's shipped config.toml: enable_selinux and oom_score carried, everything else ours or without effect", () => {
@@ -192,6 +194,14 @@ describe('the plan says which containerd runs, and the Flatcar config is read fr
     expect(out).toContainEqual(['stdout', `containerd: Flatcar's own 2.1.5; versions.containerd ${s.versions.containerd} applies only where kcore-wizard installs containerd`]);
     expect(out).toContainEqual(['stdout', "containerd config: Flatcar's enable_selinux = true, oom_score = -999 carried from /usr/share/containerd/config.toml"]);
     expect(out.filter(([st]) => st === 'stderr')).toEqual([]);
+    expect(toml).toContain('/usr/share/containerd/config.toml\n# (read on this host) are carried: enable_selinux = true, oom_score = -999.\n');
+  });
+
+  it("Flatcar whose containerd version the facts could not read: the plan says the config is written for the spec's version", async () => {
+    const { ctx, out, spec: s } = nodeCtx('flatcar', '/usr/bin/containerd', undefined, FLATCAR_CONFIG_CGROUPFS_TOML);
+    expect(await configOf(ctx)).toBe(containerdConfig(s, s.versions.containerd, flatcarContainerdSettings(FLATCAR_CONFIG_CGROUPFS_TOML)));
+    expect(out[0]).toEqual(['stdout', `containerd: Flatcar's own ${s.versions.containerd}? (its version could not be read; config written for it); versions.containerd ${s.versions.containerd} applies only where kcore-wizard installs containerd`]);
+    expect(out).toContainEqual(['stdout', "containerd config: Flatcar's enable_selinux = false, oom_score = -999 carried from /usr/share/containerd/config.toml"]);
   });
 
   it("Flatcar without its config file: Flatcar's pinned settings, and the output says so", async () => {

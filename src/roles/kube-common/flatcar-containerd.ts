@@ -40,6 +40,15 @@ export interface FlatcarContainerdSettings {
 /** Flatcar's settings as its build tree ships them (see above): used when the host's file cannot be read. */
 export const FLATCAR_PINNED: FlatcarContainerdSettings = { enableSelinux: true, oomScore: -999, source: 'pinned', notCarried: [] };
 
+/** `enable_selinux = true, oom_score = -999`: the settings carried, as the output and the config's header name them. */
+export function flatcarCarried(s: FlatcarContainerdSettings): string[] {
+  return [
+    `enable_selinux = ${s.enableSelinux}`,
+    ...(s.selinuxCategoryRange === undefined ? [] : [`selinux_category_range = ${s.selinuxCategoryRange}`]),
+    ...(s.oomScore === undefined ? [] : [`oom_score = ${s.oomScore}`]),
+  ];
+}
+
 const CRI_V2 = 'plugins."io.containerd.grpc.v1.cri"';
 const CRI_V3 = 'plugins."io.containerd.cri.v1.runtime"';
 const RUNC = ['containerd.runtimes.runc', 'containerd.runtimes.runc.options'];

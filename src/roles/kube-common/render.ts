@@ -9,7 +9,7 @@ import { renderTemplate } from '../../render/env.js';
 import { apiServiceIp, hostsOf } from '../../spec/hosts.js';
 import { podPlan } from '../../spec/pods.js';
 import type { ClusterSpec } from '../../spec/schema.js';
-import { FLATCAR_CONTAINERD_CONFIG, type FlatcarContainerdSettings } from './flatcar-containerd.js';
+import { FLATCAR_CONTAINERD_CONFIG, flatcarCarried, type FlatcarContainerdSettings } from './flatcar-containerd.js';
 import {
   BIN_DIR,
   CNI_BIN,
@@ -140,7 +140,7 @@ export function containerdConfig(spec: ClusterSpec, version: string = spec.versi
     pauseImage: PAUSE_IMAGE,
     cniBin: CNI_BIN,
     cniConf: CNI_CONF,
-    flatcar: flatcar ? { ...flatcar, file: FLATCAR_CONTAINERD_CONFIG } : null,
+    flatcar: flatcar ? { ...flatcar, file: FLATCAR_CONTAINERD_CONFIG, carried: flatcarCarried(flatcar).join(', ') } : null,
   });
 }
 

@@ -61,7 +61,7 @@ import {
   waitNodesReady,
   readPki,
 } from '../kube-common/index.js';
-import { FLATCAR_CONTAINERD_CONFIG, FLATCAR_PINNED, flatcarContainerdSettings, type FlatcarContainerdSettings } from '../kube-common/flatcar-containerd.js';
+import { FLATCAR_CONTAINERD_CONFIG, FLATCAR_PINNED, flatcarCarried, flatcarContainerdSettings, type FlatcarContainerdSettings } from '../kube-common/flatcar-containerd.js';
 
 const R = RESTART;
 const APPLY_KERNEL = 'apply kernel settings';
@@ -168,17 +168,17 @@ export function containerdRunsLine(ctx: TaskContext): string {
 export async function flatcarContainerd(ctx: TaskContext): Promise<FlatcarContainerdSettings> {
   const b = await ctx.conn.readFile(FLATCAR_CONTAINERD_CONFIG, { signal: ctx.signal });
   if (!b) {
-    ctx.output(`${FLATCAR_CONTAINERD_CONFIG} is missing: carrying Flatcar's settings as its release ships them (enable_selinux = true, oom_score = -999)`, 'stderr');
+    ctx.output(`${FLATCAR_CONTAINERD_CONFIG} is missing: carrying Flatcar's settings as its release ships them (${flatcarCarried(FLATCAR_PINNED).join(', ')})`, 'stderr');
     return FLATCAR_PINNED;
   }
   let s: FlatcarContainerdSettings;
   try {
     s = flatcarContainerdSettings(b.toString('utf8'));
   } catch (e) {
-    ctx.output(`${(e as Error).message}: carrying Flatcar's settings as its release ships them (enable_selinux = true, oom_score = -999)`, 'stderr');
+    ctx.output(`${(e as Error).message}: carrying Flatcar's settings as its release ships them (${flatcarCarried(FLATCAR_PINNED).join(', ')})`, 'stderr');
     return FLATCAR_PINNED;
   }
-  ctx.output(`containerd config: Flatcar's enable_selinux = ${s.enableSelinux}${s.oomScore === undefined ? '' : `, oom_score = ${s.oomScore}`} carried from ${FLATCAR_CONTAINERD_CONFIG}`);
+  ctx.output(`containerd config: Flatcar's ${flatcarCarried(s).join(', ')} carried from ${FLATCAR_CONTAINERD_CONFIG}`);
   if (s.notCarried.length) ctx.output(`Flatcar's ${FLATCAR_CONTAINERD_CONFIG} also sets what our config does not carry: ${s.notCarried.join('; ')}`, 'stderr');
   return s;
 }
