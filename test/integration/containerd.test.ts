@@ -137,14 +137,15 @@ async function containerdRun(machine: string): Promise<{ args: string; oom: stri
 }
 
 /**
- * containerd applied `oom_score = -999` to itself (server_linux.go: SetOOMScore on its own PID), or
- * tried to: the test machines lack CAP_SYS_RESOURCE (systemd-nspawn's default capability set), so
- * lowering the score fails there and containerd logs that it tried, with the value it read.
+ * containerd applied `oom_score = -999` to itself (cmd/containerd/server/server_linux.go: SetOOMScore
+ * on its own PID), or tried to: inside the test machines the kernel refuses the lower score, and
+ * containerd logs that it tried, with the value it read (a test-host limit; the log line is printed).
  */
 function expectOomScore(r: { oom: string; journal: string }, score: number): void {
   if (r.oom === String(score)) return;
   expect(r.journal, `oom_score_adj is ${r.oom}`).toContain(`failed to change OOM score to ${score}`);
-  console.log(`test-host limit: containerd read oom_score = ${score} and could not lower its own OOM score here (oom_score_adj ${r.oom})`);
+  const line = r.journal.split('\n').find((l) => l.includes('failed to change OOM score'));
+  console.log(`test-host limit: containerd read oom_score = ${score} and could not lower its own OOM score here (oom_score_adj ${r.oom}): ${line}`);
 }
 
 /** The CRI plugin's own view of its configuration (it logs it at start). */
