@@ -8,6 +8,12 @@
 // run here (no 2.x package offline) and is checked against upstream's documentation in
 // test/unit/containerd-config.test.ts.
 //
+// A third machine plays Flatcar (its containerd 1.7 line, as on Flatcar LTS 4081, which ships 1.7.21):
+// Flatcar's layout is laid out as Flatcar's build tree has it (test/support/flatcar-containerd.ts:
+// its config at /usr/share/containerd/config.toml, its unit reading $CONTAINERD_CONFIG), the role's own
+// code reads Flatcar's config there and writes our config and drop-in, and containerd must then run
+// our file with Flatcar's SELinux and OOM settings and our CRI settings.
+//
 // Test-host limit: the machines' root is an overlay, and overlayfs cannot stack its upper layer on
 // another overlay, so /var/lib/containerd is a tmpfs in the machines (a real node has a disk).
 import { execFile } from 'node:child_process';
@@ -20,9 +26,12 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { canRunHosts, startSystemdHosts, type TestHosts } from '../hosts/index.js';
 import { specForHosts } from '../support/cluster.js';
+import { FACTS_SCRIPT, parseFacts } from '../../src/engine/facts.js';
+import type { TaskContext } from '../../src/engine/task.js';
 import { CNI_BIN, CNI_CONF, cniConflist, containerdConfig, PAUSE_IMAGE } from '../../src/roles/kube-common/index.js';
-import { containerdVersionOf } from '../../src/roles/kube-worker/index.js';
-import type { ClusterSpec } from '../../src/spec/index.js';
+import { containerdVersionOf, nodeConfigFiles, nodeUnits } from '../../src/roles/kube-worker/index.js';
+import { hostsOf, type ClusterSpec } from '../../src/spec/index.js';
+import { FLATCAR_CONFIG_TOML, flatcarContainerdUnit } from '../support/flatcar-containerd.js';
 
 const exec = promisify(execFile);
 const FETCH_DEBS = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'hosts', 'fetch-debs.sh');
@@ -96,7 +105,57 @@ async function installContainerd(machine: string, debs: string[]): Promise<void>
   await sh(machine, 'systemctl restart containerd && systemctl is-active containerd');
 }
 
-const MACHINES = { bookworm: 'ctrd-16', trixie: 'ctrd-17' } as const;
+/**
+ * A machine laid out as Flatcar: containerd and runc from .debs, Flatcar's config at
+ * /usr/share/containerd/config.toml and Flatcar's unit (in /etc/systemd/system, over the package's),
+ * started as Flatcar starts it, with nothing of ours yet.
+ */
+async function layOutFlatcar(machine: string, debs: string[]): Promise<void> {
+  await sh(machine, 'mkdir -p /var/tmp/debs /usr/share/containerd /etc/containerd');
+  for (const d of debs) await put(machine, d, `/var/tmp/debs/${path.basename(d)}`);
+  await sh(machine, "printf '#!/bin/sh\\nexit 101\\n' > /usr/sbin/policy-rc.d && chmod 755 /usr/sbin/policy-rc.d");
+  await sh(machine, 'DEBIAN_FRONTEND=noninteractive dpkg -i --force-confold /var/tmp/debs/*.deb >/dev/null && rm -f /usr/sbin/policy-rc.d', 300_000);
+  await sh(machine, 'rm -f /etc/containerd/config.toml');
+  await writeFile(path.join(work, 'flatcar-config.toml'), FLATCAR_CONFIG_TOML);
+  await put(machine, path.join(work, 'flatcar-config.toml'), '/usr/share/containerd/config.toml');
+  await writeFile(path.join(work, 'flatcar-containerd.service'), flatcarContainerdUnit());
+  await put(machine, path.join(work, 'flatcar-containerd.service'), '/etc/systemd/system/containerd.service');
+  await sh(machine, 'mkdir -p /var/lib/containerd && mount -t tmpfs -o size=256m tmpfs /var/lib/containerd');
+  await sh(machine, 'systemctl daemon-reload && systemctl restart containerd && systemctl is-active containerd');
+}
+
+/** The containerd service's current run: its main PID's command line, its OOM score and its journal. */
+async function containerdRun(machine: string): Promise<{ args: string; oom: string; journal: string; env: string }> {
+  const pid = (await sh(machine, 'systemctl show -p MainPID --value containerd')).trim();
+  const invocation = (await sh(machine, 'systemctl show -p InvocationID --value containerd')).trim();
+  return {
+    args: (await sh(machine, `tr '\\0' ' ' < /proc/${pid}/cmdline`)).trim(),
+    oom: (await sh(machine, `cat /proc/${pid}/oom_score_adj`)).trim(),
+    journal: await sh(machine, `journalctl --no-pager -o cat _SYSTEMD_INVOCATION_ID=${invocation}`),
+    env: (await sh(machine, 'systemctl show -p Environment --value containerd')).trim(),
+  };
+}
+
+/**
+ * containerd applied `oom_score = -999` to itself (cmd/containerd/server/server_linux.go: SetOOMScore
+ * on its own PID), or tried to: inside the test machines the kernel refuses the lower score, and
+ * containerd logs that it tried, with the value it read (a test-host limit; the log line is printed).
+ */
+function expectOomScore(r: { oom: string; journal: string }, score: number): void {
+  if (r.oom === String(score)) return;
+  expect(r.journal, `oom_score_adj is ${r.oom}`).toContain(`failed to change OOM score to ${score}`);
+  const line = r.journal.split('\n').find((l) => l.includes('failed to change OOM score'));
+  console.log(`test-host limit: containerd read oom_score = ${score} and could not lower its own OOM score here (oom_score_adj ${r.oom}): ${line}`);
+}
+
+/** The CRI plugin's own view of its configuration (it logs it at start). */
+const criConfig = async (machine: string, journal: string) => {
+  const line = journal.split('\n').find((l) => l.includes('Start cri plugin with config'));
+  if (!line) throw new Error(`${machine}: no "Start cri plugin with config" in this run's journal:\n${journal}`);
+  return line;
+};
+
+const MACHINES = { bookworm: 'ctrd-16', trixie: 'ctrd-17', flatcar: 'ctrd-fc' } as const;
 let spec: ClusterSpec;
 
 beforeAll(async () => {
@@ -106,12 +165,13 @@ beforeAll(async () => {
   bookworm = await fetchDebs('bookworm', 'containerd', 'runc', 'containernetworking-plugins', 'busybox-static');
   trixie = await fetchDebs('trixie', 'containerd');
   imageTar = await buildImage();
-  hosts = await startSystemdHosts({ count: 2, names: [MACHINES.bookworm, MACHINES.trixie] });
+  hosts = await startSystemdHosts({ count: 3, names: [MACHINES.bookworm, MACHINES.trixie, MACHINES.flatcar] });
   spec = specForHosts(hosts, { etcd: 0, 'kube-master': 1, 'kube-worker': 0 });
   const runc = await debOf(bookworm, 'runc');
   await Promise.all([
     installContainerd(MACHINES.bookworm, [runc, await debOf(bookworm, 'containerd')]),
     installContainerd(MACHINES.trixie, [runc, await debOf(trixie, 'containerd')]),
+    layOutFlatcar(MACHINES.flatcar, [runc, await debOf(trixie, 'containerd')]),
   ]);
 }, 900_000);
 
@@ -156,6 +216,61 @@ describe.each([
       console.log(`${machine}: cgroup v1 machine, the container stops at runc's cgroup setup: ${r.stderr.trim()}`);
       expect(r.stderr).toMatch(/runc create failed: unable to start container process: unable to apply cgroup configuration: mkdir \/sys\/fs\/cgroup\/\w+\/system\.slice: read-only file system/);
     }
+  });
+});
+
+describe("a machine laid out as Flatcar: Flatcar's own containerd with the config the role writes for it", () => {
+  it("before: Flatcar's unit runs Flatcar's config (SELinux labelling on, OOM score -999, no sandbox image or CNI dirs of ours)", async () => {
+    const r = await containerdRun(MACHINES.flatcar);
+    expect(r.args).toBe('/usr/bin/containerd --config /usr/share/containerd/config.toml');
+    const cri = await criConfig(MACHINES.flatcar, r.journal);
+    expect(cri).toContain('EnableSelinux:true');
+    expect(cri).not.toContain(`SandboxImage:${PAUSE_IMAGE}`);
+    expectOomScore(r, -999);
+  });
+
+  it("after: the role reads Flatcar's config on the machine, writes ours and the drop-in; containerd runs ours with Flatcar's settings and the CRI on runc v2 with SystemdCgroup", async () => {
+    const m = MACHINES.flatcar;
+    // The role's own code: the facts as the facts script finds them on the machine (os-release says
+    // Debian: the family is set to Flatcar's), Flatcar's file read from the machine.
+    const real = parseFacts(await sh(m, FACTS_SCRIPT), hosts.host(m).ip, m);
+    const facts = { ...real, os: { ...real.os, family: 'flatcar' as const } };
+    const out: string[] = [];
+    const conn = {
+      exec: (cmd: string) => hosts.exec(m, cmd),
+      readFile: async (p: string) => {
+        const r = await hosts.exec(m, `cat ${p}`);
+        return r.exitCode === 0 ? Buffer.from(r.stdout) : null;
+      },
+    };
+    const node = hostsOf(spec, 'kube-master')[0]!;
+    const ctx = { run: { spec, dryRun: false }, host: node, conn, facts: () => facts, output: (l: string) => out.push(l), signal: new AbortController().signal } as unknown as TaskContext;
+    const files = [...(await nodeConfigFiles(ctx)), ...nodeUnits(ctx)];
+    const config = files.find((f) => f.path === '/etc/containerd/config.toml')!;
+    const dropIn = files.find((f) => f.path === '/etc/systemd/system/containerd.service.d/10-kcore.conf')!;
+    expect(files.some((f) => f.path === '/etc/systemd/system/containerd.service')).toBe(false);
+    const version = containerdVersionOf(await sh(m, 'containerd --version'))!;
+    expect(out).toContain(`containerd: Flatcar's own ${version}; versions.containerd ${spec.versions.containerd} applies only where kcore-wizard installs containerd`);
+    expect(out).toContain("containerd config: Flatcar's enable_selinux = true, oom_score = -999 carried from /usr/share/containerd/config.toml");
+    await writeFile(path.join(work, 'fc-config.toml'), config.content as string);
+    await writeFile(path.join(work, 'fc-10-kcore.conf'), dropIn.content as string);
+    await sh(m, 'mkdir -p /etc/systemd/system/containerd.service.d');
+    await put(m, path.join(work, 'fc-config.toml'), '/etc/containerd/config.toml');
+    await put(m, path.join(work, 'fc-10-kcore.conf'), '/etc/systemd/system/containerd.service.d/10-kcore.conf');
+    await sh(m, 'systemctl daemon-reload && systemctl restart containerd && systemctl is-active containerd');
+
+    const r = await containerdRun(m);
+    expect(r.env).toContain('CONTAINERD_CONFIG=/etc/containerd/config.toml');
+    expect(r.args).toBe('/usr/bin/containerd --config /etc/containerd/config.toml');
+    expect(await sh(m, 'ctr plugins ls')).toMatch(/^io\.containerd\.grpc\.v1\s+cri\s+\S+\s+ok\s*$/m);
+    const cri = await criConfig(m, r.journal);
+    expect(cri).toContain('EnableSelinux:true');
+    expect(cri).toContain('DefaultRuntimeName:runc');
+    expect(cri).toMatch(/Runtimes:map\[runc:\{Type:io\.containerd\.runc\.v2 .*Options:map\[SystemdCgroup:true\]/);
+    expect(cri).toContain(`SandboxImage:${PAUSE_IMAGE}`);
+    expect(cri).toContain(`NetworkPluginBinDir:${CNI_BIN} NetworkPluginConfDir:${CNI_CONF}`);
+    expectOomScore(r, -999);
+    expect(r.journal.split('\n').filter((l) => /unknown key|level=fatal/i.test(l) || (/failed to load plugin/.test(l) && !l.includes('devmapper not configured')))).toEqual([]);
   });
 });
 

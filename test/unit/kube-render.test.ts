@@ -33,6 +33,7 @@ import {
 } from '../../src/roles/kube-common/index.js';
 import { masterKubeconfigs, masterUnits } from '../../src/roles/kube-master/index.js';
 import { containerdMode, kernelPlan, nodeConfigFiles, nodeKubeconfigs, nodeUnits } from '../../src/roles/kube-worker/index.js';
+import { FLATCAR_PINNED } from '../../src/roles/kube-common/flatcar-containerd.js';
 import { adminKubeconfig, kubeconfigProblem } from '../../src/roles/kubectl/index.js';
 
 const exec = promisify(execFile);
@@ -72,8 +73,9 @@ function facts(family: 'flatcar' | 'debian', containerd: string | null): Facts {
 function ctxFor(hostName: string, f: Facts = facts('flatcar', '/usr/bin/containerd')): TaskContext {
   const hosts = plannedHosts(spec).map((h) => ({ ...h, target: { name: h.name, host: h.ip, port: 22, user: 'core' } })) as HostInfo[];
   const run = { spec, workspace: ws, hosts, pki: pkiPaths(ws), dryRun: false, facts: new Map(), hostsOf: (g: string) => hosts.filter((h) => h.group === g) } as unknown as RunContext;
-  const conn = { exec: async () => ({ stdout: '/run/systemd/resolve/resolv.conf\n', stderr: '', exitCode: 0, durationMs: 0 }) };
-  return { run, host: hosts.find((h) => h.name === hostName)!, conn, facts: () => f, signal: new AbortController().signal } as unknown as TaskContext;
+  // readFile: no Flatcar containerd config on this fake host (its pinned settings are used).
+  const conn = { exec: async () => ({ stdout: '/run/systemd/resolve/resolv.conf\n', stderr: '', exitCode: 0, durationMs: 0 }), readFile: async () => null };
+  return { run, host: hosts.find((h) => h.name === hostName)!, conn, facts: () => f, output: () => undefined, signal: new AbortController().signal } as unknown as TaskContext;
 }
 
 beforeAll(async () => {
@@ -338,9 +340,9 @@ describe('manifests and configuration files parse and follow the spec', () => {
     expect(cni.plugins.map((p) => p.type)).toEqual(['flannel', 'portmap']);
     const toml = w['/etc/containerd/config.toml']!;
     expect(toml).toMatch(/^\s*SystemdCgroup = true$/m);
-    expect(toml).toMatch(/^version = 3$/m); // no containerd on the host: ours, the spec's 2.x
+    expect(toml).toMatch(/^version = 3$/m); // Flatcar's containerd of unknown version: config for the spec's 2.x
     expect(toml).toMatch(/^\s*bin_dirs = \["\/opt\/cni\/bin"\]$/m);
-    expect(containerdConfig(spec)).toBe(toml);
+    expect(containerdConfig(spec, spec.versions.containerd, FLATCAR_PINNED)).toBe(toml);
     expect(flannelNetConf(spec)).toBe(w['/etc/kube-flannel/net-conf.json']);
     expect(cniConflist()).toBe(w['/etc/cni/net.d/10-flannel.conflist']);
     expect(flannelUnit(spec, hostsOf(spec, 'kube-worker')[0]!, { iface: 'eth1' })).toMatch(/--kube-subnet-mgr[\s\S]*--iface=eth1[\s\S]*Environment=NODE_NAME=kube-worker-01|Environment=NODE_NAME=kube-worker-01[\s\S]*--kube-subnet-mgr[\s\S]*--iface=eth1/);

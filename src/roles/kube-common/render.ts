@@ -9,6 +9,7 @@ import { renderTemplate } from '../../render/env.js';
 import { apiServiceIp, hostsOf } from '../../spec/hosts.js';
 import { podPlan } from '../../spec/pods.js';
 import type { ClusterSpec } from '../../spec/schema.js';
+import { FLATCAR_CONTAINERD_CONFIG, flatcarCarried, type FlatcarContainerdSettings } from './flatcar-containerd.js';
 import {
   BIN_DIR,
   CNI_BIN,
@@ -124,13 +125,23 @@ export function modulesLoadConf(spec: ClusterSpec): string {
 
 /**
  * config.toml for the containerd that will run (default: the spec's version): format `version = 3`
- * for containerd 2.x (CNI `bin_dirs` from 2.1 on), `version = 2` for 1.x.
+ * for containerd 2.x (CNI `bin_dirs` from 2.1 on), `version = 2` for 1.x. On Flatcar, `flatcar`
+ * carries the settings of Flatcar's own config (src/roles/kube-common/flatcar-containerd.ts).
  */
-export function containerdConfig(spec: ClusterSpec, version: string = spec.versions.containerd): string {
+export function containerdConfig(spec: ClusterSpec, version: string = spec.versions.containerd, flatcar?: FlatcarContainerdSettings): string {
   const [major = 0, minor = 0] = version.split('.').map((n) => Number.parseInt(n, 10));
   const format = major >= 2 ? 3 : 2;
   const cniBinDirs = major > 2 || (major === 2 && minor >= 1);
-  return renderTemplate('containerd/config.toml.njk', { cluster: spec.name, containerdVersion: version, format, cniBinDirs, pauseImage: PAUSE_IMAGE, cniBin: CNI_BIN, cniConf: CNI_CONF });
+  return renderTemplate('containerd/config.toml.njk', {
+    cluster: spec.name,
+    containerdVersion: version,
+    format,
+    cniBinDirs,
+    pauseImage: PAUSE_IMAGE,
+    cniBin: CNI_BIN,
+    cniConf: CNI_CONF,
+    flatcar: flatcar ? { ...flatcar, file: FLATCAR_CONTAINERD_CONFIG, carried: flatcarCarried(flatcar).join(', ') } : null,
+  });
 }
 
 /** Our own containerd unit, for hosts without containerd (Debian): binaries from the release tarball. */
@@ -138,7 +149,7 @@ export function containerdUnit(spec: ClusterSpec, o: RenderOpts = {}): string {
   return renderTemplate('containerd/containerd.service.njk', { cluster: spec.name, bin: o.bin ?? BIN_DIR, config: CONTAINERD_CONFIG });
 }
 
-/** Drop-in for Flatcar's own containerd.service: read our config instead of /usr/share/containerd's. */
+/** Drop-in for Flatcar's own containerd.service: read our config (Flatcar's settings + ours) instead of /usr/share/containerd's. */
 export function containerdDropIn(): string {
   return renderTemplate('containerd/10-kcore.conf.njk', { config: CONTAINERD_CONFIG });
 }

@@ -1,7 +1,8 @@
 /**
  * kube-worker: every Kubernetes node (masters too — they register, tainted control-plane:NoSchedule).
- * containerd for the CRI with SystemdCgroup (Flatcar: its own containerd with our config through a
- * drop-in; hosts without containerd: the release tarball and our unit), kubelet and kube-proxy from the
+ * containerd for the CRI with SystemdCgroup (Flatcar: its own containerd with our config, which keeps
+ * Flatcar's SELinux and OOM settings, through a drop-in; hosts without containerd: the release tarball
+ * and our unit), kubelet and kube-proxy from the
  * Kubernetes release, each with its own certificate and kubeconfig, flanneld (vxlan, kube subnet
  * manager, its own certificate and kubeconfig) with the flannel CNI plugin and the standard CNI plugins in
  * /opt/cni/bin. A component restarts only when its own configuration changed. The node must then be
@@ -61,6 +62,7 @@ import {
   waitNodesReady,
   readPki,
 } from '../kube-common/index.js';
+import { FLATCAR_CONTAINERD_CONFIG, FLATCAR_PINNED, flatcarCarried, flatcarContainerdSettings, type FlatcarContainerdSettings } from '../kube-common/flatcar-containerd.js';
 
 const R = RESTART;
 const APPLY_KERNEL = 'apply kernel settings';
@@ -69,8 +71,9 @@ export const MODULES_FILE = '/etc/modules-load.d/kcore-kubernetes.conf';
 
 /**
  * How containerd is provided: `install` (none on the host, or ours in /opt/bin: release tarball + our
- * unit), `flatcar` (Flatcar's own unit, pointed at our config by a drop-in), `system` (a distribution
- * package that already reads /etc/containerd/config.toml).
+ * unit), `flatcar` (Flatcar's own containerd and unit, pointed by a drop-in at our config, which carries
+ * Flatcar's own settings: see kube-common/flatcar-containerd.ts), `system` (a distribution package that
+ * already reads /etc/containerd/config.toml).
  */
 export type ContainerdMode = 'install' | 'flatcar' | 'system';
 export function containerdMode(f: Pick<Facts, 'containerRuntime' | 'os'>): ContainerdMode {
@@ -147,15 +150,49 @@ async function resolvConf(ctx: TaskContext): Promise<string> {
   return r.stdout.trim() || '/etc/resolv.conf';
 }
 
+/** The line the plan and the run print: which containerd runs on this host, and whose version that is. */
+export function containerdRunsLine(ctx: TaskContext): string {
+  const { version, source } = runningContainerdVersion(ctx);
+  const f = ctx.facts();
+  const mode = containerdMode(f);
+  const spec = ctx.run.spec.versions.containerd;
+  if (mode === 'install') return `containerd: ${version} (versions.containerd), installed by kcore-wizard in ${BIN_DIR}`;
+  const whose = mode === 'flatcar' ? "Flatcar's own" : `the host's own (${f.containerRuntime.containerd ?? 'containerd'})`;
+  const known = source === 'host' && containerdVersionOf(f.containerRuntime.containerdVersion ?? '') ? version : `${version}? (its version could not be read; config written for it)`;
+  return `containerd: ${whose} ${known}; versions.containerd ${spec} applies only where kcore-wizard installs containerd`;
+}
+
+/**
+ * On Flatcar: the settings of Flatcar's own config.toml that ours carries, read from the host
+ * (Flatcar's pinned settings when its file is missing or unreadable; the output says which).
+ */
+export async function flatcarContainerd(ctx: TaskContext): Promise<FlatcarContainerdSettings> {
+  const b = await ctx.conn.readFile(FLATCAR_CONTAINERD_CONFIG, { signal: ctx.signal });
+  if (!b) {
+    ctx.output(`${FLATCAR_CONTAINERD_CONFIG} is missing: carrying Flatcar's settings as its release ships them (${flatcarCarried(FLATCAR_PINNED).join(', ')})`, 'stderr');
+    return FLATCAR_PINNED;
+  }
+  let s: FlatcarContainerdSettings;
+  try {
+    s = flatcarContainerdSettings(b.toString('utf8'));
+  } catch (e) {
+    ctx.output(`${(e as Error).message}: carrying Flatcar's settings as its release ships them (${flatcarCarried(FLATCAR_PINNED).join(', ')})`, 'stderr');
+    return FLATCAR_PINNED;
+  }
+  ctx.output(`containerd config: Flatcar's ${flatcarCarried(s).join(', ')} carried from ${FLATCAR_CONTAINERD_CONFIG}`);
+  if (s.notCarried.length) ctx.output(`Flatcar's ${FLATCAR_CONTAINERD_CONFIG} also sets what our config does not carry: ${s.notCarried.join('; ')}`, 'stderr');
+  return s;
+}
+
 export async function nodeConfigFiles(ctx: TaskContext): Promise<FileSpec[]> {
   const { spec } = ctx.run;
   const containerd = runningContainerdVersion(ctx);
-  if (containerd.source === 'host' && containerd.version !== spec.versions.containerd)
-    ctx.output(`${ctx.host.name} runs its own containerd ${containerd.version} (versions.containerd ${spec.versions.containerd} applies only where kcore-wizard installs containerd)`, 'stdout');
+  ctx.output(containerdRunsLine(ctx), 'stdout');
+  const flatcar = containerdMode(ctx.facts()) === 'flatcar' ? await flatcarContainerd(ctx) : undefined;
   return [
     { path: `${K8S_DIR}/kubelet-config.yaml`, content: kubeletConfig(spec, ctx.host, { resolvConf: await resolvConf(ctx) }), mode: 0o644, notify: R.kubelet },
     { path: `${K8S_DIR}/kube-proxy-config.yaml`, content: kubeProxyConfig(spec, ctx.host), mode: 0o644, notify: R.kubeProxy },
-    { path: CONTAINERD_CONFIG, content: containerdConfig(spec, containerd.version), mode: 0o644, notify: R.containerd },
+    { path: CONTAINERD_CONFIG, content: containerdConfig(spec, containerd.version, flatcar), mode: 0o644, notify: R.containerd },
     { path: `${CNI_CONF}/10-flannel.conflist`, content: cniConflist(), mode: 0o644 },
     { path: FLANNEL_NET_CONF, content: flannelNetConf(spec), mode: 0o644, notify: R.flanneld },
     { path: SYSCTL_FILE, content: sysctlConf(spec), mode: 0o644, notify: APPLY_KERNEL },
