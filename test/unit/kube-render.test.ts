@@ -237,7 +237,7 @@ describe('kubectl reads every generated kubeconfig; openssl verifies the embedde
       // flanneld lists and watches every Node: its own user, no system:node: / system:nodes (issue 11, defect 1).
       await check(file('flannel.kubeconfig'), { server, certFile: p.flannel.cert, keyFile: p.flannel.key, subject: /^CN=kcore:flannel$/ });
     }
-  });
+  }, 60_000); // a PKI for the cluster: seconds on a loaded 2-core machine
 
   it('the workspace admin kubeconfig: cluster kcore-<name>, first master, admin certificate', async () => {
     const content = await adminKubeconfig({ spec, pki: pkiPaths(ws) });
