@@ -1,7 +1,10 @@
 /**
- * The task model. Every task gathers facts (read-only), computes a plan (pure: what differs), applies
- * only that, and can verify. Smoke tests are tasks tagged `test` whose gather step is the check.
- * Roles are ordered lists of tasks run on a group of hosts.
+ * The task model. Every task gathers facts (read-only, quick), computes a plan (pure: what differs),
+ * applies only that, and verifies it (bounded waits belong there). Gather or plan may find the task
+ * blocked (`throw blocked(reason, hint)`: an artifact or a host tool is missing): a real run fails the task
+ * with that message; a dry run reports "would fail here", plans the rest and fails the host at the end.
+ * Smoke tests are tasks tagged `test` whose gather step is the check. Roles are ordered lists of tasks
+ * run on a group of hosts; a role may need another one to have succeeded somewhere first (`needs`).
  */
 import type { ClusterSpec, GroupName } from '../spec/schema.js';
 import type { PlannedHost } from '../spec/hosts.js';
@@ -37,6 +40,11 @@ export interface TaskContext {
   facts(): Facts;
   /** Stream a line of output to the host's panel. */
   output(line: string, stream?: 'stdout' | 'stderr'): void;
+  /**
+   * Changes planned on this host earlier in this run and not applied (a dry run): facts that depend on
+   * them (a cluster that does not answer yet) are unknown rather than wrong. Always 0 in a real run.
+   */
+  unapplied(): number;
   /** Ask for a handler (e.g. `restart etcd`) to run later in this role for this host. */
   notify(handler: string): void;
   notified(handler: string): boolean;
@@ -50,18 +58,40 @@ export class TaskFailure extends Error {
   }
 }
 
+/**
+ * The outcome "this task cannot go on" (a missing artifact or host tool): thrown by gather or plan
+ * (`throw blocked(reason, hint)`). A real run fails the task with the message; a dry run reports "would fail here", goes on
+ * planning and fails the host at the end of the run. `changes` are what the task would do once unblocked.
+ */
+export class Blocked extends TaskFailure {
+  override name = 'Blocked';
+  constructor(
+    readonly reason: string,
+    hint?: string,
+    readonly changes: string[] = [],
+  ) {
+    super(reason, hint);
+  }
+}
+
+export function blocked(reason: string, hint?: string, changes: string[] = []): Blocked {
+  return new Blocked(reason, hint, changes);
+}
+
 export interface Task<G = unknown> {
   name: string;
   tags?: string[];
+  /** Like a role's `needs`, for this task alone: skipped at once when a needed role failed everywhere. */
+  needs?: string[];
   /** A reason to skip this task on this host, or undefined to run it. */
   skip?(ctx: TaskContext): string | undefined;
-  /** Read-only: look at the host. Smoke tests throw TaskFailure here. */
+  /** Read-only and quick (no waiting): look at the host. Smoke tests throw TaskFailure here. */
   gather(ctx: TaskContext): Promise<G>;
   /** Pure: what differs, one human line each ("write /etc/… (content differs)"). Empty: nothing to do. */
   plan?(ctx: TaskContext, gathered: G): string[];
   /** Make the planned changes. Never called in a dry run or when the plan is empty. */
   apply?(ctx: TaskContext, gathered: G, changes: string[]): Promise<void>;
-  /** Check the result after apply. */
+  /** Check the result after apply (bounded waits go here); a failure fails the task. */
   verify?(ctx: TaskContext): Promise<void>;
 }
 
@@ -75,6 +105,12 @@ export interface Role {
    * runs only when a host of one of these groups is in the run (see --limit).
    */
   serves?: GroupName[];
+  /**
+   * Roles that must have succeeded on at least one of their hosts in this run before this one starts
+   * (the add-ons need a master). When every host of a needed role failed, this role is skipped at once,
+   * naming those hosts. A needed role that ran on no host in this run (--limit, --tags) is not checked.
+   */
+  needs?: string[];
   tasks: Task<never>[] | Task<any>[]; // eslint-disable-line @typescript-eslint/no-explicit-any
 }
 
