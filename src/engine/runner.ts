@@ -5,14 +5,15 @@
  * roles failed on every host is skipped at once, naming them. Everything it does is told through typed
  * events; it takes an AbortSignal and marks unfinished hosts cancelled.
  */
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { setMaxListeners } from 'node:events';
 import pLimit from 'p-limit';
 import type { HostConnection, HostTarget } from '../ssh/types.js';
 import { isSshError } from '../ssh/errors.js';
 import { emptyCounts, type Counts, type EventSink, type HostRef, type HostState, type TaskStatus } from './events.js';
-import { ALWAYS, Blocked, TaskFailure, type HostInfo, type Role, type RunContext, type Task, type TaskContext } from './task.js';
+import { ALWAYS, Blocked, TaskFailure, type Probe, type HostInfo, type Role, type RunContext, type Task, type TaskContext } from './task.js';
 import { ArtifactError } from './artifacts.js';
+import { batchScript, splitBatch } from './ops.js';
 
 export interface Connector {
   connection(target: HostTarget, signal?: AbortSignal): Promise<HostConnection>;
@@ -167,14 +168,46 @@ export async function runRoles(opts: RunOptions): Promise<RunSummary> {
       notified: (h) => handlers.has(h),
     };
     let hostChanged = false;
-    for (const t of tasks) {
+    const ctxFor = (t: Task): TaskContext => ({
+      ...ctx,
+      output: (line, stream = 'stdout') => emit({ type: 'task-output', at: now(), host: name, role: role.name, task: t.name, stream, line }),
+    });
+    // Probe results of the tasks still to come, from one batched exec; dropped after any applied change.
+    const probed = new Map<Task, { value: unknown } | { error: unknown }>();
+    const probeFrom = async (from: number) => {
+      const batch: Array<{ t: Task; probe: Probe<unknown> }> = [];
+      for (const u of tasks.slice(from)) {
+        if (!u.probe || probed.has(u) || unmetNeed(u.needs)) continue;
+        const c = ctxFor(u);
+        try {
+          if (u.skip?.(c)) continue;
+          batch.push({ t: u, probe: await u.probe(c) });
+        } catch {
+          // Not ready to probe yet (facts from an earlier task, say): retried at its turn.
+        }
+      }
+      if (batch.length === 0) return;
+      const nonce = randomBytes(6).toString('hex');
+      const r = await conn.exec(batchScript(batch.map((b) => b.probe.script), nonce), { sudo: true, signal });
+      const parts = splitBatch(r.stdout, batch.length, nonce);
+      for (const [i, b] of batch.entries()) {
+        const part = parts[i];
+        if (!part) {
+          probed.set(b.t, { error: new TaskFailure(`the probe for "${b.t.name}" printed no complete result on ${name} (exit ${r.exitCode ?? r.signal})`, r.stderr.trim().split('\n').pop()) });
+          continue;
+        }
+        try {
+          probed.set(b.t, { value: b.probe.parse(part) });
+        } catch (e) {
+          probed.set(b.t, { error: e });
+        }
+      }
+    };
+    for (const [index, t] of tasks.entries()) {
       if (signal.aborted) return;
       const tags = t.tags ?? [];
       const t0 = now();
-      const taskCtx: TaskContext = {
-        ...ctx,
-        output: (line, stream = 'stdout') => emit({ type: 'task-output', at: now(), host: name, role: role.name, task: t.name, stream, line }),
-      };
+      const taskCtx = ctxFor(t);
       emit({ type: 'task-start', at: t0, host: name, role: role.name, task: t.name, tags });
       const unmet = unmetNeed(t.needs);
       const reason = unmet ? `skipped: ${unmet}` : t.skip?.(taskCtx);
@@ -188,12 +221,21 @@ export async function runRoles(opts: RunOptions): Promise<RunSummary> {
       let message: string | undefined;
       let blocked = false;
       try {
-        const gathered = await t.gather(taskCtx);
+        let gathered: unknown;
+        // A local role has no SSH connection to batch on: its tasks gather on their own.
+        if (t.probe && !role.local && !probed.has(t)) await probeFrom(index);
+        const p = probed.get(t);
+        probed.delete(t);
+        if (!p) gathered = await t.gather(taskCtx);
+        else if ('error' in p) throw p.error;
+        else gathered = p.value;
         changes = t.plan ? t.plan(taskCtx, gathered as never) : [];
         if (changes.length > 0) {
           status = 'changed';
           if (run.dryRun) unapplied.set(name, (unapplied.get(name) ?? 0) + changes.length);
           else {
+            // What the next tasks probed may no longer be true.
+            probed.clear();
             await t.apply?.(taskCtx, gathered as never, changes);
             await t.verify?.(taskCtx);
           }

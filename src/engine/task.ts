@@ -78,6 +78,24 @@ export function blocked(reason: string, hint?: string, changes: string[] = []): 
   return new Blocked(reason, hint, changes);
 }
 
+/** What one probe printed, out of a batch (its own stdout, stderr and exit status). */
+export interface ProbeOutput {
+  stdout: string;
+  stderr: string;
+  exitCode: number;
+}
+
+/**
+ * A read-only shell snippet (run as root) and a pure parser of what it printed. The engine runs the
+ * probes of a role's tasks on a host as one script in one exec and hands each task its part; after a
+ * change is applied, the remaining probes run again (batched) so nothing acts on stale facts. The
+ * parser may throw TaskFailure (a smoke test's verdict) or Blocked.
+ */
+export interface Probe<G> {
+  script: string;
+  parse(out: ProbeOutput): G;
+}
+
 export interface Task<G = unknown> {
   name: string;
   tags?: string[];
@@ -87,6 +105,12 @@ export interface Task<G = unknown> {
   skip?(ctx: TaskContext): string | undefined;
   /** Read-only and quick (no waiting): look at the host. Smoke tests throw TaskFailure here. */
   gather(ctx: TaskContext): Promise<G>;
+  /**
+   * Instead of gather, when present: the probe the engine batches with the role's other probes on the
+   * host (gather then runs it alone, see `probeTask`). Its preparation may read local files; a
+   * preparation that throws is retried at the task's turn, then gather reports the failure.
+   */
+  probe?(ctx: TaskContext): Probe<G> | Promise<Probe<G>>;
   /** Pure: what differs, one human line each ("write /etc/… (content differs)"). Empty: nothing to do. */
   plan?(ctx: TaskContext, gathered: G): string[];
   /** Make the planned changes. Never called in a dry run or when the plan is empty. */
@@ -117,6 +141,22 @@ export interface Role {
 /** Define a task with its gathered type inferred. */
 export function task<G>(t: Task<G>): Task<G> {
   return t;
+}
+
+/** Run one probe on its own (a task's gather outside a batch). */
+export async function runProbe<G>(ctx: Pick<TaskContext, 'conn' | 'signal'>, p: Probe<G>): Promise<G> {
+  const r = await ctx.conn.exec(p.script, { sudo: true, signal: ctx.signal });
+  return p.parse({ stdout: r.stdout, stderr: r.stderr, exitCode: r.exitCode ?? -1 });
+}
+
+/** A task whose gather is a probe (batched by the engine). */
+export function probeTask<G>(t: Omit<Task<G>, 'gather' | 'probe'> & { probe(ctx: TaskContext): Probe<G> | Promise<Probe<G>> }): Task<G> {
+  return { ...t, gather: async (ctx) => runProbe(ctx, await t.probe(ctx)) };
+}
+
+/** A smoke test whose check is a probe: batched with the role's other probes, its own verdict kept. */
+export function smokeProbe(name: string, probe: (ctx: TaskContext) => Probe<void> | Promise<Probe<void>>, extra: Partial<Task<void>> = {}): Task<void> {
+  return probeTask<void>({ name, tags: ['test'], probe, ...extra });
 }
 
 /** A smoke test: tagged `test`, side-effect free; `check` throws TaskFailure when something is wrong. */

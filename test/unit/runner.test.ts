@@ -3,7 +3,9 @@
 import { describe, expect, it } from 'vitest';
 import { limitHosts, runRoles, taskSelected } from '../../src/engine/runner.js';
 import type { EngineEvent } from '../../src/engine/events.js';
-import { blocked, task, TaskFailure, smokeTest, type HostInfo, type Role, type RunContext } from '../../src/engine/task.js';
+import { blocked, probeTask, smokeProbe, task, TaskFailure, smokeTest, type HostInfo, type Role, type RunContext } from '../../src/engine/task.js';
+import { batchScript, splitBatch } from '../../src/engine/ops.js';
+import { spawnSync } from 'node:child_process';
 import type { HostConnection } from '../../src/ssh/types.js';
 import { SshError } from '../../src/ssh/errors.js';
 import { createJsonRenderer, createPlainRenderer } from '../../src/output/plain.js';
@@ -404,5 +406,83 @@ describe('plain and JSON output of a blocked task', () => {
     await runRoles({ roles: [role], run: ctx(), connector: connector(), emit: plain });
     expect(text).toMatch(/etcd-01 +FAILED +etcd binaries/);
     expect(text).not.toContain('WOULD FAIL');
+  });
+});
+
+describe('batched probes', () => {
+  // The batch script is plain POSIX sh: run it here with /bin/sh, as the hosts' sudo sh -c would.
+  const sh = (script: string) => {
+    const r = spawnSync('sh', ['-c', script], { encoding: 'utf8' });
+    return { stdout: r.stdout, stderr: r.stderr, exitCode: r.status ?? -1 };
+  };
+
+  it('frames each probe\'s stdout, stderr and exit status; an exit ends only its own probe; a cut-off part is missing', () => {
+    const script = batchScript(['echo a; echo oops >&2; exit 3', 'printf "no newline"', 'cat <<X\nhello\nX\n# a comment last'], 'n0nce');
+    const r = sh(script);
+    expect(r.exitCode).toBe(0);
+    expect(splitBatch(r.stdout, 3, 'n0nce')).toEqual([
+      { stdout: 'a\n', stderr: 'oops\n', exitCode: 3 },
+      { stdout: 'no newline', stderr: '', exitCode: 0 },
+      { stdout: 'hello\n', stderr: '', exitCode: 0 },
+    ]);
+    // Output that only looks like a marker (another nonce) does not split a part.
+    expect(splitBatch(sh(batchScript(["echo '@@kcore-probe-other err 0'"], 'n1')).stdout, 1, 'n1')).toEqual([{ stdout: '@@kcore-probe-other err 0\n', stderr: '', exitCode: 0 }]);
+    const cut = r.stdout.slice(0, r.stdout.indexOf('@@kcore-probe-n0nce end 1'));
+    expect(splitBatch(cut, 3, 'n0nce').map((p) => p?.exitCode ?? null)).toEqual([3, null, null]);
+  });
+
+  it('a role\'s probes on a host run in one exec; after an applied change the rest are probed again; each keeps its verdict', async () => {
+    const execs: string[][] = [];
+    const files = new Map<string, string>();
+    const localConn = (name: string) =>
+      ({
+        target: { name, host: name, port: 22, user: 'core' },
+        exec: async (script: string, o: { sudo?: boolean }) => {
+          execs.push([name, o.sudo ? 'sudo' : 'user', script]);
+          // Each probe prints the state this fake host is in.
+          const r = sh(script.replace(/STATE\(([a-z]+)\)/g, (_m, k: string) => `echo ${files.get(`${name}:${k}`) ?? 'none'}`));
+          return { ...r, durationMs: 1 };
+        },
+      }) as unknown as HostConnection;
+    const seen: string[] = [];
+    const probeOf = (k: string, want: string) =>
+      probeTask({
+        name: `${k} is ${want}`,
+        probe: () => ({ script: `STATE(${k})`, parse: (o) => o.stdout.trim() }),
+        plan: (c, have) => (seen.push(`${c.host.name} ${k}=${have}`), have === want ? [] : [`set ${k} to ${want}`]),
+        apply: async (c) => void files.set(`${c.host.name}:${k}`, want),
+      });
+    const role: Role = {
+      name: 'probed',
+      hosts: (run) => run.hostsOf('etcd'),
+      tasks: [
+        probeOf('a', '1'),
+        probeOf('b', '1'),
+        probeTask({ name: 'skipped one', skip: () => 'not here', probe: () => ({ script: 'echo never', parse: () => undefined }) }),
+        smokeProbe('a is still 1', (c) => ({ script: 'STATE(a)', parse: (o) => { if (o.stdout.trim() !== '1') throw new TaskFailure(`a on ${c.host.name} is ${o.stdout.trim()}`, 'set it'); } })),
+        smokeProbe('b is 2 (fails)', (c) => ({ script: 'STATE(b); echo why >&2; exit 4', parse: (o) => { throw new TaskFailure(`b on ${c.host.name}: exit ${o.exitCode}, ${o.stderr.trim()}`); } })),
+      ],
+    };
+    const conn2 = { connection: async (t: { name: string }) => localConn(t.name) };
+    files.set('etcd-01:b', '1');
+    const r = record();
+    await runRoles({ roles: [role], run: ctx(), connector: conn2, emit: r.emit });
+    // first batch: a, b and both smoke probes (not the skipped one); a changed: b and the smoke tests again
+    expect(execs.map((e) => [e[1], (e[2]!.match(/STATE\(/g) ?? []).length, e[2]!.includes('echo never')])).toEqual([
+      ['sudo', 4, false],
+      ['sudo', 3, false],
+    ]);
+    expect(seen).toEqual(['etcd-01 a=none', 'etcd-01 b=1']);
+    expect(r.ends().map((e) => [e.task, e.status, e.message])).toEqual([
+      ['a is 1', 'changed', undefined],
+      ['b is 1', 'ok', undefined],
+      ['skipped one', 'skipped', 'not here'],
+      ['a is still 1', 'ok', undefined],
+      ['b is 2 (fails)', 'failed', 'b on etcd-01: exit 4, why'],
+    ]);
+    // A no-op run: one exec.
+    execs.length = 0;
+    await runRoles({ roles: [role], run: ctx(), connector: conn2, emit: () => undefined });
+    expect(execs).toHaveLength(1);
   });
 });
