@@ -174,10 +174,16 @@ export async function runRoles(opts: RunOptions): Promise<RunSummary> {
     });
     // Probe results of the tasks still to come, from one batched exec; dropped after any applied change.
     const probed = new Map<Task, { value: unknown } | { error: unknown }>();
+    const isSmoke = (u: Task) => (u.tags ?? []).includes('test');
+    // Smoke checks ride along with the first batch (a no-op role: one exec); once something was applied
+    // they wait for their own turn, batched together, instead of being re-run after every change.
+    let appliedHere = false;
     const probeFrom = async (from: number) => {
       const batch: Array<{ t: Task; probe: Probe<unknown> }> = [];
+      const smokeTurn = isSmoke(tasks[from]!);
       for (const u of tasks.slice(from)) {
         if (!u.probe || probed.has(u) || unmetNeed(u.needs)) continue;
+        if (appliedHere && !smokeTurn && isSmoke(u)) continue;
         const c = ctxFor(u);
         try {
           if (u.skip?.(c)) continue;
@@ -236,6 +242,7 @@ export async function runRoles(opts: RunOptions): Promise<RunSummary> {
           else {
             // What the next tasks probed may no longer be true.
             probed.clear();
+            appliedHere = true;
             await t.apply?.(taskCtx, gathered as never, changes);
             await t.verify?.(taskCtx);
           }

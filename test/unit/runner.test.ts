@@ -467,10 +467,12 @@ describe('batched probes', () => {
     files.set('etcd-01:b', '1');
     const r = record();
     await runRoles({ roles: [role], run: ctx(), connector: conn2, emit: r.emit });
-    // first batch: a, b and both smoke probes (not the skipped one); a changed: b and the smoke tests again
+    // First batch: a, b and both smoke probes (not the skipped one). a changed: b is probed again, and
+    // the smoke probes wait for their turn (one batch of both), after every change of the role.
     expect(execs.map((e) => [e[1], (e[2]!.match(/STATE\(/g) ?? []).length, e[2]!.includes('echo never')])).toEqual([
       ['sudo', 4, false],
-      ['sudo', 3, false],
+      ['sudo', 1, false],
+      ['sudo', 2, false],
     ]);
     expect(seen).toEqual(['etcd-01 a=none', 'etcd-01 b=1']);
     expect(r.ends().map((e) => [e.task, e.status, e.message])).toEqual([
