@@ -11,7 +11,9 @@ export const planCommand: CommandDef = {
     const { summary, events } = await runFromFlags(ctx, { dryRun: true });
     if (ctx.values.output !== 'json') {
       const perHost = new Map<string, string[]>();
-      for (const e of events) if (e.type === 'task-end' && e.status === 'changed') perHost.set(e.host, [...(perHost.get(e.host) ?? []), ...e.changes]);
+      for (const e of events)
+        if (e.type === 'task-end' && (e.status === 'changed' || e.wouldFail))
+          perHost.set(e.host, [...(perHost.get(e.host) ?? []), ...e.changes, ...(e.wouldFail ? [`WOULD FAIL (${e.task}): ${(e.message ?? '').split('\n')[0]}`] : [])]);
       ctx.stdout.write('\n== plan\n');
       if (perHost.size === 0) ctx.stdout.write('   nothing to change\n');
       for (const [host, changes] of perHost) {

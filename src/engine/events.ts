@@ -50,6 +50,11 @@ export type EngineEvent = Base &
         changes: string[];
         /** Why it failed or was skipped, in words a person can act on. */
         message?: string;
+        /**
+         * A dry run found this task blocked (status `failed`): a real run would fail here. The plan went
+         * on past it; the host fails at the end of the run.
+         */
+        wouldFail?: boolean;
         durationMs: number;
       }
     | { type: 'host-end'; host: string; role: string; state: HostState }

@@ -1,10 +1,41 @@
 /**
- * Building blocks for role tasks: files (batched: one round trip gathers every file of a task),
- * directories, system users and systemd services. Each follows gather → plan → apply.
+ * Building blocks for role tasks: files, directories, system users and systemd services. Each looks at
+ * the host with a probe (the engine runs the probes of a role's tasks on a host in one round trip),
+ * then plan → apply. Also the batch script that carries several probes and its splitter.
  */
 import { createHash } from 'node:crypto';
 import { shellQuote } from '../ssh/quote.js';
-import { task, TaskFailure, type Task, type TaskContext } from './task.js';
+import { probeTask, TaskFailure, type ProbeOutput, type Task, type TaskContext } from './task.js';
+
+/**
+ * One shell script that runs each probe in its own subshell (an `exit` ends only that probe) and
+ * frames its stdout, stderr and exit status with a marker no file content can guess (`nonce`).
+ */
+export function batchScript(scripts: string[], nonce: string): string {
+  const m = `@@kcore-probe-${nonce}`;
+  const parts = scripts.map((s, i) =>
+    [`printf '%s\\n' '${m} out ${i}'`, `( ${s}`, `) </dev/null 2>"$kc_err"`, `kc_rc=$?`, `printf '\\n%s\\n' '${m} err ${i}'`, `cat "$kc_err" 2>/dev/null`, `printf '\\n%s %s\\n' '${m} end ${i}' "$kc_rc"`].join('\n'),
+  );
+  return [`kc_err=$(mktemp 2>/dev/null) || kc_err=/dev/null`, ...parts, `[ "$kc_err" = /dev/null ] || rm -f "$kc_err"`, 'true'].join('\n');
+}
+
+/** Each probe's part of a batch's stdout; null for a part that is not there whole (the batch was cut off). */
+export function splitBatch(stdout: string, count: number, nonce: string): Array<ProbeOutput | null> {
+  const m = `@@kcore-probe-${nonce}`;
+  const out: Array<ProbeOutput | null> = [];
+  for (let i = 0; i < count; i++) {
+    const a = stdout.indexOf(`${m} out ${i}\n`);
+    const b = a < 0 ? -1 : stdout.indexOf(`\n${m} err ${i}\n`, a);
+    const c = b < 0 ? -1 : stdout.indexOf(`\n${m} end ${i} `, b);
+    const rc = c < 0 ? null : /^(\d+)\n/.exec(stdout.slice(c + `\n${m} end ${i} `.length));
+    if (a < 0 || b < 0 || c < 0 || !rc) {
+      out.push(null);
+      continue;
+    }
+    out.push({ stdout: stdout.slice(a + `${m} out ${i}\n`.length, b), stderr: stdout.slice(b + `\n${m} err ${i}\n`.length, c), exitCode: Number(rc[1]) });
+  }
+  return out;
+}
 
 export interface FileSpec {
   path: string;
@@ -80,13 +111,13 @@ export function fileDiff(want: FileSpec, have: RemoteFile): string | null {
 
 /** A task that keeps a set of files in place; gathers all of them in one round trip. */
 export function filesTask(name: string, files: (ctx: TaskContext) => Promise<FileSpec[]> | FileSpec[], tags: string[] = []): Task<{ want: FileSpec[]; have: RemoteFile[] }> {
-  return task({
+  return probeTask({
     name,
     tags,
-    async gather(ctx) {
+    async probe(ctx) {
       const want = await files(ctx);
-      const r = await ctx.conn.run(statScript(want.map((f) => f.path)), { sudo: true, signal: ctx.signal });
-      return { want, have: parseStat(r.stdout, want.map((f) => f.path)) };
+      const paths = want.map((f) => f.path);
+      return { script: statScript(paths), parse: (o) => ({ want, have: parseStat(o.stdout, paths) }) };
     },
     plan(_ctx, { want, have }) {
       return want.map((w, i) => fileDiff(w, have[i]!)).filter((d): d is string => d !== null);
@@ -104,14 +135,13 @@ export function filesTask(name: string, files: (ctx: TaskContext) => Promise<Fil
 
 /** A directory with mode and owner. */
 export function directoryTask(name: string, dirs: Array<{ path: string; mode: number; owner?: string; group?: string }>, tags: string[] = []) {
-  return task({
+  return probeTask({
     name,
     tags,
-    async gather(ctx) {
-      const script = dirs.map((d) => `if [ -d ${shellQuote(d.path)} ]; then stat -c '%a %U %G' ${shellQuote(d.path)}; else echo missing; fi`).join('\n');
-      const r = await ctx.conn.run(script, { sudo: true, signal: ctx.signal });
-      return r.stdout.split('\n').slice(0, dirs.length);
-    },
+    probe: () => ({
+      script: dirs.map((d) => `if [ -d ${shellQuote(d.path)} ]; then stat -c '%a %U %G' ${shellQuote(d.path)}; else echo missing; fi`).join('\n'),
+      parse: (o) => o.stdout.split('\n').slice(0, dirs.length),
+    }),
     plan(_ctx, have) {
       return dirs
         .map((d, i) => {
@@ -135,12 +165,9 @@ export function directoryTask(name: string, dirs: Array<{ path: string; mode: nu
 
 /** A system user (no login, no home created) for a daemon. */
 export function systemUserTask(name: string, user: string, home: string) {
-  return task({
+  return probeTask({
     name,
-    async gather(ctx) {
-      const r = await ctx.conn.exec(`id -u ${shellQuote(user)}`, { signal: ctx.signal });
-      return r.exitCode === 0;
-    },
+    probe: () => ({ script: `id -u ${shellQuote(user)}`, parse: (o) => o.exitCode === 0 }),
     plan: (_ctx, exists) => (exists ? [] : [`create system user ${user}`]),
     async apply(ctx) {
       const nologin = `$(command -v nologin || echo /bin/false)`;
@@ -161,13 +188,15 @@ export interface ServiceState {
  */
 export function serviceTask(unit: string, opts: { restartHandler?: string; wait?: (ctx: TaskContext) => Promise<void> } = {}) {
   const handler = opts.restartHandler ?? `restart ${unit}`;
-  return task({
+  return probeTask<ServiceState>({
     name: `${unit} service enabled and running`,
-    async gather(ctx): Promise<ServiceState> {
-      const r = await ctx.conn.exec(`systemctl is-enabled ${unit} 2>/dev/null; echo "|"; systemctl is-active ${unit} 2>/dev/null; true`, { signal: ctx.signal });
-      const [enabled, active] = r.stdout.split('|').map((s) => s.trim());
-      return { enabled: enabled || 'unknown', active: active || 'unknown' };
-    },
+    probe: () => ({
+      script: `systemctl is-enabled ${unit} 2>/dev/null; echo "|"; systemctl is-active ${unit} 2>/dev/null; true`,
+      parse: (o) => {
+        const [enabled, active] = o.stdout.split('|').map((s) => s.trim());
+        return { enabled: enabled || 'unknown', active: active || 'unknown' };
+      },
+    }),
     plan(ctx, s) {
       const out: string[] = [];
       if (ctx.notified('daemon-reload')) out.push('reload systemd (unit files changed)');

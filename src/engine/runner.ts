@@ -1,16 +1,19 @@
 /**
  * The runner: roles in order with a barrier between them, the hosts of a role in parallel under a cap,
- * a host stopped at its first failure while the others go on, a recap per host at the end. Everything
- * it does is told through typed events; it takes an AbortSignal and marks unfinished hosts cancelled.
+ * a host stopped at its first failure while the others go on, a recap per host at the end. A dry run
+ * plans past a blocked task ("would fail here") and fails that host at the end; a role whose needed
+ * roles failed on every host is skipped at once, naming them. Everything it does is told through typed
+ * events; it takes an AbortSignal and marks unfinished hosts cancelled.
  */
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { setMaxListeners } from 'node:events';
 import pLimit from 'p-limit';
 import type { HostConnection, HostTarget } from '../ssh/types.js';
 import { isSshError } from '../ssh/errors.js';
 import { emptyCounts, type Counts, type EventSink, type HostRef, type HostState, type TaskStatus } from './events.js';
-import { ALWAYS, TaskFailure, type HostInfo, type Role, type RunContext, type Task, type TaskContext } from './task.js';
+import { ALWAYS, Blocked, TaskFailure, type Probe, type HostInfo, type Role, type RunContext, type Task, type TaskContext } from './task.js';
 import { ArtifactError } from './artifacts.js';
+import { batchScript, splitBatch } from './ops.js';
 
 export interface Connector {
   connection(target: HostTarget, signal?: AbortSignal): Promise<HostConnection>;
@@ -93,6 +96,10 @@ export async function runRoles(opts: RunOptions): Promise<RunSummary> {
   const recap: RunSummary['recap'] = {};
   for (const r of refs) recap[r.name] = { ...emptyCounts(), state: 'pending' };
   const stopped = new Set<string>(); // failed or unreachable hosts: no further roles
+  const failedIn = new Map<string, string>(); // stopped host → the role it failed in
+  const unapplied = new Map<string, number>(); // host → changes planned and not applied (dry run)
+  const wouldFail = new Set<string>(); // dry run: hosts with a blocked task, failed at the end
+  const outcomes = new Map<string, { hosts: string[]; failed: string[] }>(); // role → its hosts, those that failed
   const inFlight = new Map<string, string>(); // host → role it is working on
   let changedTotal = 0;
   const now = () => Date.now();
@@ -102,6 +109,11 @@ export async function runRoles(opts: RunOptions): Promise<RunSummary> {
   const setState = (host: string, state: HostState) => {
     const r = recap[host]!;
     if (rank[state] > rank[r.state] || r.state === 'running' || r.state === 'pending') r.state = state;
+  };
+
+  const stop = (host: string, role: string) => {
+    if (!stopped.has(host)) failedIn.set(host, role);
+    stopped.add(host);
   };
 
   const limiter = pLimit(Math.max(1, opts.maxHosts ?? 30));
@@ -134,7 +146,7 @@ export async function runRoles(opts: RunOptions): Promise<RunSummary> {
         const status: TaskStatus = d.status === 'failed' && isSshError(e) ? 'unreachable' : d.status;
         recap[name]![status]++;
         emit({ type: 'task-end', at: now(), host: name, role: role.name, task: 'connect', tags: [], status, changes: [], message: d.message, durationMs: now() - t0 });
-        stopped.add(name);
+        stop(name, role.name);
         setState(name, status === 'unreachable' ? 'unreachable' : 'failed');
         emit({ type: 'host-end', at: now(), host: name, role: role.name, state: recap[name]!.state });
         return;
@@ -151,20 +163,60 @@ export async function runRoles(opts: RunOptions): Promise<RunSummary> {
         return f;
       },
       output: () => undefined,
+      unapplied: () => unapplied.get(name) ?? 0,
       notify: (h) => void handlers.add(h),
       notified: (h) => handlers.has(h),
     };
     let hostChanged = false;
-    for (const t of tasks) {
+    const ctxFor = (t: Task): TaskContext => ({
+      ...ctx,
+      output: (line, stream = 'stdout') => emit({ type: 'task-output', at: now(), host: name, role: role.name, task: t.name, stream, line }),
+    });
+    // Probe results of the tasks still to come, from one batched exec; dropped after any applied change.
+    const probed = new Map<Task, { value: unknown } | { error: unknown }>();
+    const isSmoke = (u: Task) => (u.tags ?? []).includes('test');
+    // Smoke checks ride along with the first batch (a no-op role: one exec); once something was applied
+    // they wait for their own turn, batched together, instead of being re-run after every change.
+    let appliedHere = false;
+    const probeFrom = async (from: number) => {
+      const batch: Array<{ t: Task; probe: Probe<unknown> }> = [];
+      const smokeTurn = isSmoke(tasks[from]!);
+      for (const u of tasks.slice(from)) {
+        if (!u.probe || probed.has(u) || unmetNeed(u.needs)) continue;
+        if (appliedHere && !smokeTurn && isSmoke(u)) continue;
+        const c = ctxFor(u);
+        try {
+          if (u.skip?.(c)) continue;
+          batch.push({ t: u, probe: await u.probe(c) });
+        } catch {
+          // Not ready to probe yet (facts from an earlier task, say): retried at its turn.
+        }
+      }
+      if (batch.length === 0) return;
+      const nonce = randomBytes(6).toString('hex');
+      const r = await conn.exec(batchScript(batch.map((b) => b.probe.script), nonce), { sudo: true, signal });
+      const parts = splitBatch(r.stdout, batch.length, nonce);
+      for (const [i, b] of batch.entries()) {
+        const part = parts[i];
+        if (!part) {
+          probed.set(b.t, { error: new TaskFailure(`the probe for "${b.t.name}" printed no complete result on ${name} (exit ${r.exitCode ?? r.signal})`, r.stderr.trim().split('\n').pop()) });
+          continue;
+        }
+        try {
+          probed.set(b.t, { value: b.probe.parse(part) });
+        } catch (e) {
+          probed.set(b.t, { error: e });
+        }
+      }
+    };
+    for (const [index, t] of tasks.entries()) {
       if (signal.aborted) return;
       const tags = t.tags ?? [];
       const t0 = now();
-      const taskCtx: TaskContext = {
-        ...ctx,
-        output: (line, stream = 'stdout') => emit({ type: 'task-output', at: now(), host: name, role: role.name, task: t.name, stream, line }),
-      };
+      const taskCtx = ctxFor(t);
       emit({ type: 'task-start', at: t0, host: name, role: role.name, task: t.name, tags });
-      const reason = t.skip?.(taskCtx);
+      const unmet = unmetNeed(t.needs);
+      const reason = unmet ? `skipped: ${unmet}` : t.skip?.(taskCtx);
       if (reason) {
         recap[name]!.skipped++;
         emit({ type: 'task-end', at: now(), host: name, role: role.name, task: t.name, tags, status: 'skipped', changes: [], message: reason, durationMs: now() - t0 });
@@ -173,12 +225,24 @@ export async function runRoles(opts: RunOptions): Promise<RunSummary> {
       let status: TaskStatus = 'ok';
       let changes: string[] = [];
       let message: string | undefined;
+      let blocked = false;
       try {
-        const gathered = await t.gather(taskCtx);
+        let gathered: unknown;
+        // A local role has no SSH connection to batch on: its tasks gather on their own.
+        if (t.probe && !role.local && !probed.has(t)) await probeFrom(index);
+        const p = probed.get(t);
+        probed.delete(t);
+        if (!p) gathered = await t.gather(taskCtx);
+        else if ('error' in p) throw p.error;
+        else gathered = p.value;
         changes = t.plan ? t.plan(taskCtx, gathered as never) : [];
         if (changes.length > 0) {
           status = 'changed';
-          if (!run.dryRun) {
+          if (run.dryRun) unapplied.set(name, (unapplied.get(name) ?? 0) + changes.length);
+          else {
+            // What the next tasks probed may no longer be true.
+            probed.clear();
+            appliedHere = true;
             await t.apply?.(taskCtx, gathered as never, changes);
             await t.verify?.(taskCtx);
           }
@@ -188,37 +252,79 @@ export async function runRoles(opts: RunOptions): Promise<RunSummary> {
         const d = describeError(e);
         status = d.status;
         message = d.message;
+        // A dry run goes on past a blocked task: the rest of the plan is worth seeing.
+        if (e instanceof Blocked && run.dryRun) {
+          blocked = true;
+          changes = e.changes;
+          unapplied.set(name, (unapplied.get(name) ?? 0) + Math.max(1, changes.length));
+        }
       }
       recap[name]![status]++;
       if (status === 'changed') {
         changedTotal++;
         hostChanged = true;
       }
-      emit({ type: 'task-end', at: now(), host: name, role: role.name, task: t.name, tags, status, changes, message, durationMs: now() - t0 });
+      emit({ type: 'task-end', at: now(), host: name, role: role.name, task: t.name, tags, status, changes, message, ...(blocked ? { wouldFail: true } : {}), durationMs: now() - t0 });
+      if (blocked) {
+        wouldFail.add(name);
+        continue;
+      }
       if (status === 'failed' || status === 'unreachable') {
-        stopped.add(name);
+        stop(name, role.name);
         setState(name, status);
         emit({ type: 'host-end', at: now(), host: name, role: role.name, state: status });
         return;
       }
     }
-    setState(name, hostChanged ? 'changed' : 'ok');
-    emit({ type: 'host-end', at: now(), host: name, role: role.name, state: hostChanged ? 'changed' : 'ok' });
+    const state: HostState = wouldFail.has(name) ? 'failed' : hostChanged ? 'changed' : 'ok';
+    setState(name, state);
+    emit({ type: 'host-end', at: now(), host: name, role: role.name, state });
+  }
+
+  /** Why a role or task cannot run: a role it needs failed on every one of its hosts in this run; or undefined. */
+  const unmetNeed = (needs: string[] | undefined): string | undefined => {
+    for (const need of needs ?? []) {
+      const o = outcomes.get(need);
+      if (!o || o.hosts.length === 0 || o.failed.length < o.hosts.length) continue;
+      const where = o.failed.map((h) => (failedIn.get(h) && failedIn.get(h) !== need ? `${h} (in ${failedIn.get(h)})` : h));
+      return `needs ${need} on at least one host, and ${need} failed on ${where.join(', ')}`;
+    }
+    return undefined;
+  };
+
+  /** Skip `role` on its hosts at once, saying which needed role failed where. */
+  function skipRole(role: Role, targets: HostInfo[], why: string) {
+    emit({ type: 'role-start', at: now(), role: role.name, hosts: targets.map((h) => h.name) });
+    for (const h of targets) {
+      emit({ type: 'host-start', at: now(), host: h.name, role: role.name });
+      recap[h.name]!.skipped++;
+      emit({ type: 'task-end', at: now(), host: h.name, role: role.name, task: `${role.name}: prerequisites`, tags: [], status: 'skipped', changes: [], message: `skipped: ${why}`, durationMs: 0 });
+      const r = recap[h.name]!;
+      if (r.state === 'pending' || r.state === 'running') r.state = r.changed > 0 ? 'changed' : 'ok';
+      emit({ type: 'host-end', at: now(), host: h.name, role: role.name, state: r.state });
+    }
+    emit({ type: 'role-end', at: now(), role: role.name });
   }
 
   for (const { role, tasks } of roles) {
     if (signal.aborted) break;
     const serves = role.serves;
     if (role.local && serves && !selected.some((h) => serves.includes(h.group))) continue;
-    const targets: HostInfo[] = role.local
-      ? [localHostInfo(run)]
-      : role.hosts(run).filter((h) => selectedNames.has(h.name) && !stopped.has(h.name));
+    const mine: HostInfo[] = role.local ? [localHostInfo(run)] : role.hosts(run).filter((h) => selectedNames.has(h.name));
+    const targets = mine.filter((h) => !stopped.has(h.name));
+    if (mine.length > 0 && targets.length === 0)
+      emit({ type: 'log', at: now(), level: 'warn', message: `${role.name}: not run: ${mine.map((h) => `${h.name} failed (in ${failedIn.get(h.name) ?? 'an earlier role'})`).join(', ')}` });
     if (targets.length === 0 || tasks.length === 0) continue;
-    emit({ type: 'role-start', at: now(), role: role.name, hosts: targets.map((h) => h.name) });
-    await Promise.all(targets.map((h) => limiter(() => runHost(role, tasks, h))));
-    emit({ type: 'role-end', at: now(), role: role.name });
+    const why = unmetNeed(role.needs);
+    if (why) skipRole(role, targets, why);
+    else {
+      emit({ type: 'role-start', at: now(), role: role.name, hosts: targets.map((h) => h.name) });
+      await Promise.all(targets.map((h) => limiter(() => runHost(role, tasks, h))));
+      emit({ type: 'role-end', at: now(), role: role.name });
+    }
+    if (!why) outcomes.set(role.name, { hosts: mine.map((h) => h.name), failed: mine.filter((h) => stopped.has(h.name)).map((h) => h.name) });
     // A failed local role (PKI) leaves nothing for the hosts to use: stop every host.
-    if (role.local && stopped.has(LOCAL_HOST)) for (const h of selected) stopped.add(h.name);
+    if (role.local && stopped.has(LOCAL_HOST)) for (const h of selected) stop(h.name, role.name);
   }
 
   // A cancelled run completed no host: every host that did not fail is marked cancelled.

@@ -1,7 +1,10 @@
 /**
- * The task model. Every task gathers facts (read-only), computes a plan (pure: what differs), applies
- * only that, and can verify. Smoke tests are tasks tagged `test` whose gather step is the check.
- * Roles are ordered lists of tasks run on a group of hosts.
+ * The task model. Every task gathers facts (read-only, quick), computes a plan (pure: what differs),
+ * applies only that, and verifies it (bounded waits belong there). Gather or plan may find the task
+ * blocked (`throw blocked(reason, hint)`: an artifact or a host tool is missing): a real run fails the task
+ * with that message; a dry run reports "would fail here", plans the rest and fails the host at the end.
+ * Smoke tests are tasks tagged `test` whose gather step is the check. Roles are ordered lists of tasks
+ * run on a group of hosts; a role may need another one to have succeeded somewhere first (`needs`).
  */
 import type { ClusterSpec, GroupName } from '../spec/schema.js';
 import type { PlannedHost } from '../spec/hosts.js';
@@ -37,6 +40,11 @@ export interface TaskContext {
   facts(): Facts;
   /** Stream a line of output to the host's panel. */
   output(line: string, stream?: 'stdout' | 'stderr'): void;
+  /**
+   * Changes planned on this host earlier in this run and not applied (a dry run): facts that depend on
+   * them (a cluster that does not answer yet) are unknown rather than wrong. Always 0 in a real run.
+   */
+  unapplied(): number;
   /** Ask for a handler (e.g. `restart etcd`) to run later in this role for this host. */
   notify(handler: string): void;
   notified(handler: string): boolean;
@@ -50,18 +58,64 @@ export class TaskFailure extends Error {
   }
 }
 
+/**
+ * The outcome "this task cannot go on" (a missing artifact or host tool): thrown by gather or plan
+ * (`throw blocked(reason, hint)`). A real run fails the task with the message; a dry run reports "would fail here", goes on
+ * planning and fails the host at the end of the run. `changes` are what the task would do once unblocked.
+ */
+export class Blocked extends TaskFailure {
+  override name = 'Blocked';
+  constructor(
+    readonly reason: string,
+    hint?: string,
+    readonly changes: string[] = [],
+  ) {
+    super(reason, hint);
+  }
+}
+
+export function blocked(reason: string, hint?: string, changes: string[] = []): Blocked {
+  return new Blocked(reason, hint, changes);
+}
+
+/** What one probe printed, out of a batch (its own stdout, stderr and exit status). */
+export interface ProbeOutput {
+  stdout: string;
+  stderr: string;
+  exitCode: number;
+}
+
+/**
+ * A read-only shell snippet (run as root) and a pure parser of what it printed. The engine runs the
+ * probes of a role's tasks on a host as one script in one exec and hands each task its part; after a
+ * change is applied, the remaining probes run again (batched) so nothing acts on stale facts. The
+ * parser may throw TaskFailure (a smoke test's verdict) or Blocked.
+ */
+export interface Probe<G> {
+  script: string;
+  parse(out: ProbeOutput): G;
+}
+
 export interface Task<G = unknown> {
   name: string;
   tags?: string[];
+  /** Like a role's `needs`, for this task alone: skipped at once when a needed role failed everywhere. */
+  needs?: string[];
   /** A reason to skip this task on this host, or undefined to run it. */
   skip?(ctx: TaskContext): string | undefined;
-  /** Read-only: look at the host. Smoke tests throw TaskFailure here. */
+  /** Read-only and quick (no waiting): look at the host. Smoke tests throw TaskFailure here. */
   gather(ctx: TaskContext): Promise<G>;
+  /**
+   * Instead of gather, when present: the probe the engine batches with the role's other probes on the
+   * host (gather then runs it alone, see `probeTask`). Its preparation may read local files; a
+   * preparation that throws is retried at the task's turn, then gather reports the failure.
+   */
+  probe?(ctx: TaskContext): Probe<G> | Promise<Probe<G>>;
   /** Pure: what differs, one human line each ("write /etc/… (content differs)"). Empty: nothing to do. */
   plan?(ctx: TaskContext, gathered: G): string[];
   /** Make the planned changes. Never called in a dry run or when the plan is empty. */
   apply?(ctx: TaskContext, gathered: G, changes: string[]): Promise<void>;
-  /** Check the result after apply. */
+  /** Check the result after apply (bounded waits go here); a failure fails the task. */
   verify?(ctx: TaskContext): Promise<void>;
 }
 
@@ -75,12 +129,34 @@ export interface Role {
    * runs only when a host of one of these groups is in the run (see --limit).
    */
   serves?: GroupName[];
+  /**
+   * Roles that must have succeeded on at least one of their hosts in this run before this one starts
+   * (the add-ons need a master). When every host of a needed role failed, this role is skipped at once,
+   * naming those hosts. A needed role that ran on no host in this run (--limit, --tags) is not checked.
+   */
+  needs?: string[];
   tasks: Task<never>[] | Task<any>[]; // eslint-disable-line @typescript-eslint/no-explicit-any
 }
 
 /** Define a task with its gathered type inferred. */
 export function task<G>(t: Task<G>): Task<G> {
   return t;
+}
+
+/** Run one probe on its own (a task's gather outside a batch). */
+export async function runProbe<G>(ctx: Pick<TaskContext, 'conn' | 'signal'>, p: Probe<G>): Promise<G> {
+  const r = await ctx.conn.exec(p.script, { sudo: true, signal: ctx.signal });
+  return p.parse({ stdout: r.stdout, stderr: r.stderr, exitCode: r.exitCode ?? -1 });
+}
+
+/** A task whose gather is a probe (batched by the engine). */
+export function probeTask<G>(t: Omit<Task<G>, 'gather' | 'probe'> & { probe(ctx: TaskContext): Probe<G> | Promise<Probe<G>> }): Task<G> {
+  return { ...t, gather: async (ctx) => runProbe(ctx, await t.probe(ctx)) };
+}
+
+/** A smoke test whose check is a probe: batched with the role's other probes, its own verdict kept. */
+export function smokeProbe(name: string, probe: (ctx: TaskContext) => Probe<void> | Promise<Probe<void>>, extra: Partial<Task<void>> = {}): Task<void> {
+  return probeTask<void>({ name, tags: ['test'], probe, ...extra });
 }
 
 /** A smoke test: tagged `test`, side-effect free; `check` throws TaskFailure when something is wrong. */

@@ -21,7 +21,7 @@ export function createPlainRenderer(write: (s: string) => void, opts: PlainOptio
       case 'run-start':
         width = Math.max(12, ...e.hosts.map((h) => h.name.length + 1));
         dryRun = e.dryRun;
-        if (e.dryRun) write('dry run: nothing is changed; "changed" lines say what would change\n');
+        if (e.dryRun) write('dry run: nothing is changed; "would change" lines say what would change, "WOULD FAIL" where a converge would stop\n');
         break;
       case 'role-start':
         write(`\n== ${e.role} [${e.hosts.join(', ')}]\n`);
@@ -31,7 +31,7 @@ export function createPlainRenderer(write: (s: string) => void, opts: PlainOptio
         break;
       case 'task-end': {
         if (!verbose && e.status === 'ok') break;
-        const word = dryRun && e.status === 'changed' ? 'would change' : STATUS_WORD[e.status];
+        const word = e.wouldFail ? 'WOULD FAIL' : dryRun && e.status === 'changed' ? 'would change' : STATUS_WORD[e.status];
         write(`   ${pad(e.host)} ${word.padEnd(12)} ${e.task}${e.durationMs >= 1000 ? ` (${(e.durationMs / 1000).toFixed(1)} s)` : ''}\n`);
         for (const c of e.changes) write(`   ${pad('')} ${''.padEnd(12)} - ${c}\n`);
         if (e.message) for (const l of e.message.split('\n')) write(`   ${pad('')} ${''.padEnd(12)} ${l}\n`);

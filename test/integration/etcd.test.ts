@@ -68,7 +68,10 @@ describe('etcd role on 3 systemd hosts', () => {
     expect(r.stdout).toMatch(/smoke: 16 passed, 0 failed/);
   });
 
-  it('a second converge reports 0 changed (idempotence) and is quick', async () => {
+  it('a second converge reports 0 changed (idempotence) and is quick: the etcd role costs one batched exec per host', async () => {
+    const logFile = (h: string) => path.join(ws, '.kcore', 'logs', `${h}.log`);
+    const before = new Map<string, number>();
+    for (const h of ETCD) before.set(h.name, (await readFile(logFile(h.name), 'utf8')).length);
     const t0 = Date.now();
     const r = await cli('converge', '--limit', 'etcd', '--quiet');
     const ms = Date.now() - t0;
@@ -77,6 +80,17 @@ describe('etcd role on 3 systemd hosts', () => {
     expect(r.stdout).toContain('converged: 0 changed');
     expect(r.stdout).not.toMatch(/\bchanged +\S/);
     for (const h of ETCD) expect(r.stdout).toMatch(new RegExp(`${h.name} +ok +ok=\\d+ changed=0 failed=0`));
+    // The command log has one entry per exec ("<time> [sudo] exit=N Dms: <command>").
+    for (const h of ETCD) {
+      const entries = (await readFile(logFile(h.name), 'utf8')).slice(before.get(h.name)).split(/\n(?=\d{4}-\d\d-\d\dT)/).filter((l) => / (\[sudo\] )?exit=\S+ \d+ms: /.test(l));
+      const etcd = entries.filter((l) => /etcd/.test(l));
+      // One batch (user, directories, files, service and three smoke tests), and the no-certificate check on its own.
+      expect(etcd, entries.join('\n')).toHaveLength(2);
+      for (const part of ['id -u etcd', '/etc/etcd/pki/server.key', 'systemctl is-enabled etcd', 'endpoint health', 'member list -w json', 'put /kcore-wizard/smoke/']) expect(etcd[0]).toContain(part);
+      expect(etcd[0]).toMatch(/ \[sudo\] exit=0 /);
+      expect(etcd[1]).toContain('get /kcore-wizard --keys-only');
+      console.log(`${h.name}: ${entries.length} execs in a no-op converge (${etcd.length} of the etcd role)`);
+    }
   });
 
   it('plan after a spec change lists exactly the files that would change', async () => {

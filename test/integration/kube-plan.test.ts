@@ -1,7 +1,8 @@
 // `plan` for a 1 etcd / 1 master / 2 worker cluster on real light hosts (sshd, no systemd: a dry run only
 // reads) with a local artifact mirror that has etcd but no Kubernetes binaries: the plan lists, per host,
 // every file, unit and artifact the Kubernetes roles would install, says which artifact files are missing
-// (file name, where they were looked for, official URL), and changes nothing anywhere.
+// (file name, where they were looked for, official URL) as "would fail here" at the task that needs them,
+// plans every later role anyway (the add-ons on a master that would block), and changes nothing anywhere.
 import { readCgroupInfo } from '../../src/vagrant/preflight.js';
 import { access } from 'node:fs/promises';
 import path from 'node:path';
@@ -55,7 +56,8 @@ beforeAll(async () => {
   summary = await runConverge({ workspace: ws, spec, roles: ROLES, dryRun: true, skipTags: ['test'], signal: new AbortController().signal, emit: (e) => events.push(e) });
   console.log(`dry run of the Kubernetes roles on 4 light hosts: ${Date.now() - t0} ms`);
   ends = events.filter((e): e is End => e.type === 'task-end');
-  for (const e of ends) if (e.status === 'changed') perHost.set(e.host, [...(perHost.get(e.host) ?? []), ...e.changes]);
+  // As `kcore-wizard plan` lists them: what would change, and what a blocked task would do once unblocked.
+  for (const e of ends) if (e.status === 'changed' || e.wouldFail) perHost.set(e.host, [...(perHost.get(e.host) ?? []), ...e.changes]);
   // What `kcore-wizard plan` prints, for the record.
   for (const [h, c] of perHost) console.log(`${h}: ${c.length} changes\n  - ${c.join('\n  - ')}`);
   for (const e of ends.filter((x) => x.status === 'failed')) console.log(`${e.host} ${e.task}: FAILED\n${e.message}`);
@@ -101,27 +103,45 @@ describe('plan (dry run) of the Kubernetes roles on real light hosts', () => {
     }
   });
 
-  it('each node fails at the end with every missing file, where it was looked for and its official URL', async () => {
+  it('each task that needs a missing file would fail there, naming the file, where it was looked for and its official URL; the nodes fail at the end', async () => {
     expect(summary.status).toBe('failed');
     expect(summary.failedHosts.sort()).toEqual(['kube-master-01', 'kube-worker-01', 'kube-worker-02']);
-    const w = ends.find((e) => e.host === 'kube-worker-01' && e.status === 'failed')!;
-    expect(w.task).toBe('release artifacts and prerequisites available');
-    expect(w.message).toMatch(/^converge would stop on kube-worker-01: \d+ problems:/);
-    expect(w.message).toContain(`artifact kubernetes-node-linux-amd64.tar.gz (kubernetes-node 1.37.1): kubernetes-node-linux-amd64.tar.gz is not listed in ${path.join(mirror.dir, 'SHA256SUMS')}: add its sha256sum line; official https://dl.k8s.io/v1.37.1/kubernetes-node-linux-amd64.tar.gz`);
-    expect(w.message).toContain('official https://github.com/flannel-io/cni-plugin/releases/download/v1.9.1-flannel3/cni-plugin-flannel-linux-amd64-v1.9.1-flannel3.tgz');
-    expect(w.message).not.toMatch(/\n\s+at /); // no stack trace
-    const m = ends.find((e) => e.host === 'kube-master-01' && e.status === 'failed')!;
-    expect(m.message).toContain('official https://dl.k8s.io/v1.37.1/kubernetes-server-linux-amd64.tar.gz');
-    // The plan lists the whole kube-worker role before that last check.
-    expect(ends.filter((e) => e.host === 'kube-worker-01' && e.role === 'kube-worker').map((e) => e.task).at(-2)).toBe('node registered and Ready');
+    const blocked = (host: string) => ends.filter((e) => e.host === host && e.status === 'failed');
+    // Every failure of a dry run here is a blocked task ("would fail here"), none stopped the plan.
+    for (const h of ['kube-master-01', 'kube-worker-01', 'kube-worker-02']) expect(blocked(h).every((e) => e.wouldFail === true), h).toBe(true);
+    const w = blocked('kube-worker-01').find((e) => e.task === 'Kubernetes node binaries')!;
+    expect(w.message).toBe(
+      `kubernetes-node 1.37.1 is not available: kubernetes-node-linux-amd64.tar.gz is not listed in ${path.join(mirror.dir, 'SHA256SUMS')}: add its sha256sum line\n  → file kubernetes-node-linux-amd64.tar.gz, looked for at ${path.join(mirror.dir, 'kubernetes-node-linux-amd64.tar.gz')}; official download https://dl.k8s.io/v1.37.1/kubernetes-node-linux-amd64.tar.gz. Put it in the artifact source with its sha256sum line in SHA256SUMS, or use --artifacts official on a machine with internet access`,
+    );
+    expect(blocked('kube-worker-01').find((e) => e.task === 'flannel CNI plugin')!.message).toContain('official download https://github.com/flannel-io/cni-plugin/releases/download/v1.9.1-flannel3/cni-plugin-flannel-linux-amd64-v1.9.1-flannel3.tgz');
+    for (const e of blocked('kube-worker-01')) expect(e.message).not.toMatch(/\n\s+at /); // no stack trace
+    const m = blocked('kube-master-01').find((e) => e.task === 'Kubernetes server binaries')!;
+    expect(m.message).toContain('official download https://dl.k8s.io/v1.37.1/kubernetes-server-linux-amd64.tar.gz');
+    // The plan goes on past them: the whole kube-worker role, to its last task.
+    expect(ends.filter((e) => e.host === 'kube-worker-01' && e.role === 'kube-worker').map((e) => e.task).at(-1)).toBe('node registered and Ready');
+    // The synthetic end-of-plan check is gone: each blocker is reported where it is.
+    expect(ends.some((e) => e.task === 'release artifacts and prerequisites available')).toBe(false);
     has('kube-worker-01', /^start kubelet \(is unknown\)$/);
     // A node reads only itself (`get node <name>`): the Node authorizer forbids it to list the Nodes.
     has('kube-worker-01', /^wait up to 300 s for the node to be Ready \(now: kubectl get node kube-worker-01 failed on kube-worker-01: .*\)$/);
     // Light hosts carry this machine's /usr: which tools they lack depends on it.
     const lacks = (await hosts.exec('kube-worker-01', 'for c in iptables runc; do command -v $c >/dev/null || printf "%s " $c; done')).stdout.trim().split(' ').filter(Boolean);
-    // Either way the plan must say exactly that: the missing tools named, or no MISSING line at all.
-    const missing = plan('kube-worker-01').filter((c) => c.startsWith('MISSING on the host:'));
-    expect(missing).toEqual(lacks.length ? [`MISSING on the host: ${lacks.join(', ')} (converge stops here until they are installed)`] : []);
+    // Either way the plan must say exactly that: the missing tools named, or no blocked prerequisites at all.
+    const prereq = ends.find((e) => e.host === 'kube-worker-01' && e.task === 'node prerequisites')!;
+    if (lacks.length) expect(prereq).toMatchObject({ status: 'failed', wouldFail: true, message: expect.stringMatching(new RegExp(`^kube-worker-01 lacks ${esc(lacks.join(', '))}: `)) });
+    else expect(prereq.status).toBe('ok');
+  });
+
+  it('a master that would block still gets every later role planned: the add-ons (CoreDNS) and the admin kubeconfig', () => {
+    const m = 'kube-master-01';
+    expect(ends.some((e) => e.host === m && e.wouldFail)).toBe(true);
+    const addons = ends.filter((e) => e.host === m && e.role === 'addons');
+    expect(addons.map((e) => e.task)).toEqual(['add-on manifest directory', 'add-on manifests (for reference and kubectl apply by hand)', 'API server answers /readyz', 'every node registered and Ready', 'node role labels', 'CoreDNS applied', 'dashboard applied']);
+    has(m, /^create \/etc\/kubernetes\/addons\/coredns\.yaml \(mode 0644, root:root\)$/);
+    has(m, /^apply coredns \(\d+ objects; the cluster cannot be read yet: kubectl get for CoreDNS failed on kube-master-01: /);
+    has(m, /^wait up to 300 s for every node to be Ready \(now: /);
+    has(m, /^label the masters node-role\.kubernetes\.io\/control-plane and the workers /);
+    expect(ends.find((e) => e.role === 'kubectl')).toMatchObject({ host: 'local', status: 'changed' });
   });
 
   it('the control machine: certificates to issue and the admin kubeconfig to write', () => {

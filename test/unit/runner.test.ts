@@ -3,9 +3,12 @@
 import { describe, expect, it } from 'vitest';
 import { limitHosts, runRoles, taskSelected } from '../../src/engine/runner.js';
 import type { EngineEvent } from '../../src/engine/events.js';
-import { task, TaskFailure, smokeTest, type HostInfo, type Role, type RunContext } from '../../src/engine/task.js';
+import { blocked, probeTask, smokeProbe, task, TaskFailure, smokeTest, type HostInfo, type Role, type RunContext } from '../../src/engine/task.js';
+import { batchScript, splitBatch } from '../../src/engine/ops.js';
+import { spawnSync } from 'node:child_process';
 import type { HostConnection } from '../../src/ssh/types.js';
 import { SshError } from '../../src/ssh/errors.js';
+import { createJsonRenderer, createPlainRenderer } from '../../src/output/plain.js';
 import { defaultSpec, plannedHosts } from '../../src/spec/index.js';
 import { pkiPaths } from '../../src/pki/paths.js';
 import { createArtifactStore } from '../../src/engine/artifacts.js';
@@ -179,5 +182,309 @@ describe('runner', () => {
       ['bug', 'failed', 'internal error: x is undefined'],
     ]);
     expect(s.recap['etcd-01']).toMatchObject({ skipped: 1, failed: 1, state: 'failed' });
+  });
+});
+
+describe('blocked tasks ("would fail here")', () => {
+  // gather blocks on the first master, plan blocks on the first worker; each host also has a task after it
+  // and a later role, so the tests see what runs past the blocker.
+  function roles(calls: string[]): Role[] {
+    return [
+      {
+        name: 'first',
+        hosts: (run) => run.hosts.filter((h) => h.group !== 'etcd'),
+        tasks: [
+          task({
+            name: 'needs an artifact',
+            gather: async (c) => {
+              calls.push(`gather ${c.host.name}`);
+              if (c.host.name === 'kube-master-01') throw blocked('kubernetes-server 1.37.1 is not available: not in SHA256SUMS', 'put it in the mirror', ['install /opt/bin/kube-apiserver: ARTIFACT MISSING']);
+              return c.host.name;
+            },
+            plan: (c, name) => {
+              if (name === 'kube-worker-01') throw blocked('kube-worker-01 lacks runc: containerd needs runc', 'apt-get install runc');
+              return [`write ${name}`];
+            },
+            apply: async (c) => void calls.push(`apply ${c.host.name}`),
+          }),
+          task({ name: 'after it', gather: async (c) => void calls.push(`after ${c.host.name}`), plan: (c) => [`more on ${c.host.name}`], apply: async () => undefined }),
+          task({ name: 'sees unapplied', gather: async (c) => void calls.push(`unapplied ${c.host.name} ${c.unapplied()}`) }),
+        ],
+      },
+      { name: 'later', hosts: (run) => run.hosts, tasks: [task({ name: 'later task', gather: async (c) => void calls.push(`later ${c.host.name}`) })] },
+    ];
+  }
+
+  it('a dry run reports "would fail here", plans the host\'s other tasks and later roles, and fails the host at the end', async () => {
+    const calls: string[] = [];
+    const r = record();
+    const s = await runRoles({ roles: roles(calls), run: ctx(true), connector: connector(), emit: r.emit });
+    const master = r.ends().filter((e) => e.host === 'kube-master-01');
+    expect(master.map((e) => [e.role, e.task, e.status, e.wouldFail ?? false])).toEqual([
+      ['first', 'needs an artifact', 'failed', true],
+      ['first', 'after it', 'changed', false],
+      ['first', 'sees unapplied', 'ok', false],
+      ['later', 'later task', 'ok', false],
+    ]);
+    expect(master[0]).toMatchObject({ message: 'kubernetes-server 1.37.1 is not available: not in SHA256SUMS\n  → put it in the mirror', changes: ['install /opt/bin/kube-apiserver: ARTIFACT MISSING'] });
+    // blocked in plan, the same way
+    expect(r.ends().find((e) => e.host === 'kube-worker-01' && e.task === 'needs an artifact')).toMatchObject({ status: 'failed', wouldFail: true, changes: [], message: 'kube-worker-01 lacks runc: containerd needs runc\n  → apt-get install runc' });
+    expect(calls).toContain('later kube-worker-01');
+    // what a dry run planned but did not apply counts (the blocked task counts once, with its changes)
+    expect(calls).toContain('unapplied kube-master-01 2');
+    expect(calls).toContain('unapplied kube-worker-02 2');
+    expect(calls.filter((c) => c.startsWith('apply'))).toEqual([]);
+    // the host fails at the end of the run, and its role's host-end already says so
+    expect(s.status).toBe('failed');
+    expect(s.failedHosts.sort()).toEqual(['kube-master-01', 'kube-worker-01']);
+    expect(s.recap['kube-master-01']).toMatchObject({ state: 'failed', failed: 1, changed: 1, ok: 2 });
+    expect(s.recap['kube-worker-02']).toMatchObject({ state: 'changed', failed: 0 });
+    expect(r.events.filter((e) => e.type === 'host-end' && e.host === 'kube-master-01').map((e) => (e as { state: string }).state)).toEqual(['failed', 'failed']);
+  });
+
+  it('a real run fails the blocked task with its message and stops that host', async () => {
+    const calls: string[] = [];
+    const r = record();
+    const s = await runRoles({ roles: roles(calls), run: ctx(), connector: connector(), emit: r.emit });
+    expect(r.ends().filter((e) => e.host === 'kube-master-01').map((e) => [e.task, e.status, e.message, e.wouldFail])).toEqual([
+      ['needs an artifact', 'failed', 'kubernetes-server 1.37.1 is not available: not in SHA256SUMS\n  → put it in the mirror', undefined],
+    ]);
+    expect(r.ends().filter((e) => e.host === 'kube-worker-01').map((e) => [e.task, e.status])).toEqual([['needs an artifact', 'failed']]);
+    expect(calls.filter((c) => /kube-master-01|kube-worker-01/.test(c))).toEqual(['gather kube-master-01', 'gather kube-worker-01']);
+    expect(calls).toEqual(expect.arrayContaining(['apply kube-worker-02', 'unapplied kube-worker-02 0', 'later kube-worker-02', 'later etcd-01']));
+    expect(s.failedHosts.sort()).toEqual(['kube-master-01', 'kube-worker-01']);
+  });
+
+  it('a plain failure in a dry run still stops the host (only a blocked task is planned past)', async () => {
+    const calls: string[] = [];
+    const role: Role = {
+      name: 'plain',
+      hosts: (run) => run.hostsOf('etcd'),
+      tasks: [
+        task({ name: 'fails', gather: async () => { throw new TaskFailure('etcd-01 answers nonsense'); } }),
+        task({ name: 'next', gather: async () => void calls.push('next') }),
+      ],
+    };
+    const s = await runRoles({ roles: [role], run: ctx(true), connector: connector(), emit: () => undefined });
+    expect(calls).toEqual([]);
+    expect(s.recap['etcd-01']).toMatchObject({ state: 'failed', failed: 1 });
+  });
+});
+
+describe('stop at the first failure, tags and limit', () => {
+  it('a host stops at its first failed task while the other hosts do every task', async () => {
+    const calls: string[] = [];
+    const role: Role = {
+      name: 'steps',
+      hosts: (run) => run.hosts,
+      tasks: ['a', 'b', 'c'].map((n) =>
+        task({
+          name: n,
+          gather: async (c) => {
+            calls.push(`${n} ${c.host.name}`);
+            if (n === 'b' && c.host.name === 'etcd-01') throw new TaskFailure('b broke');
+          },
+        }),
+      ),
+    };
+    const s = await runRoles({ roles: [role], run: ctx(), connector: connector(), emit: () => undefined });
+    expect(calls.filter((c) => c.endsWith('etcd-01'))).toEqual(['a etcd-01', 'b etcd-01']);
+    expect(calls.filter((c) => c.endsWith('kube-worker-02'))).toEqual(['a kube-worker-02', 'b kube-worker-02', 'c kube-worker-02']);
+    expect(s.recap['etcd-01']).toMatchObject({ state: 'failed', ok: 1, failed: 1 });
+  });
+
+  it('--tags, --skip-tags and --limit choose the tasks and hosts a run touches; a dry run skips smoke tests', async () => {
+    const calls: string[] = [];
+    const mk = (name: string, tags?: string[]) => task({ name, tags, gather: async (c) => void calls.push(`${name} ${c.host.name}`) });
+    const role: Role = { name: 'tagged', hosts: (run) => run.hosts, tasks: [mk('facts', ['always']), mk('config', ['config']), mk('other'), smokeTest('check', async (c) => void calls.push(`check ${c.host.name}`))] };
+    const r = record();
+    await runRoles({ roles: [role], run: ctx(), connector: connector(), emit: r.emit, tags: ['config'], limit: ['kube-worker'] });
+    expect(calls.sort()).toEqual(['config kube-worker-01', 'config kube-worker-02', 'facts kube-worker-01', 'facts kube-worker-02']);
+    expect(r.events[0]).toMatchObject({ type: 'run-start', hosts: [{ name: 'kube-worker-01' }, { name: 'kube-worker-02' }] });
+    calls.length = 0;
+    await runRoles({ roles: [role], run: ctx(), connector: connector(), emit: () => undefined, skipTags: ['config'], limit: ['etcd-01'] });
+    expect(calls).toEqual(['facts etcd-01', 'other etcd-01', 'check etcd-01']);
+    calls.length = 0;
+    await runRoles({ roles: [role], run: ctx(true), connector: connector(), emit: () => undefined, limit: ['etcd-01'] });
+    expect(calls).toEqual(['facts etcd-01', 'config etcd-01', 'other etcd-01']);
+  });
+});
+
+describe('roles that need other roles', () => {
+  const gathered: string[] = [];
+  const masters = (failOn: string[], blockOn: string[] = []): Role => ({
+    name: 'kube-master',
+    hosts: (run) => run.hostsOf('kube-master'),
+    tasks: [
+      task({
+        name: 'api server',
+        gather: async (c) => {
+          if (failOn.includes(c.host.name)) throw new TaskFailure(`${c.host.name}: kube-apiserver did not start`);
+          if (blockOn.includes(c.host.name)) throw blocked(`${c.host.name}: kubernetes-server missing`);
+        },
+      }),
+    ],
+  });
+  // `needs` on one task (the local role's API check) and on a whole role (add-ons).
+  const local: Role = {
+    name: 'kubectl',
+    local: true,
+    serves: ['kube-master'],
+    hosts: () => [],
+    tasks: [task({ name: 'kubeconfig', gather: async () => void gathered.push('kubeconfig') }), task({ name: 'wait for /readyz', needs: ['kube-master'], gather: async () => void gathered.push('kubectl') })],
+  };
+  const addons: Role = { name: 'addons', hosts: (run) => run.hostsOf('kube-worker'), needs: ['kube-master'], tasks: [task({ name: 'coredns', gather: async (c) => void gathered.push(`addons ${c.host.name}`) })] };
+  const spec2 = (() => {
+    const s = defaultSpec();
+    s.groups['kube-master'].count = 2;
+    return s;
+  })();
+  const hosts2: HostInfo[] = plannedHosts(spec2).map((h) => ({ ...h, target: { name: h.name, host: h.ip, port: 22, user: 'core' } }));
+  const ctx2 = (dryRun = false): RunContext => ({ ...ctx(dryRun), spec: spec2, hosts: hosts2, hostsOf: (g) => hosts2.filter((h) => h.group === g) });
+
+  it('when every master failed, the roles that need one are skipped at once, naming the failed hosts; the run fails', async () => {
+    gathered.length = 0;
+    const r = record();
+    const t0 = Date.now();
+    const s = await runRoles({ roles: [masters(['kube-master-01', 'kube-master-02']), local, addons], run: ctx2(), connector: connector(), emit: r.emit });
+    expect(Date.now() - t0).toBeLessThan(1000);
+    expect(gathered).toEqual(['kubeconfig']);
+    const why = 'skipped: needs kube-master on at least one host, and kube-master failed on kube-master-01, kube-master-02';
+    expect(r.ends().filter((e) => e.status === 'skipped').map((e) => [e.host, e.role, e.task, e.message])).toEqual([
+      ['local', 'kubectl', 'wait for /readyz', why],
+      ['kube-worker-01', 'addons', 'addons: prerequisites', why],
+      ['kube-worker-02', 'addons', 'addons: prerequisites', why],
+    ]);
+    expect(s.status).toBe('failed');
+    expect(s.failedHosts.sort()).toEqual(['kube-master-01', 'kube-master-02']);
+    expect(s.recap.local).toMatchObject({ state: 'ok', skipped: 1 });
+  });
+
+  it('one master that succeeded is enough; a master that failed in an earlier role is named with it', async () => {
+    gathered.length = 0;
+    await runRoles({ roles: [masters(['kube-master-01']), local, addons], run: ctx2(), connector: connector(), emit: () => undefined });
+    expect(gathered.sort()).toEqual(['addons kube-worker-01', 'addons kube-worker-02', 'kubeconfig', 'kubectl']);
+
+    gathered.length = 0;
+    const r = record();
+    const early: Role = { name: 'bootstrap', hosts: (run) => run.hosts, tasks: [task({ name: 'facts', gather: async (c) => { if (c.host.name === 'kube-master-01') throw new TaskFailure('no facts'); } })] };
+    await runRoles({ roles: [early, masters(['kube-master-02']), local], run: ctx2(), connector: connector(), emit: r.emit });
+    expect(gathered).toEqual(['kubeconfig']);
+    expect(r.ends().find((e) => e.role === 'kubectl' && e.status === 'skipped')?.message).toBe('skipped: needs kube-master on at least one host, and kube-master failed on kube-master-01 (in bootstrap), kube-master-02');
+  });
+
+  it('a dry run whose masters would block still plans the roles that need them; a needed role not in the run is not checked', async () => {
+    gathered.length = 0;
+    const s = await runRoles({ roles: [masters([], ['kube-master-01', 'kube-master-02']), local, addons], run: ctx2(true), connector: connector(), emit: () => undefined });
+    expect(gathered.sort()).toEqual(['addons kube-worker-01', 'addons kube-worker-02', 'kubeconfig', 'kubectl']);
+    expect(s.failedHosts.sort()).toEqual(['kube-master-01', 'kube-master-02']);
+
+    gathered.length = 0;
+    await runRoles({ roles: [masters(['kube-master-01', 'kube-master-02']), addons], run: ctx2(), connector: connector(), emit: () => undefined, limit: ['kube-worker'] });
+    expect(gathered.sort()).toEqual(['addons kube-worker-01', 'addons kube-worker-02']);
+  });
+});
+
+describe('plain and JSON output of a blocked task', () => {
+  it('a dry run prints WOULD FAIL with the reason and hint; JSON carries wouldFail', async () => {
+    const role: Role = {
+      name: 'bins',
+      hosts: (run) => run.hostsOf('etcd'),
+      tasks: [task({ name: 'etcd binaries', gather: async () => { throw blocked('etcd 3.6.5 is not available: not in SHA256SUMS', 'put it in the mirror', ['install /opt/bin/etcd: ARTIFACT MISSING']); } })],
+    };
+    let text = '';
+    let json = '';
+    const plain = createPlainRenderer((s) => void (text += s));
+    const lines = createJsonRenderer((s) => void (json += s));
+    await runRoles({ roles: [role], run: ctx(true), connector: connector(), emit: (e) => (plain(e), lines(e)) });
+    expect(text).toMatch(/\n {3}etcd-01 +WOULD FAIL +etcd binaries\n +- install \/opt\/bin\/etcd: ARTIFACT MISSING\n +etcd 3\.6\.5 is not available: not in SHA256SUMS\n +→ put it in the mirror\n/);
+    expect(text).toMatch(/etcd-01 +failed +ok=0 changed=0 failed=1/);
+    const end = json.split('\n').filter(Boolean).map((l) => JSON.parse(l) as EngineEvent).find((e) => e.type === 'task-end');
+    expect(end).toMatchObject({ status: 'failed', wouldFail: true, changes: ['install /opt/bin/etcd: ARTIFACT MISSING'] });
+
+    text = '';
+    await runRoles({ roles: [role], run: ctx(), connector: connector(), emit: plain });
+    expect(text).toMatch(/etcd-01 +FAILED +etcd binaries/);
+    expect(text).not.toContain('WOULD FAIL');
+  });
+});
+
+describe('batched probes', () => {
+  // The batch script is plain POSIX sh: run it here with /bin/sh, as the hosts' sudo sh -c would.
+  const sh = (script: string) => {
+    const r = spawnSync('sh', ['-c', script], { encoding: 'utf8' });
+    return { stdout: r.stdout, stderr: r.stderr, exitCode: r.status ?? -1 };
+  };
+
+  it('frames each probe\'s stdout, stderr and exit status; an exit ends only its own probe; a cut-off part is missing', () => {
+    const script = batchScript(['echo a; echo oops >&2; exit 3', 'printf "no newline"', 'cat <<X\nhello\nX\n# a comment last'], 'n0nce');
+    const r = sh(script);
+    expect(r.exitCode).toBe(0);
+    expect(splitBatch(r.stdout, 3, 'n0nce')).toEqual([
+      { stdout: 'a\n', stderr: 'oops\n', exitCode: 3 },
+      { stdout: 'no newline', stderr: '', exitCode: 0 },
+      { stdout: 'hello\n', stderr: '', exitCode: 0 },
+    ]);
+    // Output that only looks like a marker (another nonce) does not split a part.
+    expect(splitBatch(sh(batchScript(["echo '@@kcore-probe-other err 0'"], 'n1')).stdout, 1, 'n1')).toEqual([{ stdout: '@@kcore-probe-other err 0\n', stderr: '', exitCode: 0 }]);
+    const cut = r.stdout.slice(0, r.stdout.indexOf('@@kcore-probe-n0nce end 1'));
+    expect(splitBatch(cut, 3, 'n0nce').map((p) => p?.exitCode ?? null)).toEqual([3, null, null]);
+  });
+
+  it('a role\'s probes on a host run in one exec; after an applied change the rest are probed again; each keeps its verdict', async () => {
+    const execs: string[][] = [];
+    const files = new Map<string, string>();
+    const localConn = (name: string) =>
+      ({
+        target: { name, host: name, port: 22, user: 'core' },
+        exec: async (script: string, o: { sudo?: boolean }) => {
+          execs.push([name, o.sudo ? 'sudo' : 'user', script]);
+          // Each probe prints the state this fake host is in.
+          const r = sh(script.replace(/STATE\(([a-z]+)\)/g, (_m, k: string) => `echo ${files.get(`${name}:${k}`) ?? 'none'}`));
+          return { ...r, durationMs: 1 };
+        },
+      }) as unknown as HostConnection;
+    const seen: string[] = [];
+    const probeOf = (k: string, want: string) =>
+      probeTask({
+        name: `${k} is ${want}`,
+        probe: () => ({ script: `STATE(${k})`, parse: (o) => o.stdout.trim() }),
+        plan: (c, have) => (seen.push(`${c.host.name} ${k}=${have}`), have === want ? [] : [`set ${k} to ${want}`]),
+        apply: async (c) => void files.set(`${c.host.name}:${k}`, want),
+      });
+    const role: Role = {
+      name: 'probed',
+      hosts: (run) => run.hostsOf('etcd'),
+      tasks: [
+        probeOf('a', '1'),
+        probeOf('b', '1'),
+        probeTask({ name: 'skipped one', skip: () => 'not here', probe: () => ({ script: 'echo never', parse: () => undefined }) }),
+        smokeProbe('a is still 1', (c) => ({ script: 'STATE(a)', parse: (o) => { if (o.stdout.trim() !== '1') throw new TaskFailure(`a on ${c.host.name} is ${o.stdout.trim()}`, 'set it'); } })),
+        smokeProbe('b is 2 (fails)', (c) => ({ script: 'STATE(b); echo why >&2; exit 4', parse: (o) => { throw new TaskFailure(`b on ${c.host.name}: exit ${o.exitCode}, ${o.stderr.trim()}`); } })),
+      ],
+    };
+    const conn2 = { connection: async (t: { name: string }) => localConn(t.name) };
+    files.set('etcd-01:b', '1');
+    const r = record();
+    await runRoles({ roles: [role], run: ctx(), connector: conn2, emit: r.emit });
+    // First batch: a, b and both smoke probes (not the skipped one). a changed: b is probed again, and
+    // the smoke probes wait for their turn (one batch of both), after every change of the role.
+    expect(execs.map((e) => [e[1], (e[2]!.match(/STATE\(/g) ?? []).length, e[2]!.includes('echo never')])).toEqual([
+      ['sudo', 4, false],
+      ['sudo', 1, false],
+      ['sudo', 2, false],
+    ]);
+    expect(seen).toEqual(['etcd-01 a=none', 'etcd-01 b=1']);
+    expect(r.ends().map((e) => [e.task, e.status, e.message])).toEqual([
+      ['a is 1', 'changed', undefined],
+      ['b is 1', 'ok', undefined],
+      ['skipped one', 'skipped', 'not here'],
+      ['a is still 1', 'ok', undefined],
+      ['b is 2 (fails)', 'failed', 'b on etcd-01: exit 4, why'],
+    ]);
+    // A no-op run: one exec.
+    execs.length = 0;
+    await runRoles({ roles: [role], run: ctx(), connector: conn2, emit: () => undefined });
+    expect(execs).toHaveLength(1);
   });
 });

@@ -32,6 +32,7 @@ import {
   waitNodesReady,
   WORKER_LABEL,
   type Manifest,
+  unreadableOrFail,
 } from '../kube-common/index.js';
 
 const server = (ctx: TaskContext) => apiServerUrl(ctx.run.spec, ctx.host.ip);
@@ -67,12 +68,12 @@ export function addonPlan(m: Manifest, live: LiveObject[]): string[] {
   return out;
 }
 
-/** In a dry run the cluster may not exist yet: say so in the plan instead of failing. */
+/** A dry run of a cluster not converged yet may not read it: the plan says so instead of failing. */
 async function orUnreachable<T>(ctx: TaskContext, f: () => Promise<T>): Promise<T | { unreachable: string }> {
   try {
     return await f();
   } catch (e) {
-    if (ctx.run.dryRun && e instanceof TaskFailure) return { unreachable: e.message.split('\n')[0]! };
+    if (e instanceof TaskFailure) return { unreachable: unreadableOrFail(ctx, e) };
     throw e;
   }
 }
@@ -161,6 +162,8 @@ const workers = (ctx: TaskContext) => hostsOf(ctx.run.spec, 'kube-worker').map((
 export const addonsRole: Role = {
   name: 'addons',
   hosts: (run) => run.hostsOf('kube-master').slice(0, 1),
+  // An API server to talk to and nodes to run on: skipped at once (no waits) when they all failed.
+  needs: ['kube-master', 'kube-worker'],
   tasks: [
     directoryTask('add-on manifest directory', [{ path: ADDONS_DIR, mode: 0o755 }]),
     filesTask('add-on manifests (for reference and kubectl apply by hand)', (ctx) => [
@@ -170,16 +173,17 @@ export const addonsRole: Role = {
     apiGateTask(server),
     task({
       name: 'every node registered and Ready',
+      // One look; the bounded wait is the verify step (a dry run plans it).
       async gather(ctx) {
-        const names = allNodes(ctx.run).map((h) => h.name);
-        if (ctx.run.dryRun) {
-          const r = await orUnreachable(ctx, async () => nodesProblem(await getNodes(ctx), names));
-          return isUnreachable(r) ? r.unreachable : r;
+        try {
+          return nodesProblem(await getNodes(ctx), allNodes(ctx.run).map((h) => h.name));
+        } catch (e) {
+          if (e instanceof TaskFailure) return e.message.split('\n')[0]!;
+          throw e;
         }
-        await waitNodesReady(ctx, names);
-        return null;
       },
       plan: (_ctx, problem) => (problem ? [`wait up to ${NODES_READY_TIMEOUT_MS / 1000} s for every node to be Ready (now: ${problem})`] : []),
+      verify: (ctx) => waitNodesReady(ctx, allNodes(ctx.run).map((h) => h.name)),
     }),
     task({
       name: 'node role labels',

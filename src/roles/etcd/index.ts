@@ -11,7 +11,7 @@ import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { ARTIFACTS } from '../../engine/artifacts.js';
 import { directoryTask, filesTask, serviceTask, systemUserTask, waitFor, type FileSpec } from '../../engine/ops.js';
-import { smokeTest, TaskFailure, type Role, type RunContext, type TaskContext } from '../../engine/task.js';
+import { smokeProbe, smokeTest, TaskFailure, type Probe, type ProbeOutput, type Role, type RunContext, type TaskContext } from '../../engine/task.js';
 import { renderTemplate } from '../../render/env.js';
 import { hostsOf } from '../../spec/hosts.js';
 import { shellQuote } from '../../ssh/quote.js';
@@ -118,13 +118,27 @@ async function certificates(ctx: TaskContext): Promise<FileSpec[]> {
   ];
 }
 
+const STATE_LINE = 'kcore-etcd-service-state=';
+
+/** `etcdctl endpoint health`, then the service state on a line of its own, with etcdctl's exit status. */
+const healthScript = (ip: string) => `${etcdctl(ip, 'endpoint health')}; kc_rc=$?; echo; echo "${STATE_LINE}$(systemctl is-active etcd 2>/dev/null)"; exit $kc_rc`;
+
+/** null when the member is healthy, else what is wrong (pure; what healthScript printed). */
+export function healthProblem(host: string, o: ProbeOutput): string | null {
+  const lines = o.stdout.split('\n');
+  const state = lines.find((l) => l.startsWith(STATE_LINE))?.slice(STATE_LINE.length).trim() || 'unknown';
+  const out = `${lines.filter((l) => !l.startsWith(STATE_LINE)).join('\n')}\n${o.stderr}`;
+  if (o.exitCode === 0 && /is healthy/.test(out)) return null;
+  const detail = out.split('\n').map((l) => l.trim()).filter(Boolean).slice(-1)[0] ?? `exit ${o.exitCode}`;
+  return `etcd on ${host} is not healthy (service ${state}): ${detail}`;
+}
+
+const healthProbe = (ctx: TaskContext): Probe<string | null> => ({ script: healthScript(ctx.host.ip), parse: (o) => healthProblem(ctx.host.name, o) });
+
 async function health(ctx: TaskContext): Promise<string | null> {
-  const r = await ctx.conn.exec(etcdctl(ctx.host.ip, 'endpoint health'), { sudo: true, signal: ctx.signal });
-  const out = `${r.stdout}\n${r.stderr}`;
-  if (r.exitCode === 0 && /is healthy/.test(out)) return null;
-  const state = (await ctx.conn.exec('systemctl is-active etcd; true', { signal: ctx.signal })).stdout.trim() || 'unknown';
-  const detail = out.split('\n').map((l) => l.trim()).filter(Boolean).slice(-1)[0] ?? `exit ${r.exitCode}`;
-  return `etcd on ${ctx.host.name} is not healthy (service ${state}): ${detail}`;
+  const p = healthProbe(ctx);
+  const r = await ctx.conn.exec(p.script, { sudo: true, signal: ctx.signal });
+  return p.parse({ stdout: r.stdout, stderr: r.stderr, exitCode: r.exitCode ?? -1 });
 }
 
 export const etcdServices: RoleServices = { role: 'etcd', groups: ['etcd'], units: ['etcd'] };
@@ -158,20 +172,26 @@ export const etcdRole: Role = {
         }),
     }),
 
-    smokeTest('etcd: member healthy over TLS', async (ctx) => {
-      const problem = await health(ctx);
-      if (problem) throw new TaskFailure(problem, `start it: sudo systemctl start etcd (on ${ctx.host.name}); see journalctl -u etcd`);
-    }),
-    smokeTest('etcd: member list equals the spec', async (ctx) => {
-      const r = await ctx.conn.exec(etcdctl(ctx.host.ip, 'member list -w json'), { sudo: true, signal: ctx.signal });
-      if (r.exitCode !== 0) throw new TaskFailure(`etcdctl member list failed on ${ctx.host.name}: ${r.stderr.trim().split('\n').pop()}`);
-      const members = (JSON.parse(r.stdout) as { members?: Array<{ name?: string; peerURLs?: string[] }> }).members ?? [];
-      const have = members.map((m) => `${m.name ?? '(unstarted)'}=${(m.peerURLs ?? []).join('|')}`).sort();
-      const want = initialCluster(ctx.run).split(',').sort();
-      if (have.join(',') !== want.join(','))
-        throw new TaskFailure(`etcd members differ from the spec: have ${have.join(', ')}; want ${want.join(', ')}`, 'adding or removing etcd members needs `etcdctl member add/remove`; kcore-wizard creates new clusters only');
-    }),
-    smokeTest('etcd: put/get round trip', async (ctx) => {
+    // Probes: the engine runs them with the role's other probes on the host, in one round trip.
+    smokeProbe('etcd: member healthy over TLS', (ctx) => ({
+      script: healthScript(ctx.host.ip),
+      parse(o) {
+        const problem = healthProblem(ctx.host.name, o);
+        if (problem) throw new TaskFailure(problem, `start it: sudo systemctl start etcd (on ${ctx.host.name}); see journalctl -u etcd`);
+      },
+    })),
+    smokeProbe('etcd: member list equals the spec', (ctx) => ({
+      script: etcdctl(ctx.host.ip, 'member list -w json'),
+      parse(r) {
+        if (r.exitCode !== 0) throw new TaskFailure(`etcdctl member list failed on ${ctx.host.name}: ${r.stderr.trim().split('\n').pop()}`);
+        const members = (JSON.parse(r.stdout) as { members?: Array<{ name?: string; peerURLs?: string[] }> }).members ?? [];
+        const have = members.map((m) => `${m.name ?? '(unstarted)'}=${(m.peerURLs ?? []).join('|')}`).sort();
+        const want = initialCluster(ctx.run).split(',').sort();
+        if (have.join(',') !== want.join(','))
+          throw new TaskFailure(`etcd members differ from the spec: have ${have.join(', ')}; want ${want.join(', ')}`, 'adding or removing etcd members needs `etcdctl member add/remove`; kcore-wizard creates new clusters only');
+      },
+    })),
+    smokeProbe('etcd: put/get round trip', (ctx) => {
       const key = `/kcore-wizard/smoke/${ctx.host.name}`;
       const value = randomBytes(8).toString('hex');
       const script = [
@@ -179,9 +199,13 @@ export const etcdRole: Role = {
         etcdctl(ctx.host.ip, `get --print-value-only ${shellQuote(key)}`),
         etcdctl(ctx.host.ip, `del ${shellQuote(key)} >/dev/null`),
       ].join(' && ');
-      const r = await ctx.conn.exec(script, { sudo: true, signal: ctx.signal });
-      if (r.exitCode !== 0 || r.stdout.trim() !== value)
-        throw new TaskFailure(`put/get through ${ctx.host.name} failed: ${(r.stderr.trim() || `read back "${r.stdout.trim()}" instead of "${value}"`).split('\n').pop()}`);
+      return {
+        script,
+        parse(r) {
+          if (r.exitCode !== 0 || r.stdout.trim() !== value)
+            throw new TaskFailure(`put/get through ${ctx.host.name} failed: ${(r.stderr.trim() || `read back "${r.stdout.trim()}" instead of "${value}"`).split('\n').pop()}`);
+        },
+      };
     }),
     smokeTest('etcd: a client without a certificate is refused', async (ctx) => {
       const r = await ctx.conn.exec(etcdctl(ctx.host.ip, 'get /kcore-wizard --keys-only', { withCert: false }), { signal: ctx.signal });

@@ -1,14 +1,14 @@
 /**
  * Release binaries for the Kubernetes roles: picked out of verified, unpacked artifacts and installed
  * with their modes. A missing or corrupt artifact fails the task with its file name, where it was looked
- * for and the official URL. In a dry run it does not stop the plan: the plan line says MISSING, and the
- * host's last Kubernetes task (`release artifacts and prerequisites available`) fails with the full list.
+ * for and the official URL: the task is blocked, so a dry run says "would fail here" with the install
+ * it would do, plans on, and fails the host at the end.
  */
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { ArtifactError, ARTIFACTS, type ArtifactSpec, type ArtifactStore } from '../../engine/artifacts.js';
 import { fileDiff, parseStat, statScript, type FileSpec } from '../../engine/ops.js';
-import { task, TaskFailure, type RunContext, type Task, type TaskContext } from '../../engine/task.js';
+import { blocked, task, TaskFailure, type Blocked, type Task, type TaskContext } from '../../engine/task.js';
 import type { ClusterSpec } from '../../spec/schema.js';
 import { BIN_DIR, CNI_BIN } from './paths.js';
 
@@ -96,30 +96,20 @@ function readShared(store: ArtifactStore, file: string): Promise<Buffer> {
   return p;
 }
 
-// What a dry run found would stop the converge (missing artifacts, missing host tools), per run and host.
-const blockers = new WeakMap<RunContext, Map<string, string[]>>();
-export function recordBlocker(run: RunContext, host: string, line: string) {
-  let m = blockers.get(run);
-  if (!m) blockers.set(run, (m = new Map()));
-  const l = m.get(host) ?? [];
-  if (!l.includes(line)) l.push(line);
-  m.set(host, l);
-}
-export function planBlockers(run: RunContext, host: string): string[] {
-  return blockers.get(run)?.get(host) ?? [];
-}
-
-/** A failure that names the artifact, where it was looked for and its official URL. */
-export function artifactFailure(store: ArtifactStore, a: ArtifactSpec, e: ArtifactError): TaskFailure {
-  return new TaskFailure(
+/**
+ * The task is blocked: it names the artifact, where it was looked for and its official URL; `changes`
+ * say what the task would install once the file is there.
+ */
+export function artifactFailure(store: ArtifactStore, a: ArtifactSpec, e: ArtifactError, changes: string[] = []): Blocked {
+  return blocked(
     `${a.id} ${a.version} is not available: ${e.message}`,
     `file ${a.file}, looked for at ${store.describe(a)}; official download ${a.officialUrl}. Put it in the artifact source with its sha256sum line in SHA256SUMS, or use --artifacts official on a machine with internet access`,
+    changes,
   );
 }
 
 interface Gathered {
   set: BinarySet;
-  missing?: string;
   want: FileSpec[];
   have: ReturnType<typeof parseStat>;
 }
@@ -139,10 +129,7 @@ export function binariesTask(name: string, pick: (ctx: TaskContext) => BinarySet
         dir = await ctx.run.artifacts.unpack(a, ctx.signal);
       } catch (e) {
         if (!(e instanceof ArtifactError)) throw e;
-        const f = artifactFailure(ctx.run.artifacts, a, e);
-        if (!ctx.run.dryRun) throw f;
-        recordBlocker(ctx.run, ctx.host.name, `artifact ${a.file} (${a.id} ${a.version}): ${e.message}; official ${a.officialUrl}`);
-        return { set, missing: e.message, want: [], have: [] };
+        throw artifactFailure(ctx.run.artifacts, a, e, [`install ${set.entries.map((x) => x.to).join(', ')} from ${a.file} (${a.id} ${a.version}): ARTIFACT MISSING — ${e.message}`]);
       }
       const want: FileSpec[] = [];
       for (const entry of set.entries) {
@@ -159,7 +146,6 @@ export function binariesTask(name: string, pick: (ctx: TaskContext) => BinarySet
     },
     plan(ctx, g) {
       const a = g.set.artifact;
-      if (g.missing) return [`install ${g.set.entries.map((e) => e.to).join(', ')} from ${a.file} (${a.id} ${a.version}): ARTIFACT MISSING — ${g.missing}`];
       return g.want
         .map((w, i) => {
           const d = fileDiff(w, g.have[i]!);
@@ -174,25 +160,6 @@ export function binariesTask(name: string, pick: (ctx: TaskContext) => BinarySet
         ctx.output(`installed ${w.path}`);
         for (const h of [w.notify ?? []].flat()) ctx.notify(h);
       }
-    },
-  });
-}
-
-/**
- * Dry runs only: fail the host when anything the plan found would stop the converge (real runs fail at
- * the task itself). It comes last, so the plan above it lists every file, unit and artifact first.
- */
-export function planBlockersTask(): Task<void> {
-  return task({
-    name: 'release artifacts and prerequisites available',
-    skip: (ctx) => (ctx.run.dryRun ? undefined : 'checked by each task in a real run'),
-    async gather(ctx) {
-      const list = planBlockers(ctx.run, ctx.host.name);
-      if (list.length)
-        throw new TaskFailure(
-          `converge would stop on ${ctx.host.name}: ${list.length} problem${list.length === 1 ? '' : 's'}:\n    ${list.join('\n    ')}`,
-          'put missing artifacts in the artifact source with their sha256sum lines in SHA256SUMS (or use --artifacts official on a machine with internet access); install missing tools on the host image',
-        );
     },
   });
 }

@@ -35,6 +35,7 @@ import {
   MANIFEST_HASH_ANNOTATION,
   stampManifest,
   type Manifest,
+  unreadableOrFail,
   RESTART,
   SCHEDULER_KUBECONFIG,
   schedulerUnit,
@@ -123,8 +124,8 @@ const flannelRbacTask = task({
     const r = await ctx.conn.exec(kubectl('get -f - -o json --ignore-not-found', { server: ownServer(ctx) }), { sudo: true, stdin: m.text, signal: ctx.signal });
     if (r.exitCode !== 0) {
       const why = lastLine(r.stderr) || `exit ${r.exitCode}`;
-      if (ctx.run.dryRun) return { m, live: [], unreadable: why };
-      throw new TaskFailure(`kubectl get for the flannel RBAC failed on ${ctx.host.name}: ${why}`);
+      unreadableOrFail(ctx, new TaskFailure(`kubectl get for the flannel RBAC failed on ${ctx.host.name}: ${why}`));
+      return { m, live: [], unreadable: why };
     }
     const t = r.stdout.trim();
     const o = t ? (JSON.parse(t) as { kind: string; items?: Parameters<typeof rbacPlan>[1] } & Parameters<typeof rbacPlan>[1][number]) : null;

@@ -12,7 +12,7 @@
  */
 import type { Facts } from '../../engine/facts.js';
 import { directoryTask, filesTask, serviceTask, type FileSpec } from '../../engine/ops.js';
-import { smokeTest, task, TaskFailure, type Role, type TaskContext } from '../../engine/task.js';
+import { blocked, smokeTest, task, TaskFailure, type Role, type TaskContext } from '../../engine/task.js';
 import { cidrContains, parseCidr } from '../../spec/ip.js';
 import { FLANNEL_USER } from '../../pki/catalog.js';
 import type { RoleServices } from '../index.js';
@@ -53,8 +53,6 @@ import {
   modulesLoadConf,
   nodeBinaries,
   nodesProblem,
-  planBlockersTask,
-  recordBlocker,
   NODES_READY_TIMEOUT_MS,
   RESTART,
   sysctlConf,
@@ -289,15 +287,13 @@ export const kubeWorkerRole: Role = {
         const hard = missing.filter((m) => m !== 'conntrack');
         if (!hard.length) return [];
         const why = [hard.includes('runc') ? 'containerd needs runc to start containers' : '', hard.includes('iptables') ? 'kube-proxy and flannel program iptables' : ''].filter(Boolean).join('; ');
-        const failure = new TaskFailure(
+        throw blocked(
           `${ctx.host.name} lacks ${hard.join(', ')}: ${why}`,
           ctx.facts().os.family === 'debian' ? `sudo apt-get install -y ${hard.join(' ')} (or add them to the box)` : 'install them on the host image',
         );
-        if (!ctx.run.dryRun) throw failure;
-        recordBlocker(ctx.run, ctx.host.name, `tools missing on the host: ${hard.join(', ')} (${why})`);
-        return hard;
       },
-      plan: (_ctx, hard) => (hard.length ? [`MISSING on the host: ${hard.join(', ')} (converge stops here until they are installed)`] : []),
+      // Nothing to change here: the tools come with the host image; a missing one blocks (above).
+      plan: () => [],
     }),
     serviceTask('containerd', { restartHandler: R.containerd }),
     serviceTask('kubelet', { restartHandler: R.kubelet }),
@@ -305,21 +301,18 @@ export const kubeWorkerRole: Role = {
     serviceTask('flanneld', { restartHandler: R.flanneld }),
     task({
       name: 'node registered and Ready',
+      // One look; the bounded wait is the verify step (a dry run plans it).
       async gather(ctx) {
-        if (ctx.run.dryRun) {
-          try {
-            return nodesProblem(await getNode(ctx, ctx.host.name, { kubeconfig: KUBELET_KUBECONFIG }), [ctx.host.name]);
-          } catch (e) {
-            return (e as Error).message;
-          }
+        try {
+          return nodesProblem(await getNode(ctx, ctx.host.name, { kubeconfig: KUBELET_KUBECONFIG }), [ctx.host.name]);
+        } catch (e) {
+          if (e instanceof TaskFailure) return e.message;
+          throw e;
         }
-        await waitNodesReady(ctx, [ctx.host.name], { self: { kubeconfig: KUBELET_KUBECONFIG } });
-        return null;
       },
       plan: (_ctx, problem) => (problem ? [`wait up to ${NODES_READY_TIMEOUT_MS / 1000} s for the node to be Ready (now: ${problem})`] : []),
+      verify: (ctx) => waitNodesReady(ctx, [ctx.host.name], { self: { kubeconfig: KUBELET_KUBECONFIG } }),
     }),
-    // Dry runs: after the whole plan of this node, fail it if anything above would stop a real run.
-    planBlockersTask(),
 
     smokeTest('node: containerd, kubelet, kube-proxy and flanneld running', async (ctx) => {
       const units = ['containerd', 'kubelet', 'kube-proxy', 'flanneld'];

@@ -134,7 +134,8 @@ export const kubectlRole: Role = {
         if (r.exitCode !== 0 || r.stdout.trim() !== 'ok')
           throw new TaskFailure(`${apiServerUrl(ctx.run.spec)}/readyz from this machine: ${(r.stderr || r.stdout).trim().split('\n').pop()}`, 'is the private network reachable from here? (the masters answer it over SSH: kcore-wizard test --tags kube-master)');
       },
-      { skip: () => (localKubectl() ? undefined : 'kubectl is not installed on this machine') },
+      // It asks a master's API server: nothing to ask (and no timeout to wait for) when every master failed.
+      { needs: ['kube-master'], skip: () => (localKubectl() ? undefined : 'kubectl is not installed on this machine') },
     ),
   ],
 };
