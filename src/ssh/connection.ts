@@ -40,6 +40,8 @@ export interface ConnectionSettings {
   keepaliveIntervalMs: number;
   retries: number;
   retryBaseDelayMs: number;
+  /** When this run began (Date.now()): upload temps untouched since before it are stale and swept. */
+  runStartedAt: number;
   onHostKey?: (e: HostKeyEvent) => void;
   onCommand?: (host: string, entry: CommandLogEntry) => void;
   /** Opens the tunnel for ProxyJump targets (the pool shares jump connections). */
@@ -113,6 +115,8 @@ export class SshHostConnection implements HostConnection {
   private sudoProbe: Promise<{ ok: boolean; why: string }> | undefined;
   private closedByUser = false;
   private readonly name: string;
+  /** Directories already swept of stale upload temps during this run. */
+  private readonly swept = new Set<string>();
   /** Number of times a connection was established (for tests and the dashboard). */
   connects = 0;
 
@@ -811,6 +815,14 @@ export class SshHostConnection implements HostConnection {
     return r.stdout.trim().split(/\s+/)[0] ?? null;
   }
 
+  /** The first upload into a directory during a run also deletes the temps earlier runs left there. */
+  private sweepAge(path: string): number | undefined {
+    const dir = path.includes('/') ? path.slice(0, path.lastIndexOf('/')) || '/' : '.';
+    if (this.swept.has(dir)) return undefined;
+    this.swept.add(dir);
+    return Math.ceil((Date.now() - this.settings.runStartedAt) / 1000) + 1;
+  }
+
   async upload(file: UploadSpec, opts: { signal?: AbortSignal } = {}): Promise<UploadResult> {
     const content = typeof file.content === 'string' ? Buffer.from(file.content, 'utf8') : file.content;
     const sha = createHash('sha256').update(content).digest('hex');
@@ -833,13 +845,14 @@ export class SshHostConnection implements HostConnection {
 
     if (content.length <= SMALL_UPLOAD_BYTES) {
       // One session: compare and (only if needed) write. The content travels even when unchanged.
-      const r = await this.execInternal(uploadScript({ ...file, sha256: sha, checkFirst: true, tempId: randomBytes(8).toString('hex') }), { ...base, stdin: content }, false, what);
+      const script = uploadScript({ ...file, sha256: sha, checkFirst: true, tempId: randomBytes(8).toString('hex'), sweepOlderThanSec: this.sweepAge(file.path) });
+      const r = await this.execInternal(script, { ...base, stdin: content }, false, what);
       if (r.exitCode !== 0) throw failed(r);
       return { changed: !r.stdout.trimEnd().endsWith('kcore-upload:unchanged'), sha256: sha };
     }
 
     // Large content: look first, so an unchanged file costs no transfer.
-    const st = await this.execInternal(statScript(file.path), base, false, `stat ${file.path}`);
+    const st = await this.execInternal(statScript(file.path, this.sweepAge(file.path)), base, false, `stat ${file.path}`);
     let sameContent = false;
     let sameAttrs = false;
     if (st.exitCode === 0 && st.stdout.trim() !== 'missing') {

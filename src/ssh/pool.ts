@@ -51,6 +51,7 @@ export class SshPool {
       keepaliveIntervalMs: opts.keepaliveIntervalMs ?? POOL_DEFAULTS.keepaliveIntervalMs,
       retries: opts.retries ?? POOL_DEFAULTS.retries,
       retryBaseDelayMs: opts.retryBaseDelayMs ?? POOL_DEFAULTS.retryBaseDelayMs,
+      runStartedAt: opts.runStartedAt ?? Date.now(),
       openJump: (jump, host, port, signal) => this.openJump(jump, host, port, signal),
     };
     if (opts.onHostKey) s.onHostKey = opts.onHostKey;

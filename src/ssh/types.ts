@@ -82,6 +82,8 @@ export interface PoolOptions {
   retries?: number;
   /** First backoff delay in ms (doubles each attempt, with jitter). Default 500. */
   retryBaseDelayMs?: number;
+  /** When the run began (Date.now()); default: when the pool was made. Upload temps older than it are swept. */
+  runStartedAt?: number;
   onHostKey?: (e: HostKeyEvent) => void;
   onCommand?: (host: string, entry: CommandLogEntry) => void;
 }
