@@ -38,6 +38,8 @@ export interface ConnectionSettings {
   maxChannels: number;
   connectTimeoutMs: number;
   keepaliveIntervalMs: number;
+  /** Unanswered keepalives tolerated; one more and the connection is declared dead. */
+  keepaliveCountMax: number;
   retries: number;
   retryBaseDelayMs: number;
   /** When this run began (Date.now()): upload temps untouched since before it are stale and swept. */
@@ -406,7 +408,7 @@ export class SshHostConnection implements HostConnection {
         username: t.user,
         readyTimeout: this.settings.connectTimeoutMs,
         keepaliveInterval: this.settings.keepaliveIntervalMs,
-        keepaliveCountMax: 3,
+        keepaliveCountMax: this.settings.keepaliveCountMax,
         algorithms: { serverHostKey: algos as ServerHostKeyAlgorithm[] },
         hostVerifier,
       };

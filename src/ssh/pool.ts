@@ -11,7 +11,11 @@ export const POOL_DEFAULTS = {
   maxHosts: 30,
   maxChannelsPerHost: 8,
   connectTimeoutMs: 20_000,
-  keepaliveIntervalMs: 10_000,
+  // A connection that answers nothing is dead after interval × (countMax + 1) at most: 15 s, within the
+  // 20 s a cut-off host may hold a run. Commands that print nothing for longer are unaffected: sshd answers
+  // keepalives while they run. (ssh2 1.17 lib/client.js: sendKA counts unanswered pings, resetKA on replies.)
+  keepaliveIntervalMs: 5_000,
+  keepaliveCountMax: 2,
   retries: 2,
   retryBaseDelayMs: 500,
 } as const;
@@ -49,6 +53,7 @@ export class SshPool {
       maxChannels,
       connectTimeoutMs: opts.connectTimeoutMs ?? POOL_DEFAULTS.connectTimeoutMs,
       keepaliveIntervalMs: opts.keepaliveIntervalMs ?? POOL_DEFAULTS.keepaliveIntervalMs,
+      keepaliveCountMax: opts.keepaliveCountMax ?? POOL_DEFAULTS.keepaliveCountMax,
       retries: opts.retries ?? POOL_DEFAULTS.retries,
       retryBaseDelayMs: opts.retryBaseDelayMs ?? POOL_DEFAULTS.retryBaseDelayMs,
       runStartedAt: opts.runStartedAt ?? Date.now(),

@@ -218,7 +218,7 @@ describe('a host cut off the network', () => {
     let cutAt = 0;
     const running = converge();
     // Cut once the victim's long command runs: its replies to this machine go nowhere (blackhole route).
-    await until(`the slow command on ${victim}`, 60_000, async () => ((await hosts.exec(victim, `pgrep -f 'sleep ${SLOW_S}' || true`)).stdout.trim() ? true : undefined));
+    await until(`the slow command on ${victim}`, 60_000, async () => ((await hosts.exec(victim, `pgrep -f '[s]leep ${SLOW_S}' || true`)).stdout.trim() ? true : undefined));
     await hosts.exec(victim, `ip route add blackhole ${bridgeSide}/32`);
     cutAt = Date.now();
     let first: Awaited<typeof running>;
