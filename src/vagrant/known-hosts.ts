@@ -2,9 +2,11 @@
  * Forgetting destroyed machines in the workspace's known_hosts (`<ws>/known_hosts`): a new machine on
  * the same address has a new host key, and a stale entry would make the next `up` refuse it as a
  * changed key. Only the given names go; every other line is kept byte for byte.
- * The editing is src/ssh/known-hosts.ts's (one implementation: its lock, its atomic 0600 write).
+ * The editing is src/ssh/known-hosts.ts's (one implementation: its lock, its atomic 0600 write), and the
+ * `vagrant ssh-config` text is read by src/ssh/ssh-config.ts, the parser the engine connects with.
  */
 import { KnownHosts, knownHostsName, removeKnownHostsNames } from '../ssh/known-hosts.js';
+import { parseSshConfig } from '../ssh/ssh-config.js';
 
 /** The names OpenSSH looks up for a host: `addr` on port 22 (also written `[addr]:22`), `[addr]:port` otherwise. */
 export function knownHostsNames(host: string, port = 22): string[] {
@@ -26,19 +28,8 @@ export async function forgetKnownHosts(file: string, hosts: ReadonlyArray<{ host
   return new KnownHosts(file).remove(hosts.map((h) => knownHostsName(h.host, h.port ?? 22)));
 }
 
-/** `Host`, `HostName` and `Port` of each entry of a `vagrant ssh-config` file. */
+/** `Host`, `HostName` and `Port` of each concrete Host entry of a `vagrant ssh-config` file. */
 export function sshConfigHosts(text: string): Array<{ name: string; hostName?: string; port: number }> {
-  const out: Array<{ name: string; hostName?: string; port: number }> = [];
-  let cur: { name: string; hostName?: string; port: number } | undefined;
-  for (const raw of text.split('\n')) {
-    const m = /^\s*(\w+)\s+(.+?)\s*$/.exec(raw);
-    if (!m) continue;
-    const key = m[1]!.toLowerCase();
-    if (key === 'host') {
-      cur = { name: m[2]!, port: 22 };
-      out.push(cur);
-    } else if (cur && key === 'hostname') cur.hostName = m[2]!;
-    else if (cur && key === 'port') cur.port = Number(m[2]) || 22;
-  }
-  return out;
+  // The evaluated targets (wildcard blocks as defaults, first value wins), as the engine sees them.
+  return parseSshConfig(text, { defaultUser: 'unused' }).targets.map((t) => (t.host !== t.name ? { name: t.name, hostName: t.host, port: t.port } : { name: t.name, port: t.port }));
 }
