@@ -1,7 +1,8 @@
 // Drills on real systemd hosts (systemd-nspawn machines with OpenSSH's sshd):
-// - uploads interrupted at several moments (abort = what Ctrl+C does; a SIGKILLed client process) leave no
-//   `.kcore-upload.*` temp file on the host, and the next upload finishes; temps that an earlier run could not
-//   remove (power cut, SIGKILL of the remote shell) are swept by the next run, ours only;
+// - uploads interrupted at several moments (an abort, which is what Ctrl+C does, of one upload and of a whole
+//   converge; a SIGKILLed client process) leave no `.kcore-upload.*` temp file on any host, and the next
+//   upload or converge finishes; temps that an earlier run could not remove (power cut, SIGKILL of the
+//   remote shell) are swept by the next run, ours only;
 // - a host cut off the network in the middle of a long command fails alone, within 20 s, with a message that
 //   names it and says the connection was lost, while the other hosts' long commands run to their end; the
 //   rerun changes only that host.
@@ -173,6 +174,64 @@ describe('interrupted uploads leave nothing behind', () => {
     expect(await left()).toEqual(notOurs);
     await hosts.exec(host, `rm -f ${notOurs.join(' ')}`);
   });
+});
+
+describe('Ctrl+C during a converge\'s binary uploads', () => {
+  let version = 0;
+  const bins = ['/opt/bin/kcore-drill-a', '/opt/bin/kcore-drill-b'];
+  const contents = new Map<string, { body: Buffer; sum: string }>();
+  const content = (v: number, host: string, path: string): { body: Buffer; sum: string } => {
+    const key = `${v}:${host}:${path}`;
+    let c = contents.get(key);
+    if (!c) {
+      const body = randomBytes(BIG);
+      c = { body, sum: sha(body) };
+      contents.set(key, c);
+    }
+    return c;
+  };
+  const binRole: Role = {
+    name: 'binaries',
+    hosts: (run) => run.hosts,
+    tasks: [
+      task({
+        name: 'upload binaries',
+        gather: async (ctx) => Promise.all(bins.map((p) => ctx.conn.sha256(p, { sudo: true }))),
+        plan: (ctx, sums) => bins.filter((p, i) => sums[i] !== content(version, ctx.host.name, p).sum).map((p) => `write ${p}`),
+        async apply(ctx) {
+          await Promise.all(bins.map((p) => ctx.conn.upload({ path: p, content: content(version, ctx.host.name, p).body, mode: 0o755, sudo: true }, { signal: ctx.signal })));
+        },
+      }),
+    ],
+  };
+
+  it('the run aborted at several moments: no temp file on any host; the next converge finishes', async () => {
+    version++;
+    const t0 = Date.now();
+    expect((await runConverge({ workspace: ws, spec, roles: [binRole], signal: new AbortController().signal, emit: () => undefined })).status).toBe('ok');
+    const full = Date.now() - t0;
+    const outcomes: string[] = [];
+    for (const ms of [0.1, 0.25, 0.4, 0.55, 0.7, 0.85].map((f) => Math.round(f * full))) {
+      version++;
+      const ctl = new AbortController();
+      const timer = setTimeout(() => ctl.abort(new Error('Ctrl+C')), ms);
+      const summary = await runConverge({ workspace: ws, spec, roles: [binRole], signal: ctl.signal, emit: () => undefined });
+      clearTimeout(timer);
+      outcomes.push(`${ms} ms: ${summary.status}`);
+      for (const h of PLAN) {
+        // Bounded: sessions that the closed connections left end on the host within moments.
+        await until(`no upload temp on ${h.name} after an abort at ${ms} ms`, 10_000, async () => ((await tempsOn(h.name)).length === 0 ? true : undefined));
+      }
+    }
+    console.log(`converge of 2 x ${BIG} bytes per host: ${full} ms; aborted at ${outcomes.join(', ')}`);
+    expect(outcomes.filter((o) => o.endsWith('cancelled')).length).toBeGreaterThanOrEqual(4);
+    const done = await runConverge({ workspace: ws, spec, roles: [binRole], signal: new AbortController().signal, emit: () => undefined });
+    expect(done.status).toBe('ok');
+    for (const h of PLAN) {
+      for (const p of bins) expect((await hosts.exec(h.name, `sha256sum ${p}`)).stdout.split(' ')[0]).toBe(content(version, h.name, p).sum);
+      expect(await tempsOn(h.name)).toEqual([]);
+    }
+  }, 240_000);
 });
 
 describe('a host cut off the network', () => {
