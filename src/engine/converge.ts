@@ -93,9 +93,16 @@ export async function runConverge(opts: ConvergeOptions): Promise<RunSummary> {
     facts: new Map(),
     hostsOf: (g: GroupName) => hosts.filter((h) => h.group === g),
   };
+  const roles = opts.roles ?? ROLES;
   try {
+    // Every host's handshake starts now, in parallel, not when the first role that needs it comes; a failure
+    // is reported by that role (the pool keeps it for it). Its first event (a host key) comes after a turn
+    // of the event loop at least, so after runRoles' synchronous run-start.
+    const selected = new Set(limitHosts(hosts, opts.limit).hosts.map((h) => h.name));
+    const needed = new Map(roles.filter((r) => !r.local).flatMap((r) => r.hosts(run)).filter((h) => selected.has(h.name)).map((h) => [h.name, h.target]));
+    pool.warm([...needed.values()], opts.signal);
     return await runRoles({
-      roles: opts.roles ?? ROLES,
+      roles,
       run,
       connector: pool,
       emit,

@@ -174,7 +174,7 @@ export class KnownHosts {
     const name = knownHostsName(host, port);
     const line = `${name} ${keyTypeOf(keyBlob)} ${keyBlob.toString('base64')}`;
     await withLock(this.path, async () => {
-      const lines = removeNames(splitLines(await this.read()), [name]);
+      const lines = splitLines(removeKnownHostsNames(await this.read(), [name]).text);
       lines.push(line);
       await this.write(lines);
     });
@@ -183,16 +183,15 @@ export class KnownHosts {
   /**
    * Forget hosts: each name is `host` (port 22), `[host]:port` or `host:port`. Plain entries lose that
    * name (the line goes when no name is left); hashed entries that match are removed; wildcard lines stay.
+   * Returns how many entries were touched (an absent file: 0, and it is not created).
    */
-  async remove(hostNames: string[]): Promise<void> {
-    const names = hostNames.map(normaliseName);
-    await withLock(this.path, async () => {
+  async remove(hostNames: string[]): Promise<number> {
+    return withLock(this.path, async () => {
       const text = await this.read();
-      if (!text) return;
-      const before = splitLines(text);
-      const after = removeNames(before, names);
-      if (after.length === before.length && after.every((l, i) => l === before[i])) return;
-      await this.write(after);
+      if (!text) return 0;
+      const r = removeKnownHostsNames(text, hostNames);
+      if (r.removed > 0) await this.write(splitLines(r.text));
+      return r.removed;
     });
   }
 
@@ -201,10 +200,10 @@ export class KnownHosts {
     await mkdir(dir, { recursive: true });
     const tmp = join(dir, `.${basename(this.path)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
     const body = lines.length > 0 ? lines.join('\n') + '\n' : '';
-    const fh = await open(tmp, 'wx', 0o644);
+    const fh = await open(tmp, 'wx', 0o600);
     try {
       await fh.writeFile(body, 'utf8');
-      await fh.chmod(0o644); // the process umask must not make it private or wider
+      await fh.chmod(0o600); // private, like ~/.ssh/known_hosts kept by a careful user; the umask must not widen it
       await fh.sync();
     } catch (e) {
       await fh.close();
@@ -238,8 +237,16 @@ function normaliseName(n: string): string {
   return m ? knownHostsName(m[1]!, Number(m[2])) : t;
 }
 
-function removeNames(lines: string[], names: string[]): string[] {
+/**
+ * known_hosts text without the given names (`host`, `[host]:port`, `host:port`; a port-22 name also matches
+ * an explicit `[host]:22` pattern). A line listing several patterns keeps the others; a line whose patterns
+ * all go, or a hashed line that matches, is dropped; every other line is kept byte for byte. Pure.
+ */
+export function removeKnownHostsNames(text: string, hostNames: readonly string[]): { text: string; removed: number } {
+  const names = [...new Set(hostNames.map(normaliseName).flatMap((n) => (n.startsWith('[') ? [n] : [n, `[${n}]:22`])))];
+  const lines = splitLines(text);
   const out: string[] = [];
+  let removed = 0;
   for (const line of lines) {
     const trimmed = line.trim();
     if (!trimmed || trimmed.startsWith('#')) {
@@ -255,15 +262,21 @@ function removeNames(lines: string[], names: string[]): string[] {
       continue;
     }
     if (hostField.startsWith('|')) {
-      if (!names.some((n) => hostFieldMatches(hostField, n))) out.push(line);
+      if (names.some((n) => hostFieldMatches(hostField, n))) removed++;
+      else out.push(line);
       continue;
     }
-    const kept = hostField.split(',').filter((p) => !names.includes(p.toLowerCase()));
-    if (kept.length === hostField.split(',').length) out.push(line);
-    else if (kept.length > 0) {
+    const patterns = hostField.split(',');
+    const kept = patterns.filter((p) => !names.includes(p.toLowerCase()));
+    if (kept.length === patterns.length) {
+      out.push(line);
+      continue;
+    }
+    removed++;
+    if (kept.length > 0) {
       fields[hostIdx] = kept.join(',');
       out.push(fields.join(' '));
     }
   }
-  return out;
+  return { text: out.length > 0 ? out.join('\n') + '\n' : '', removed };
 }

@@ -11,7 +11,11 @@ export const POOL_DEFAULTS = {
   maxHosts: 30,
   maxChannelsPerHost: 8,
   connectTimeoutMs: 20_000,
-  keepaliveIntervalMs: 10_000,
+  // A connection that answers nothing is dead after interval × (countMax + 1) at most: 15 s, within the
+  // 20 s a cut-off host may hold a run. Commands that print nothing for longer are unaffected: sshd answers
+  // keepalives while they run. (ssh2 1.17 lib/client.js: sendKA counts unanswered pings, resetKA on replies.)
+  keepaliveIntervalMs: 5_000,
+  keepaliveCountMax: 2,
   retries: 2,
   retryBaseDelayMs: 500,
 } as const;
@@ -34,6 +38,10 @@ export class SshPool {
   private readonly settings: ConnectionSettings;
   private readonly conns = new Map<string, SshHostConnection>();
   private readonly maxHosts: number;
+  /** Connections started by warm() that no caller has asked for yet, and the errors of those that failed. */
+  private readonly warming = new Map<string, Promise<void>>();
+  private readonly warmFailures = new Map<string, unknown>();
+  private closing = new AbortController();
 
   constructor(readonly opts: PoolOptions) {
     this.knownHosts = new KnownHosts(opts.knownHostsPath);
@@ -49,8 +57,10 @@ export class SshPool {
       maxChannels,
       connectTimeoutMs: opts.connectTimeoutMs ?? POOL_DEFAULTS.connectTimeoutMs,
       keepaliveIntervalMs: opts.keepaliveIntervalMs ?? POOL_DEFAULTS.keepaliveIntervalMs,
+      keepaliveCountMax: opts.keepaliveCountMax ?? POOL_DEFAULTS.keepaliveCountMax,
       retries: opts.retries ?? POOL_DEFAULTS.retries,
       retryBaseDelayMs: opts.retryBaseDelayMs ?? POOL_DEFAULTS.retryBaseDelayMs,
+      runStartedAt: opts.runStartedAt ?? Date.now(),
       openJump: (jump, host, port, signal) => this.openJump(jump, host, port, signal),
     };
     if (opts.onHostKey) s.onHostKey = opts.onHostKey;
@@ -72,8 +82,57 @@ export class SshPool {
     return this.get(jump).forwardOut(host, port, signal);
   }
 
+  /**
+   * Start connecting to every target now, all at once (TCP, handshake, host key, authentication), so no
+   * host waits for its handshake when the first task that needs it comes. Never rejects: a failure is kept
+   * and thrown by the first connection() call for that target, so it is reported by whoever needs the host,
+   * without a second attempt. Attempts end with the signal or closeAll().
+   */
+  warm(targets: HostTarget[], signal?: AbortSignal): void {
+    const ctl = new AbortController();
+    const stop = (): void => ctl.abort(signal?.aborted ? signal.reason : this.closing.signal.reason);
+    if (signal?.aborted || this.closing.signal.aborted) return;
+    signal?.addEventListener('abort', stop, { once: true });
+    this.closing.signal.addEventListener('abort', stop, { once: true });
+    let pending = 0;
+    const done = (): void => {
+      if (--pending > 0) return;
+      signal?.removeEventListener('abort', stop);
+      this.closing.signal.removeEventListener('abort', stop);
+    };
+    for (const t of targets) {
+      const key = targetKey(t);
+      const c = this.get(t);
+      if (this.warming.has(key) || c.isConnected) continue;
+      pending++;
+      const p: Promise<void> = c.connect(ctl.signal).then(
+        () => {
+          if (this.warming.get(key) === p) this.warming.delete(key);
+          done();
+        },
+        (e: unknown) => {
+          if (this.warming.get(key) === p) {
+            this.warming.delete(key);
+            this.warmFailures.set(key, e);
+          }
+          done();
+        },
+      );
+      this.warming.set(key, p);
+    }
+    if (pending === 0) done();
+  }
+
   /** The host's shared connection, connected (host key checked, authenticated) before it is returned. */
   async connection(target: HostTarget, signal?: AbortSignal): Promise<HostConnection & SshHostConnection> {
+    const key = targetKey(target);
+    const failed = this.warmFailures.get(key);
+    if (failed !== undefined) {
+      this.warmFailures.delete(key);
+      throw failed;
+    }
+    // A warm() attempt still under way is joined (not repeated); its outcome is this caller's from now on.
+    this.warming.delete(key);
     const c = this.get(target);
     await c.connect(signal);
     return c;
@@ -107,6 +166,10 @@ export class SshPool {
   }
 
   async closeAll(): Promise<void> {
+    this.closing.abort(new Error('the pool was closed'));
+    this.closing = new AbortController();
+    this.warming.clear();
+    this.warmFailures.clear();
     const all = [...this.conns.values()];
     this.conns.clear();
     await Promise.all(all.map((c) => c.close()));

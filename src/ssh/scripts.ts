@@ -37,10 +37,29 @@ export function killScript(marker: string): string {
 
 export const MISSING_EXIT = 100;
 
-/** Mode, owner, group and SHA-256 of a file, or `missing`. */
-export function statScript(path: string): string {
+/** Name of an upload's temp file, next to its target: this prefix and 8 to 64 hex characters. */
+export const UPLOAD_TEMP_PREFIX = '.kcore-upload.';
+
+/** Sets `d` to the directory of the path in `$p` (`.` for a bare name, `/` for a file in the root). */
+const DIR_OF_P = 'case "$p" in */*) d=${p%/*}; [ -n "$d" ] || d=/ ;; *) d=. ;; esac';
+
+/**
+ * Deletes the temp files that interrupted uploads left in `$d` (a host that lost power, a SIGKILL): only
+ * regular files named like ours, directly in `$d`, and not modified for `olderThanSec` seconds — the time
+ * since this run began, measured here but applied on the host's clock, so a clock skew between the two
+ * does not matter, and an upload of this run (or of a run that started later) is never touched. Best effort.
+ */
+export function sweepTempsLine(olderThanSec: number): string {
+  if (!Number.isInteger(olderThanSec) || olderThanSec < 1) throw new Error('sweepTempsLine: olderThanSec must be a positive integer');
+  const glob = `${UPLOAD_TEMP_PREFIX}${'[0-9a-f]'.repeat(8)}*`;
+  return `[ ! -d "$d" ] || find "$d" -maxdepth 1 -type f -name '${glob}' ! -newermt "@$(($(date +%s) - ${olderThanSec}))" -delete 2>/dev/null || :`;
+}
+
+/** Mode, owner, group and SHA-256 of a file, or `missing`; sweeps stale upload temps of its directory first when told. */
+export function statScript(path: string, sweepOlderThanSec?: number): string {
   const p = shellQuote(path);
-  return `p=${p}; if [ -e "$p" ]; then stat -c '%a %U %G' -- "$p" && sha256sum -- "$p"; else echo missing; fi`;
+  const sweep = sweepOlderThanSec === undefined ? '' : `${DIR_OF_P}; ${sweepTempsLine(sweepOlderThanSec)}; `;
+  return `p=${p}; ${sweep}if [ -e "$p" ]; then stat -c '%a %U %G' -- "$p" && sha256sum -- "$p"; else echo missing; fi`;
 }
 
 export function catScript(path: string): string {
@@ -68,6 +87,10 @@ export const CORRUPT_EXIT = 97;
  * With `checkFirst`, the same session first compares the existing file (content, then mode, owner, group):
  * equal → nothing is written; only mode/owner differ → only those are fixed. The last line of stdout
  * says which: `kcore-upload:unchanged`, `kcore-upload:attrs` or `kcore-upload:written`.
+ * However the script is stopped, it removes its temp file: on exit (a failed checksum, a failed chown/mv)
+ * and on HUP, INT, TERM and PIPE (a timeout or an abort kills the command with TERM; a client that went away
+ * closes the session, so `cat` sees end of input, the checksum fails and writing to the closed stderr raises
+ * SIGPIPE). Only SIGKILL or a power cut leave it behind: `sweepOlderThanSec` removes those of earlier runs.
  * Builtins are used where they can be (every program started costs a fork and exec on the host).
  */
 export function uploadScript(spec: {
@@ -80,6 +103,8 @@ export function uploadScript(spec: {
   secret?: boolean;
   /** Random suffix of the temp file (hex). */
   tempId: string;
+  /** Sweep the directory's stale upload temps first (see sweepTempsLine). */
+  sweepOlderThanSec?: number;
 }): string {
   const own = ownerSpec(spec.owner, spec.group);
   const attrsMatch = [
@@ -96,6 +121,8 @@ export function uploadScript(spec: {
   return [
     'set -e',
     `p=${shellQuote(spec.path)}`,
+    DIR_OF_P,
+    ...(spec.sweepOlderThanSec !== undefined ? [sweepTempsLine(spec.sweepOlderThanSec)] : []),
     ...(spec.checkFirst
       ? [
           'if [ -e "$p" ]; then',
@@ -109,12 +136,15 @@ export function uploadScript(spec: {
           'fi',
         ]
       : []),
-    'case "$p" in */*) d=${p%/*}; [ -n "$d" ] || d=/ ;; *) d=. ;; esac',
     '[ -d "$d" ] || mkdir -p -- "$d"',
-    `t="$d/.kcore-upload.${spec.tempId}"`,
+    `t="$d/${UPLOAD_TEMP_PREFIX}${spec.tempId}"`,
     `umask ${umask}`,
-    'set -C; : > "$t"; set +C',
-    `trap 'rm -f -- "$t"' EXIT`,
+    // `c` says the temp is ours (created here, exclusively): only then does the EXIT trap remove it. A signal
+    // runs its trap once the running command ends (cat dies of the same TERM, or sees end of input).
+    'c=',
+    `trap '[ -z "$c" ] || rm -f -- "$t"' EXIT`,
+    "trap 'exit 129' HUP; trap 'exit 130' INT; trap 'exit 141' PIPE; trap 'exit 143' TERM",
+    'set -C; : > "$t"; c=1; set +C',
     'cat > "$t"',
     's=$(sha256sum < "$t"); s=${s%% *}',
     `if [ "$s" != ${spec.sha256} ]; then echo "upload to $p arrived corrupted (sha256 $s)" >&2; exit ${CORRUPT_EXIT}; fi`,

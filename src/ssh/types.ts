@@ -76,12 +76,19 @@ export interface PoolOptions {
   maxChannelsPerHost?: number;
   /** TCP connect + SSH handshake + authentication. Default 20000. */
   connectTimeoutMs?: number;
-  /** SSH keepalive interval; the connection is declared dead after 3 missed replies. Default 10000. */
+  /** SSH keepalive interval. Default 5000. */
   keepaliveIntervalMs?: number;
+  /**
+   * Unanswered keepalives tolerated: the connection is declared dead (and its running commands fail with
+   * "connection lost") after keepaliveIntervalMs × (keepaliveCountMax + 1) without an answer. Default 2 (15 s).
+   */
+  keepaliveCountMax?: number;
   /** Connection attempts after the first, for retryable errors only. Default 2. */
   retries?: number;
   /** First backoff delay in ms (doubles each attempt, with jitter). Default 500. */
   retryBaseDelayMs?: number;
+  /** When the run began (Date.now()); default: when the pool was made. Upload temps older than it are swept. */
+  runStartedAt?: number;
   onHostKey?: (e: HostKeyEvent) => void;
   onCommand?: (host: string, entry: CommandLogEntry) => void;
 }

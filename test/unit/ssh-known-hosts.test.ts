@@ -5,6 +5,8 @@ import { join } from 'node:path';
 import { utils } from 'ssh2';
 import { afterAll, describe, expect, it } from 'vitest';
 import { KnownHosts, fingerprint, hashHostName, hostFieldMatches, keyTypeOf, knownHostsName, parseKnownHosts } from '../../src/ssh/index.js';
+import { removeKnownHostsNames } from '../../src/ssh/known-hosts.js';
+import { forgetKnownHosts } from '../../src/vagrant/known-hosts.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'kcore-kh-'));
 afterAll(() => execFileSync('rm', ['-rf', dir]));
@@ -107,7 +109,7 @@ describe('KnownHosts updates', () => {
     const body = readFileSync(file, 'utf8');
     expect(body.trim().split('\n')).toHaveLength(2);
     expect(body).toContain('[10.9.0.6]:2222 ssh-ed25519 ');
-    expect(statSync(file).mode & 0o777).toBe(0o644);
+    expect(statSync(file).mode & 0o777).toBe(0o600);
     expect(execFileSync('ssh-keygen', ['-F', '[10.9.0.6]:2222', '-f', file], { encoding: 'utf8' })).toContain('ssh-ed25519');
   });
 
@@ -149,5 +151,46 @@ describe('KnownHosts updates', () => {
     const kh = new KnownHosts(join(dir, 'nope', 'known_hosts'));
     expect(await kh.entries()).toEqual([]);
     await kh.remove(['x']);
+  });
+});
+
+describe('one known_hosts editor: `destroy` forgets machines through the same code as the engine', () => {
+  it('forgetKnownHosts shares the lock with the engine: parallel adds during a forget all land', async () => {
+    const file = join(dir, 'shared-lock', 'known_hosts');
+    const seed = newKey();
+    const kh = new KnownHosts(file);
+    await kh.add('10.6.0.200', 22, seed.blob);
+    const keys = Array.from({ length: 30 }, () => newKey());
+    // The engine records keys while destroy forgets the old machine: no write may overwrite another.
+    const adds = keys.map((k, i) => new KnownHosts(file).add(`10.6.0.${i + 1}`, 22, k.blob));
+    const forgot = forgetKnownHosts(file, [{ host: '10.6.0.200' }]);
+    await Promise.all([...adds, forgot]);
+    expect(await forgot).toBe(1);
+    const entries = await kh.entries();
+    expect(entries.map((e) => e.hosts).sort()).toEqual(keys.map((_, i) => `10.6.0.${i + 1}`).sort());
+    expect(readdirSync(join(dir, 'shared-lock'))).toEqual(['known_hosts']);
+  });
+
+  it('writes the file private (0600), whoever edits it, whatever the umask', async () => {
+    const file = join(dir, 'mode-forget');
+    const k = newKey();
+    writeFileSync(file, `10.5.0.1 ${k.line}\n10.5.0.2 ${k.line}\n`, { mode: 0o644 });
+    const old = process.umask(0o000);
+    try {
+      expect(await forgetKnownHosts(file, [{ host: '10.5.0.1' }])).toBe(1);
+      expect(statSync(file).mode & 0o777).toBe(0o600);
+      await new KnownHosts(file).add('10.5.0.3', 2222, k.blob);
+      expect(statSync(file).mode & 0o777).toBe(0o600);
+    } finally {
+      process.umask(old);
+    }
+    expect(readFileSync(file, 'utf8')).toBe(`10.5.0.2 ${k.line}\n[10.5.0.3]:2222 ${k.line.split(' ').slice(0, 2).join(' ')}\n`);
+  });
+
+  it('a port-22 host is forgotten in both spellings, `h` and `[h]:22`; other ports only as `[h]:port`', async () => {
+    const k = newKey().line.split(' ').slice(0, 2).join(' ');
+    const text = `10.4.0.1 ${k}\n[10.4.0.1]:22 ${k}\n[10.4.0.1]:2222 ${k}\n10.4.0.10 ${k}\n`;
+    expect(removeKnownHostsNames(text, ['10.4.0.1'])).toEqual({ text: `[10.4.0.1]:2222 ${k}\n10.4.0.10 ${k}\n`, removed: 2 });
+    expect(removeKnownHostsNames(text, ['[10.4.0.1]:2222'])).toEqual({ text: `10.4.0.1 ${k}\n[10.4.0.1]:22 ${k}\n10.4.0.10 ${k}\n`, removed: 1 });
   });
 });

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Server, utils, type Connection, type ServerChannel } from 'ssh2';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SMALL_UPLOAD_BYTES, SshPool, fingerprint, type HostKeyEvent, type HostTarget, type PoolOptions } from '../../src/ssh/index.js';
+import { POOL_DEFAULTS, SMALL_UPLOAD_BYTES, SshPool, fingerprint, type HostKeyEvent, type HostTarget, type PoolOptions } from '../../src/ssh/index.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'kcore-ssh-unit-'));
 
@@ -477,5 +477,100 @@ describe('forEachHost', () => {
     });
     expect(thrown[0]!.error).toMatchObject({ kind: 'command-failed' });
     await p.closeAll();
+  });
+});
+
+describe('dead connections (a host cut off the network: nothing answers, nothing closes)', () => {
+  /** A TCP relay to the test server that can stop relaying, both ways, without closing anything. */
+  async function freezingRelay(port: number): Promise<{ port: number; freeze(): void; close(): Promise<void> }> {
+    const socks = new Set<net.Socket>();
+    let frozen = false;
+    const relay = net.createServer((down) => {
+      const up = net.connect(port, '127.0.0.1');
+      for (const s of [down, up]) {
+        socks.add(s);
+        s.on('error', () => undefined);
+        s.on('close', () => socks.delete(s));
+      }
+      down.on('data', (b: Buffer) => void (frozen || up.write(b)));
+      up.on('data', (b: Buffer) => void (frozen || down.write(b)));
+    });
+    await new Promise<void>((resolve) => relay.listen(0, '127.0.0.1', resolve));
+    return {
+      port: (relay.address() as net.AddressInfo).port,
+      freeze: () => void (frozen = true),
+      close: () =>
+        new Promise<void>((resolve) => {
+          for (const s of socks) s.destroy();
+          relay.close(() => resolve());
+        }),
+    };
+  }
+
+  it('a silent command outlives the detection window; once cut, the running command fails after interval × (countMax + 1)', async () => {
+    const relay = await freezingRelay(srv.port);
+    const p = newPool({ keepaliveIntervalMs: 300, keepaliveCountMax: 1 });
+    try {
+      const c = await p.connection({ ...target, name: 'cut', port: relay.port });
+      // Silent for over 3 detection windows: the server answers keepalives while the command runs.
+      expect((await c.exec('sleep 2; echo alive')).stdout).toBe('alive\n');
+      const running = c.exec('sleep 30');
+      await new Promise((r) => setTimeout(r, 150));
+      relay.freeze();
+      const t0 = Date.now();
+      const err = (await running.catch((e: unknown) => e)) as Error;
+      const ms = Date.now() - t0;
+      expect(err).toMatchObject({ kind: 'protocol' });
+      expect(err.message).toMatch(/^The connection to cut was lost while `sleep 30` was running; it may or may not have completed\.$/);
+      // 2 unanswered pings at 300 ms: 300–600 ms after the cut (with countMax 3 it would be 900–1200 ms).
+      expect(ms).toBeGreaterThanOrEqual(250);
+      expect(ms).toBeLessThan(850);
+    } finally {
+      await p.closeAll();
+      await relay.close();
+    }
+  });
+
+  it('by default a dead connection is reported within 20 s', () => {
+    expect(POOL_DEFAULTS.keepaliveIntervalMs * (POOL_DEFAULTS.keepaliveCountMax + 1)).toBeLessThanOrEqual(20_000);
+  });
+});
+
+describe('warm(): handshakes started before anyone asks', () => {
+  it('connects every target at once; connection() joins the attempt or throws its error, without a second attempt', async () => {
+    // A port that accepts TCP and hangs up at once: each attempt is counted.
+    let attempts = 0;
+    const hangUp = net.createServer((s) => {
+      attempts++;
+      s.destroy();
+    });
+    await new Promise<void>((resolve) => hangUp.listen(0, '127.0.0.1', resolve));
+    const bad: HostTarget = { ...target, name: 'hangs-up', port: (hangUp.address() as net.AddressInfo).port };
+    const good: HostTarget = { ...target, name: 'warm-good' };
+    const p = newPool();
+    const unhandled: unknown[] = [];
+    const onUnhandled = (e: unknown): void => void unhandled.push(e);
+    process.on('unhandledRejection', onUnhandled);
+    try {
+      const before = srv.connections;
+      p.warm([good, bad]);
+      await new Promise((r) => setTimeout(r, 500));
+      expect(srv.connections).toBe(before + 1); // connected before any connection() call
+      expect(attempts).toBe(1);
+      const c = await p.connection(good);
+      expect(c.connects).toBe(1);
+      expect(srv.connections).toBe(before + 1);
+      const err = await p.connection(bad).catch((e: unknown) => e);
+      expect(err).toMatchObject({ host: 'hangs-up' });
+      expect(attempts).toBe(1); // the early attempt's error, not a new attempt
+      // Asked again later (another role), the host gets a fresh attempt.
+      await p.connection(bad).catch(() => undefined);
+      expect(attempts).toBe(2);
+      expect(unhandled).toEqual([]);
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+      await p.closeAll();
+      await new Promise<void>((resolve) => hangUp.close(() => resolve()));
+    }
   });
 });
