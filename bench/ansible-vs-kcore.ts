@@ -13,7 +13,9 @@
  * Run (root; ~10+ min): npm run bench:ansible    Env: ROUNDS=6, ANCHOR=<anchor folder>
  * Everything is torn down at the end (the anchor's hosts-down.sh by recorded PIDs; TestHosts.teardown()).
  */
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { existsSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { startSystemdHosts, type TestHosts } from '../test/hosts/index.js';
@@ -42,14 +44,15 @@ function run(cmd: string, args: string[], opts: { cwd?: string; env?: NodeJS.Pro
   return { ms: performance.now() - t0, code: r.status ?? -1, stdout: r.stdout ?? '', stderr: r.stderr ?? '' };
 }
 
+class BenchError extends Error {}
 function need(ok: boolean, what: string): void {
-  if (!ok) {
-    console.error(`bench: ${what}`);
-    process.exit(2);
-  }
+  if (!ok) throw new BenchError(what);
 }
 
-const ansibleEnv = { ...process.env, ANSIBLE_CONFIG: path.join(COPY, 'ansible.cfg'), ANSIBLE_NOCOLOR: '1' };
+// The anchor's lab.env reads the Debian mirror from /etc/apt/sources.list under `set -o pipefail`, which fails
+// where that file is absent (deb822 sources only): give it the mirror our own rootfs uses (test/hosts/debian-mirror.sh).
+const MIRROR = process.env.MIRROR ?? execFileSync('bash', ['-c', `. ${path.join(ROOT, 'test/hosts/debian-mirror.sh')}; mirror`], { encoding: 'utf8' }).trim();
+const ansibleEnv = { ...process.env, ANSIBLE_CONFIG: path.join(COPY, 'ansible.cfg'), ANSIBLE_NOCOLOR: '1', MIRROR };
 
 function closeMasters(): void {
   const dir = path.join(ANSIBLE_RUN, 'ansible-cp');
@@ -92,6 +95,38 @@ function kcore(ws: string, label: string, args: string[], expect: RegExp): { ms:
   return { ms: r.ms, execs: execsSince(ws, before) };
 }
 
+/**
+ * The wizard's first frame: `kcore-wizard wizard <empty dir>` in a pseudo-terminal (util-linux script(1), 120×40)
+ * from spawn to the first visible text on screen; then the session is ended by its process group id.
+ */
+function firstFrame(dir: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const t0 = performance.now();
+    const c = spawn('script', ['-qfec', `stty cols 120 rows 40; exec ${process.execPath} ${BIN} wizard ${dir}`, '/dev/null'], { stdio: ['pipe', 'pipe', 'ignore'], detached: true });
+    let out = '';
+    const stop = () => {
+      clearTimeout(timer);
+      try {
+        process.kill(-c.pid!, 'SIGKILL');
+      } catch {
+        /* already gone */
+      }
+    };
+    const timer = setTimeout(() => {
+      stop();
+      reject(new Error(`no wizard frame within 20 s: ${JSON.stringify(out.slice(0, 200))}`));
+    }, 20_000);
+    c.stdout.on('data', (d: Buffer) => {
+      out += d.toString('utf8');
+      // eslint-disable-next-line no-control-regex
+      if (/1\/8 Workspace/.test(out.replace(/\x1b\[[0-9;?]*[A-Za-z]/g, ''))) {
+        stop();
+        resolve(performance.now() - t0);
+      }
+    });
+  });
+}
+
 const median = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);
   return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
@@ -105,7 +140,7 @@ function teardownAnsible(): void {
   if (!ansibleUp) return;
   ansibleUp = false;
   closeMasters();
-  spawnSync('./hosts-down.sh', [], { cwd: COPY, stdio: 'inherit' });
+  spawnSync('./hosts-down.sh', [], { cwd: COPY, stdio: 'inherit', env: ansibleEnv });
 }
 for (const sig of ['SIGINT', 'SIGTERM'] as const)
   process.once(sig, () => {
@@ -133,16 +168,26 @@ async function main(): Promise<void> {
   const startup = (JSON.parse(readFileSync(hfJson, 'utf8')) as { results: Array<{ command: string; mean: number; median: number; stddev: number }> }).results;
   rmSync(hfJson, { force: true });
 
+  console.log(`== the wizard's first frame (5 runs)`);
+  const wizDir = mkdtempSync(path.join(tmpdir(), 'kcore-bench-wizard-'));
+  const frames: number[] = [];
+  try {
+    for (let i = 0; i < 5; i++) frames.push(await firstFrame(wizDir));
+  } finally {
+    rmSync(wizDir, { recursive: true, force: true });
+  }
+
   console.log(`== Ansible anchor: copy to ${COPY}, hosts up, PKI, first converge`);
   rmSync(COPY, { recursive: true, force: true });
   execFileSync('cp', ['-a', ANCHOR, COPY]);
   rmSync(path.join(COPY, 'results'), { recursive: true, force: true });
   rmSync(path.join(COPY, 'pki'), { recursive: true, force: true });
   ansibleUp = true;
-  const up = run('./hosts-up.sh', [], { cwd: COPY });
+  const up = run('./hosts-up.sh', [], { cwd: COPY, env: ansibleEnv });
   process.stdout.write(up.stdout);
-  need(up.code === 0, `anchor hosts-up.sh failed:\n${up.stderr}`);
-  need(run('./gen-pki.sh', [], { cwd: COPY }).code === 0, 'anchor gen-pki.sh failed');
+  need(up.code === 0, `anchor hosts-up.sh failed (exit ${up.code}):\n${up.stderr.slice(-3000)}`);
+  const pki = run('./gen-pki.sh', [], { cwd: COPY, env: ansibleEnv });
+  need(pki.code === 0, `anchor gen-pki.sh failed:\n${pki.stderr.slice(-2000)}`);
   const aFirst = ansible('first converge', false);
   console.log(`   first converge ${sec(aFirst)} s`);
 
@@ -191,6 +236,7 @@ ${row('smoke tests only', t.aSmoke, t.kSmoke)}
 ${'first converge (once)'.padEnd(36)} ${sec(aFirst).padStart(8)} ${sec(kFirst.ms).padStart(10)}
 start-up (hyperfine, mean ± σ, 30 runs):
 ${startup.map((r) => `   ${r.command.replace(BIN, 'bin/kcore-wizard.js').padEnd(36)} ${(r.mean * 1000).toFixed(1)} ms ± ${(r.stddev * 1000).toFixed(1)}  (${(r.mean / nodeE.mean).toFixed(2)}× node -e 0)`).join('\n')}
+the wizard's first frame (pty, spawn to "1/8 Workspace" on screen): median ${median(frames).toFixed(0)} ms (min ${Math.min(...frames).toFixed(0)}, max ${Math.max(...frames).toFixed(0)}, 5 runs)
 round trips per host (exec lines in .kcore/logs/<host>.log; Ansible's anchor README: 30 per host for a no-op):
    no-op converge --limit etcd: ${per(noopExecs)}
    test --limit etcd:           ${per(testExecs)}`);
@@ -198,6 +244,10 @@ round trips per host (exec lines in .kcore/logs/<host>.log; Ansible's anchor REA
 
 try {
   await main();
+} catch (e) {
+  if (!(e instanceof BenchError)) throw e;
+  console.error(`bench: ${e.message}`);
+  process.exitCode = 2;
 } finally {
   teardownAnsible();
   await kHosts?.teardown();
