@@ -1,7 +1,7 @@
 /**
  * argv → command. Usage errors (unknown command or flag, bad input) print one clear message and exit 2;
  * internal errors exit 1. Renderer choice (Ink on a TTY, plain lines or JSON otherwise) is made by each
- * command from its context.
+ * command from its context. Nothing heavy is imported here: see src/commands/index.ts.
  */
 import { createRequire } from 'node:module';
 import { UsageError } from './spec/errors.js';
@@ -52,9 +52,9 @@ export async function main(argv: string[], io: MainIO = {}): Promise<number> {
     const [first, ...rest] = argv;
     if (first === undefined || first === '--help' || first === '-h' || first === 'help') {
       if (first === 'help' && rest[0]) {
-        const cmd = findCommand(rest[0]);
-        if (!cmd) throw new UsageError(unknownCommand(rest[0]));
-        stdout.write(formatCommandHelp(cmd));
+        const entry = findCommand(rest[0]);
+        if (!entry) throw new UsageError(unknownCommand(rest[0]));
+        stdout.write(formatCommandHelp(await entry.load()));
         return 0;
       }
       stdout.write(globalHelp());
@@ -65,8 +65,10 @@ export async function main(argv: string[], io: MainIO = {}): Promise<number> {
       return 0;
     }
     if (first.startsWith('-')) throw new UsageError(`unknown flag ${first}: flags come after the command.\n${shortUsage()}`);
-    const cmd = findCommand(first);
-    if (!cmd) throw new UsageError(unknownCommand(first));
+    const entry = findCommand(first);
+    if (!entry) throw new UsageError(unknownCommand(first));
+    // Only the command that runs is loaded (and with it Ink, the engine … if it uses them).
+    const cmd = await entry.load();
     const { values, positionals } = parseCommandArgs(cmd, rest);
     if (values.help) {
       stdout.write(formatCommandHelp(cmd));

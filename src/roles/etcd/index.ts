@@ -58,6 +58,49 @@ export function etcdctl(ip: string, args: string, opts: { withCert?: boolean; qu
   return `ETCDCTL_API=3 ${BIN_DIR}/etcdctl --endpoints=https://${ip}:2379 --cacert=${ETCD_PKI}/ca.crt${cert} ${timeouts} ${args}`;
 }
 
+/**
+ * A TLS handshake without a client certificate to the member's client URL, as one shell command: curl when the
+ * host has it (Flatcar ships net-misc/curl in its base image: flatcar/scripts coreos-base/coreos/coreos-0.0.1.ebuild;
+ * our Debian test machines carry it too), etcdctl otherwise. The first stdout line names the tool.
+ * etcd requires and verifies a client certificate when it has a trusted CA or client-cert-auth
+ * (etcd-io/etcd client/pkg/transport/listener.go, TLSInfo.ServerConfig: tls.RequireAndVerifyClientCert), so
+ * Go's server answers the client's empty Certificate message with a bad_certificate alert at once: curl sees
+ * it in well under a second instead of waiting for etcdctl's command timeout (its gRPC client retries).
+ * `--tls-max 1.2`: in TLS 1.3 the client's side of the handshake is done before the server checks the
+ * certificate, and the alert races curl's request write (exit 55, broken pipe, seen on etcd 3.4); in 1.2 the
+ * alert replaces the server's Finished, so curl always reports it from the handshake (exit 35).
+ */
+export function refusalProbe(ip: string): string {
+  const curl = `curl --tls-max 1.2 -sS -o /dev/null -w '%{http_code}' --cacert ${ETCD_PKI}/ca.crt --connect-timeout 2 --max-time 4 https://${ip}:2379/version`;
+  // etcdctl reports a closed port and a refused handshake alike (its gRPC dial retries until the timeout): bash's
+  // /dev/tcp tells the closed port first, at once.
+  const open = `timeout 2 bash -c ': </dev/tcp/${ip}/2379' 2>/dev/null || { echo 'connection refused' >&2; exit 7; }`;
+  return `if command -v curl >/dev/null 2>&1; then echo curl; ${curl}; else echo etcdctl; ${open}; ${etcdctl(ip, 'get /kcore-wizard --keys-only', { withCert: false })}; fi`;
+}
+
+/**
+ * What the probe saw: null when the handshake was refused (a TLS alert: what we want), 'answered' when etcd
+ * served a client without a certificate, otherwise what is wrong instead (down, closed, silent, not TLS).
+ * curl exit codes (curl(1) EXIT CODES): 7 could not connect, 28 timeout, 35 TLS handshake failed, 60 the
+ * server's certificate is not trusted.
+ */
+export function refusalProblem(r: { exitCode: number | null; stdout: string; stderr: string }, host: { name: string; ip: string }): string | 'answered' | null {
+  const [tool, ...rest] = r.stdout.split('\n');
+  const err = r.stderr.trim().split('\n').pop() || `exit ${r.exitCode}`;
+  const where = `${host.ip}:2379`;
+  if (r.exitCode === 0) return 'answered';
+  if (tool === 'curl') {
+    if (r.exitCode === 7) return `etcd on ${host.name} is down: nothing accepts connections on ${where} (${err})`;
+    if (r.exitCode === 35 && /alert (bad certificate|certificate required|handshake failure)/i.test(r.stderr)) return null;
+    if (r.exitCode === 28) return `etcd on ${host.name} did not answer on ${where} within 4 s (${err})`;
+    const http = rest.join('').trim();
+    return `etcd on ${host.name} did not refuse the handshake with a TLS alert on ${where} (curl exit ${r.exitCode}${http && http !== '000' ? `, HTTP ${http}` : ''}): ${err}`;
+  }
+  // etcdctl (no curl on the host): a refused connection is a down member; any other failure is the refusal.
+  if (tool === 'etcdctl') return /connection refused/i.test(r.stderr) ? `etcd on ${host.name} is down: nothing accepts connections on ${where} (${err})` : null;
+  return `the refusal check on ${host.name} did not run: ${err}`;
+}
+
 /** The binaries are the same for every host of an architecture: read (and hashed) once per run. */
 const binariesOfRun = new WeakMap<RunContext, Map<string, Promise<FileSpec[]>>>();
 
@@ -208,8 +251,10 @@ export const etcdRole: Role = {
       };
     }),
     smokeTest('etcd: a client without a certificate is refused', async (ctx) => {
-      const r = await ctx.conn.exec(etcdctl(ctx.host.ip, 'get /kcore-wizard --keys-only', { withCert: false }), { signal: ctx.signal });
-      if (r.exitCode === 0) throw new TaskFailure(`etcd on ${ctx.host.name} answered a client without a certificate: client-certificate auth is off`, 'check ETCD_CLIENT_CERT_AUTH=true in the drop-in and restart etcd');
+      const r = await ctx.conn.exec(refusalProbe(ctx.host.ip), { signal: ctx.signal });
+      const problem = refusalProblem(r, ctx.host);
+      if (problem === 'answered') throw new TaskFailure(`etcd on ${ctx.host.name} answered a client without a certificate: client-certificate auth is off`, 'check ETCD_CLIENT_CERT_AUTH=true in the drop-in and restart etcd');
+      if (problem) throw new TaskFailure(problem, `start it: sudo systemctl start etcd (on ${ctx.host.name}); see journalctl -u etcd`);
     }),
   ],
 };

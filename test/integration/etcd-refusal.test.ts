@@ -1,0 +1,150 @@
+// The smoke test "etcd: a client without a certificate is refused" on a real 3-member TLS etcd cluster
+// (systemd-nspawn machines, Debian's etcd in the release layout): it sees the refused TLS handshake at once
+// instead of waiting for etcdctl's command timeout, it FAILS when the member serves clients without a
+// certificate, and a stopped member is reported as down at once (connection refused), not as "refused".
+// etcd requires client certificates when it has a trusted CA file or client-cert-auth on
+// (etcd-io/etcd client/pkg/transport/listener.go, TLSInfo.ServerConfig), so turning auth off takes both
+// ETCD_CLIENT_CERT_AUTH=false and an empty ETCD_TRUSTED_CA_FILE (etcd-io/etcd server/embed/config.go reads
+// both from the environment through its flags: --client-cert-auth, --trusted-ca-file).
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { canRunHosts, startSystemdHosts, type TestHosts } from '../hosts/index.js';
+import { layoutHosts, specForHosts, workspaceFor } from '../support/cluster.js';
+import { buildLocalEtcdMirror } from '../support/mirror.js';
+import { runCli } from '../support/cli.js';
+import { refusalProbe, refusalProblem } from '../../src/roles/etcd/index.js';
+
+const LAYOUT = { etcd: 3, 'kube-master': 1, 'kube-worker': 1 };
+const ETCD = layoutHosts(LAYOUT).filter((h) => h.group === 'etcd');
+const NAME = 'etcd: a client without a certificate is refused';
+const OFF = '/etc/systemd/system/etcd.service.d/99-test-no-client-auth.conf';
+
+let hosts: TestHosts;
+let ws: string;
+
+beforeAll(async () => {
+  const can = await canRunHosts();
+  if (!can.ok) throw new Error(`real test hosts cannot run here: ${can.reason}`);
+  const mirror = await buildLocalEtcdMirror();
+  hosts = await startSystemdHosts({ count: ETCD.length, names: ETCD.map((h) => h.name), ips: ETCD.map((h) => h.octet) });
+  const spec = specForHosts(hosts, LAYOUT, (s) => {
+    s.versions.etcd = mirror.etcdVersion;
+    s.artifacts.source = mirror.dir;
+  });
+  ws = await workspaceFor(spec);
+  const r = await runCli(['converge', '--limit', 'etcd', '--quiet', '--dir', ws]);
+  if (r.code !== 0) console.log(r.stdout, r.stderr);
+  expect(r.code).toBe(0);
+});
+
+afterAll(async () => {
+  await hosts?.teardown();
+});
+
+interface TaskEnd {
+  type: string;
+  host: string;
+  task: string;
+  status: string;
+  message?: string;
+  durationMs: number;
+}
+
+/** `test --limit etcd --output json`: the refusal test's end event per host. */
+async function refusalResults(): Promise<{ code: number; byHost: Map<string, TaskEnd> }> {
+  const r = await runCli(['test', '--limit', 'etcd', '--output', 'json', '--dir', ws]);
+  const ends = r.stdout
+    .split('\n')
+    .filter((l) => l.startsWith('{'))
+    .map((l) => JSON.parse(l) as TaskEnd)
+    .filter((e) => e.type === 'task-end' && e.task === NAME);
+  return { code: r.code, byHost: new Map(ends.map((e) => [e.host, e])) };
+}
+
+/**
+ * The check itself on a host, as the smoke test runs it (one exec, no sudo), with its wall time. A host whose
+ * health test failed runs no later smoke test, so a stopped member is looked at through this directly.
+ */
+async function check(host: string, octet: number): Promise<{ problem: string | null; ms: number; tool: string }> {
+  const t0 = performance.now();
+  const r = await hosts.exec(host, refusalProbe(`${hosts.prefix}.${octet}`));
+  return { problem: refusalProblem(r, { name: host, ip: `${hosts.prefix}.${octet}` }), ms: performance.now() - t0, tool: r.stdout.split('\n')[0]! };
+}
+
+async function restart(host: string): Promise<void> {
+  const r = await hosts.exec(host, 'systemctl daemon-reload && systemctl restart etcd && systemctl is-active etcd');
+  expect(r.stdout.trim()).toBe('active');
+}
+
+describe('etcd: a client without a certificate is refused', () => {
+  it('passes on every member, each in well under a second (no command timeout waited for)', async () => {
+    const { code, byHost } = await refusalResults();
+    expect(code).toBe(0);
+    for (const h of ETCD) {
+      const e = byHost.get(h.name);
+      expect(e, h.name).toMatchObject({ status: 'ok' });
+      console.log(`${h.name}: refusal check ${e!.durationMs} ms`);
+      expect(e!.durationMs).toBeLessThan(1000);
+    }
+    // What the probe really saw on the host: curl, and Go's TLS alert for the missing certificate.
+    const p = await hosts.exec('etcd-01', refusalProbe(`${hosts.prefix}.101`));
+    expect(p.stdout.split('\n')[0]).toBe('curl');
+    expect(p.exitCode).toBe(35);
+    expect(p.stderr).toContain('alert bad certificate');
+  });
+
+  it('FAILS with the exact message and hint when the member serves clients without a certificate', async () => {
+    await hosts.exec('etcd-02', `printf '[Service]\\nEnvironment=ETCD_CLIENT_CERT_AUTH=false\\nEnvironment=ETCD_TRUSTED_CA_FILE=\\n' > ${OFF}`);
+    try {
+      await restart('etcd-02');
+      // The member really answers a client without a certificate now (HTTP from this machine's view of it).
+      const p = await hosts.exec('etcd-01', refusalProbe(`${hosts.prefix}.102`));
+      expect(p.exitCode).toBe(0);
+      const { code, byHost } = await refusalResults();
+      expect(code).toBe(1);
+      expect(byHost.get('etcd-02')).toMatchObject({
+        status: 'failed',
+        message: 'etcd on etcd-02 answered a client without a certificate: client-certificate auth is off\n  → check ETCD_CLIENT_CERT_AUTH=true in the drop-in and restart etcd',
+      });
+      expect(byHost.get('etcd-01')).toMatchObject({ status: 'ok' });
+      expect(byHost.get('etcd-02')!.durationMs).toBeLessThan(1000);
+    } finally {
+      await hosts.exec('etcd-02', `rm -f ${OFF}`);
+      await restart('etcd-02');
+    }
+  });
+
+  it('a stopped member is reported as down at once (connection refused), not as a refusal and not after a timeout', async () => {
+    await hosts.exec('etcd-03', 'systemctl stop etcd');
+    try {
+      const c = await check('etcd-03', 103);
+      expect(c.problem).toMatch(new RegExp(`^etcd on etcd-03 is down: nothing accepts connections on ${hosts.prefix.replace(/\./g, '\\.')}\\.103:2379 \\(`));
+      expect(c.ms).toBeLessThan(1000);
+      // The whole `test` run fails for etcd-03 (its health test first), and says how to start it.
+      const r = await runCli(['test', '--limit', 'etcd', '--dir', ws]);
+      expect(r.code).toBe(1);
+      expect(r.stdout).toContain('sudo systemctl start etcd (on etcd-03)');
+    } finally {
+      await restart('etcd-03');
+    }
+    expect((await refusalResults()).code).toBe(0);
+  });
+
+  it('without curl on the host it falls back to etcdctl: still a pass with auth on, still "down" for a stopped member', async () => {
+    await hosts.exec('etcd-01', 'mv /usr/bin/curl /usr/bin/curl.away');
+    try {
+      const p = await hosts.exec('etcd-01', refusalProbe(`${hosts.prefix}.101`));
+      expect(p.stdout.split('\n')[0]).toBe('etcdctl');
+      expect((await refusalResults()).byHost.get('etcd-01')).toMatchObject({ status: 'ok' });
+      await hosts.exec('etcd-01', 'systemctl stop etcd');
+      try {
+        const c = await check('etcd-01', 101);
+        expect(c.tool).toBe('etcdctl');
+        expect(c.problem).toMatch(/^etcd on etcd-01 is down: nothing accepts connections on /);
+      } finally {
+        await restart('etcd-01');
+      }
+    } finally {
+      await hosts.exec('etcd-01', 'mv /usr/bin/curl.away /usr/bin/curl');
+    }
+  });
+});
