@@ -10,7 +10,7 @@ import { pkiInput } from '../roles/pki/index.js';
 import { UsageError } from '../spec/errors.js';
 import { loadSpec } from '../spec/load.js';
 import { outputFormat, type CommandContext, type CommandDef } from './args.js';
-import { exitCode, runFromFlags, runOptions } from './run-common.js';
+import { rollingConverge, runOptions } from './run-common.js';
 import { resolveWorkspace } from './workspace.js';
 
 export const WARN_DAYS = 30;
@@ -26,7 +26,8 @@ export const certsCommand: CommandDef = {
     'and the exit code is 1, so a cron job or CI can watch it.',
     'certs renew: reissues every leaf certificate with the same CA and key (the CAs and the service-account key are kept,',
     'so tokens stay valid), then converges one host at a time: each host gets its new certificates, the units',
-    'that use them restart, and the next host starts only when this one is healthy again. Smoke tests at the end.',
+    'that use them restart, and the next host starts only when this one is healthy again and passes its smoke',
+    'tests; it stops at the first host that does not, and leaves the rest untouched.',
     'Renewing a CA is not done by this command: it would need every node to trust both CAs during the change.',
   ].join('\n'),
   options: {
@@ -68,6 +69,5 @@ async function renew(ctx: CommandContext): Promise<number> {
   }
   const r = await ensurePki(workspace, pkiInput(spec), { renewLeaves: true });
   if (outputFormat(ctx.values) !== 'json') ctx.stdout.write(`reissued ${r.changed.length} certificates (CAs kept); rolling them out one host at a time\n`);
-  const { summary } = await runFromFlags(ctx, { maxHosts: 1 });
-  return exitCode(summary);
+  return rollingConverge(ctx, { what: 'renew certificates' });
 }

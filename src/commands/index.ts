@@ -35,6 +35,7 @@ export const commands: CommandEntry[] = [
     summary: 'Destroy the machines (vagrant destroy) and forget them: ssh.config, known_hosts entries, the lxc bridge.',
     load: async () => (await import('./destroy.js')).destroyCommand,
   },
+  { name: 'upgrade', summary: 'Upgrade etcd one member at a time, each healthy again before the next; stops at the first that is not.', load: async () => (await import('./upgrade.js')).upgradeCommand },
   { name: 'pki', summary: 'List every certificate of the cluster: subject, SANs, expiry and why it exists.', load: async () => (await import('./pki.js')).pkiCommand },
   {
     name: 'certs',

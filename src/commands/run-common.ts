@@ -2,6 +2,7 @@
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import { loadSpec } from '../spec/load.js';
+import { plannedHosts } from '../spec/hosts.js';
 import { UsageError } from '../spec/errors.js';
 import { ROLES } from '../roles/index.js';
 import type { Role, Task } from '../engine/task.js';
@@ -33,7 +34,7 @@ export interface EngineRun {
   workspace: string;
 }
 
-export async function runFromFlags(ctx: CommandContext, mode: { dryRun?: boolean; tags?: string[]; /** hosts of a role at a time (1: rolling) */ maxHosts?: number }): Promise<EngineRun> {
+export async function runFromFlags(ctx: CommandContext, mode: { dryRun?: boolean; tags?: string[]; /** hosts of a role at a time (1: rolling) */ maxHosts?: number; /** instead of --limit */ limit?: string[] }): Promise<EngineRun> {
   const workspace = resolveWorkspace(ctx);
   const tags = mode.tags ?? list(stringFlag(ctx.values, 'tags'));
   const skipTags = list(stringFlag(ctx.values, 'skip-tags'));
@@ -52,7 +53,7 @@ export async function runFromFlags(ctx: CommandContext, mode: { dryRun?: boolean
     spec,
     tags,
     skipTags,
-    limit: list(stringFlag(ctx.values, 'limit')),
+    limit: mode.limit ?? list(stringFlag(ctx.values, 'limit')),
     dryRun: mode.dryRun,
     maxHosts: mode.maxHosts,
     artifacts,
@@ -107,4 +108,35 @@ export async function artifactsFlag(ctx: CommandContext): Promise<string | undef
   }
   if (!st.isDirectory()) throw new UsageError(`--artifacts ${v}: is a file, not a folder; give the folder that holds it and SHA256SUMS`);
   return dir;
+}
+
+/**
+ * A rolling converge: one host at a time, etcd members first, then masters, then workers (spec order;
+ * --limit narrows it), each its own run whose roles verify the host healthy and whose smoke tests pass
+ * before the next host starts. Stops at the first host that does not come back healthy, says which
+ * and why, and leaves the rest untouched. Returns the exit code.
+ */
+export async function rollingConverge(ctx: CommandContext, opts: { tags?: string[]; what: string }): Promise<number> {
+  const workspace = resolveWorkspace(ctx);
+  const { spec } = await loadSpec(workspace);
+  const limit = list(stringFlag(ctx.values, 'limit'));
+  const order = plannedHosts(spec).filter((h) => !limit || limit.includes(h.name) || limit.includes(h.group));
+  if (limit) {
+    const unknown = limit.filter((l) => !plannedHosts(spec).some((h) => h.name === l || h.group === l));
+    if (unknown.length) throw new UsageError(`--limit ${unknown.join(',')}: no such host or group (hosts: ${plannedHosts(spec).map((h) => h.name).join(', ')}; groups: etcd, kube-master, kube-worker)`);
+  }
+  const json = outputFormat(ctx.values) === 'json';
+  const say = (message: string) => ctx.stdout.write(json ? `${JSON.stringify({ type: 'rolling', message })}\n` : `\n== ${message}\n`);
+  for (const [i, h] of order.entries()) {
+    if (ctx.signal.aborted) return 130;
+    say(`${opts.what}: ${h.name} (${i + 1} of ${order.length})`);
+    const { summary } = await runFromFlags(ctx, { limit: [h.name], tags: opts.tags });
+    if (summary.status !== 'ok') {
+      const rest = order.slice(i + 1).map((x) => x.name);
+      say(`${opts.what} stopped at ${h.name}: it did not come back healthy (see above)${rest.length ? `; untouched: ${rest.join(', ')}` : ''}`);
+      return exitCode(summary);
+    }
+  }
+  say(`${opts.what}: done on ${order.map((h) => h.name).join(', ')}`);
+  return 0;
 }

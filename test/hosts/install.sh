@@ -48,8 +48,9 @@ fi
 bash "$(dirname "$0")/build-rootfs.sh" >/dev/null
 echo "install.sh: systemd machine rootfs ready"
 
-# Debian's containerd 1.6 and 1.7 (trixie, download only), runc, CNI plugins and a static busybox
+# Debian's containerd 1.6 and 1.7 (trixie, download only), runc, CNI plugins and a static busybox, and
+# Debian 13's etcd 3.5 (the upgrade test: 3.4 → 3.5)
 # for test/integration/containerd.test.ts (cached .debs, installed into its machines, not here).
 bash "$(dirname "$0")/fetch-debs.sh" bookworm containerd runc containernetworking-plugins busybox-static >/dev/null
-bash "$(dirname "$0")/fetch-debs.sh" trixie containerd >/dev/null
+bash "$(dirname "$0")/fetch-debs.sh" trixie containerd etcd-server >/dev/null
 echo "install.sh: containerd test packages ready"

@@ -13,7 +13,8 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { canRunHosts, startSystemdHosts, type TestHosts } from '../hosts/index.js';
 import { layoutHosts, specForHosts, workspaceFor } from '../support/cluster.js';
-import { buildLocalEtcdMirror, type Mirror } from '../support/mirror.js';
+import { addDebianEtcd, buildLocalEtcdMirror, type Mirror } from '../support/mirror.js';
+import { readFile } from 'node:fs/promises';
 import { runCli } from '../support/cli.js';
 
 const LAYOUT = { etcd: 3, 'kube-master': 1, 'kube-worker': 1 };
@@ -265,5 +266,64 @@ describe('certs renew on 3 systemd etcd members', () => {
     const l = await cli('certs');
     expect(l.code).toBe(0);
     expect(l.stdout).toMatch(/etcd\/server-etcd-01\.crt .* 36[45] /);
+  });
+});
+
+describe('upgrade etcd 3.4 → 3.5 on 3 systemd members (Debian 12 → Debian 13 etcd)', () => {
+  const versions = async () => {
+    const out: string[] = [];
+    for (const h of ETCD) out.push(`${h.name} ${/etcd Version: (\S+)/.exec((await hosts.exec(h.name, '/opt/bin/etcd --version')).stdout)?.[1]}`);
+    return out;
+  };
+
+  it('stops at the first member that fails, leaving the rest on the old version; a rerun resumes; no write fails', async () => {
+    const next = await addDebianEtcd(mirror);
+    const from = mirror.etcdVersion;
+    expect(next.version).toMatch(/^3\.5\./);
+    // etcd-02 cannot take new binaries (its /opt/bin read-only): a plan does not see it, the upload fails.
+    await hosts.exec('etcd-02', 'mount --bind /opt/bin /opt/bin && mount -o remount,ro,bind /opt/bin');
+    const writer = startWriter();
+    let first: Awaited<ReturnType<typeof cli>>;
+    let second: Awaited<ReturnType<typeof cli>>;
+    try {
+      first = await cli('upgrade', '--etcd', next.version, '--yes');
+      expect(await versions()).toEqual([`etcd-01 ${next.version}`, `etcd-02 ${from}`, `etcd-03 ${from}`]);
+      await hosts.exec('etcd-02', 'umount /opt/bin');
+      second = await cli('upgrade', '--etcd', next.version, '--yes');
+      await new Promise((r) => setTimeout(r, 1000));
+    } finally {
+      await writer.stop();
+      await hosts.exec('etcd-02', 'umount /opt/bin 2>/dev/null; true');
+    }
+    if (first.code === 0 || second.code !== 0) console.log(first.stdout, second.stdout, second.stderr);
+    expect(first.code).toBe(1);
+    expect(first.stdout).toContain(`kcore.yaml: versions.etcd ${from} → ${next.version}`);
+    expect(first.stdout).toContain(`== upgrade etcd ${from} → ${next.version} stopped at etcd-02: it did not come back healthy (see above); untouched: etcd-03`);
+    expect(first.stdout).toMatch(/etcd-02 +FAILED +etcd binaries\n[^]*Read-only file system/);
+    expect(second.code).toBe(0);
+    expect(second.stdout).toContain(`kcore.yaml: versions.etcd is ${next.version}: resuming the upgrade`);
+    expect(second.stdout).toContain(`== upgrade etcd ${next.version} → ${next.version}: done on etcd-01, etcd-02, etcd-03`);
+    expect(await versions()).toEqual(ETCD.map((h) => `${h.name} ${next.version}`));
+    for (const h of ETCD) expect((await hosts.exec(h.name, 'test -x /opt/bin/etcdutl && echo yes')).stdout.trim()).toBe('yes');
+    expect(await readFile(path.join(ws, 'kcore.yaml'), 'utf8')).toContain(`etcd: ${next.version}`);
+    // The cluster stayed writable the whole time: a member at a time restarted, quorum kept.
+    expect(writer.failures).toEqual([]);
+    expect(writer.written.length).toBeGreaterThan(20);
+    const t = await cli('test', '--limit', 'etcd');
+    expect(t.code).toBe(0);
+  });
+
+  it('refuses a downgrade and a skipped minor (exit 2, kcore.yaml unchanged)', async () => {
+    const before = await readFile(path.join(ws, 'kcore.yaml'), 'utf8');
+    const down = await cli('upgrade', '--etcd', '3.4.23', '--yes');
+    expect(down.code).toBe(2);
+    expect(down.stderr).toContain('cannot be downgraded by replacing its binaries');
+    const skip = await cli('upgrade', '--etcd', '3.7.0', '--yes');
+    expect(skip.code).toBe(2);
+    expect(skip.stderr).toContain('etcd upgrades one minor version at a time');
+    const k = await cli('upgrade', '--kubernetes', '1.37.2', '--yes');
+    expect(k.code).toBe(2);
+    expect(k.stderr).toContain('is not built yet');
+    expect(await readFile(path.join(ws, 'kcore.yaml'), 'utf8')).toBe(before);
   });
 });

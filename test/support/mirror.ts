@@ -61,3 +61,34 @@ export async function serveMirror(dir: string): Promise<{ url: string; close(): 
   if (!addr || typeof addr === 'string') throw new Error('mirror server has no port');
   return { url: `http://127.0.0.1:${addr.port}`, requests, close: () => new Promise((r) => server.close(() => r())) };
 }
+
+/**
+ * Add Debian 13's etcd (3.5.x, from the trixie suite of the same archive, downloaded once by
+ * test/hosts/fetch-debs.sh) to a mirror, repacked in the official release layout with etcdutl:
+ * the target of a real rolling upgrade 3.4 → 3.5. SHA256SUMS lists every tarball of the mirror.
+ */
+export async function addDebianEtcd(mirror: Mirror, suite = 'trixie'): Promise<{ version: string; file: string }> {
+  const fetch = path.join(path.dirname(new URL(import.meta.url).pathname), '..', 'hosts', 'fetch-debs.sh');
+  const debs = execFileSync('bash', [fetch, suite, 'etcd-server'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] }).trim();
+  const deb = execFileSync('bash', ['-c', `ls ${debs}/etcd-server_*.deb | tail -1`], { encoding: 'utf8' }).trim();
+  const m = /etcd-server_(\d+\.\d+\.\d+)/.exec(deb);
+  if (!m) throw new Error(`no etcd-server .deb in ${debs}`);
+  const version = m[1]!;
+  const top = `etcd-v${version}-linux-amd64`;
+  const file = `${top}.tar.gz`;
+  const stage = await mkdtemp(path.join(tmpdir(), 'kcore-etcd-deb-'));
+  try {
+    execFileSync('dpkg-deb', ['-x', deb, path.join(stage, 'x')]);
+    await mkdir(path.join(stage, top));
+    for (const bin of ['etcd', 'etcdutl']) await copyFile(path.join(stage, 'x', 'usr', 'bin', bin), path.join(stage, top, bin));
+    // etcdctl is in Debian's etcd-client package; the 3.4 etcdctl of this machine speaks the same v3 API.
+    await copyFile('/usr/bin/etcdctl', path.join(stage, top, 'etcdctl'));
+    execFileSync('tar', ['-czf', path.join(mirror.dir, file), '-C', stage, top]);
+  } finally {
+    await rm(stage, { recursive: true, force: true });
+  }
+  const sums: string[] = [];
+  for (const f of [mirror.etcdFile, file]) sums.push(`${createHash('sha256').update(await readFile(path.join(mirror.dir, f))).digest('hex')}  ${f}`);
+  await writeFile(path.join(mirror.dir, 'SHA256SUMS'), sums.join('\n') + '\n');
+  return { version, file };
+}

@@ -1,4 +1,5 @@
-// The pure parts of `backup`: the file name, the status line it trusts, the member's script.
+// The pure parts of the etcd day-2 commands: backup file names, the status line they trust, the
+// members' scripts, the upgrade rules.
 import { describe, expect, it } from 'vitest';
 import { etcdBinaries } from '../../src/roles/etcd/index.js';
 import { backupFileName, looksLikeSnapshot, parseSnapshotStatus, removeScript, restoreScript, saveScript } from '../../src/roles/etcd/backup.js';
@@ -58,5 +59,19 @@ describe('etcd restore', () => {
     );
     expect(lines.slice(-4)).toEqual(['chown -R etcd:etcd /var/lib/etcd.restore-X', 'chmod 700 /var/lib/etcd.restore-X', 'if [ -e /var/lib/etcd ]; then mv /var/lib/etcd /var/lib/etcd.before-restore-X; fi', 'mv /var/lib/etcd.restore-X /var/lib/etcd']);
     expect(s).not.toMatch(/rm -rf \/var\/lib\/etcd( |$)/m);
+  });
+});
+
+describe('etcd upgrade rules (etcd.io/docs/v3.6/upgrades/: one minor at a time, no downgrade)', () => {
+  it('allows a patch or the next minor, and the same version (a rerun resumes); refuses the rest', async () => {
+    const { checkEtcdUpgrade } = await import('../../src/commands/upgrade.js');
+    expect(checkEtcdUpgrade('3.4.23', '3.5.16')).toBeNull();
+    expect(checkEtcdUpgrade('3.5.16', '3.5.21')).toBeNull();
+    expect(checkEtcdUpgrade('3.5.16', '3.5.16')).toBeNull();
+    expect(checkEtcdUpgrade('3.4.23', '3.6.0')).toContain('one minor version at a time (3.4.23 → 3.5.x first)');
+    expect(checkEtcdUpgrade('3.6.1', '3.5.9')).toContain('cannot be downgraded');
+    expect(checkEtcdUpgrade('3.5.1', '3.5.0')).toContain('cannot be downgraded');
+    expect(checkEtcdUpgrade('3.5.1', '4.0.0')).toContain('one minor version at a time');
+    expect(checkEtcdUpgrade('3.5.1', 'latest')).toContain('not a version');
   });
 });
