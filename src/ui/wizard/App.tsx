@@ -7,7 +7,7 @@ import { Box, Text, useApp, useInput, useStdin, type Key } from 'ink';
 import { useCallback, useEffect, useMemo } from 'react';
 import { ProvisioningGrid } from '../components/ProvisioningGrid.js';
 import { Dialog, FlashLine, Footer, Header, Rule } from '../components/Frame.js';
-import { applyTextKey } from '../components/TextField.js';
+import { applyTextKey, backspaceCount } from '../components/TextField.js';
 import { useTerminalSize, type SizedStream } from '../hooks.js';
 import { formatMb } from '../format.js';
 import { totals } from '../../spec/hosts.js';
@@ -105,19 +105,21 @@ function StartDialog({ width, height }: { width: number; height: number }) {
 
 function QuitDialog({ width, height }: { width: number; height: number }) {
   const t = useTheme();
+  const running = useWizard((s) => isRunning(s));
   return (
-    <Dialog width={width} height={height} title="A run is in progress" tone="warn">
-      <Text>Quit now? The run is cancelled; machines already created stay.</Text>
+    <Dialog width={width} height={height} title={running ? 'A run is in progress' : 'Leave the wizard?'} tone="warn">
+      <Text wrap="wrap">{running ? 'Quit now? The run is cancelled; machines already created stay.' : 'Quit now? Nothing has been written.'}</Text>
       <Text> </Text>
-      <Text>
+      <Text wrap="wrap">
         <Text bold color={t.c('failed')}>
           y
         </Text>{' '}
-        quit and cancel{'    '}
+        {running ? 'quit and cancel' : 'quit'}
+        {'    '}
         <Text bold color={t.c('accent')}>
           n / esc / enter
         </Text>{' '}
-        keep running
+        {running ? 'keep running' : 'stay'}
       </Text>
     </Dialog>
   );
@@ -188,8 +190,11 @@ export function WizardApp({ stdout, onExit }: WizardAppProps) {
         controller.handle(b.id);
         return;
       }
-      if (kctx.editing === 'number' && (/^\d+$/.test(input) || key.backspace || key.delete)) {
-        controller.typeNumber(input, key.backspace || key.delete);
+      if (kctx.editing === 'number') {
+        // Several backspaces in one read (a fast typist, a held key) each delete a digit.
+        const deletes = key.backspace || key.delete ? 1 : backspaceCount(input);
+        for (let i = 0; i < deletes; i++) controller.typeNumber('', true);
+        if (!deletes && /^\d+$/.test(input)) controller.typeNumber(input, false);
         return;
       }
       if (kctx.editing === 'text') {

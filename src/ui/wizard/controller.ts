@@ -160,6 +160,11 @@ export class WizardController {
       this.set({ step: s.run.provisioned ? 'provision' : 'machines' });
       return;
     }
+    // Nothing to go back to: esc asks whether to leave (as q does during a run).
+    if (s.step === 'workspace') {
+      this.set({ modal: 'quit' });
+      return;
+    }
     const prev = BACK[s.step];
     if (!prev) return;
     if (s.step === 'preflight') this.preflightAbort?.abort();
@@ -477,7 +482,8 @@ export class WizardController {
       this.set({ modal: null });
       return;
     }
-    this.forceExit(130);
+    if (isRunning(this.state)) this.forceExit(130);
+    else this.exit(this.exitCode());
   }
 
   closeModal(): void {
