@@ -9,7 +9,7 @@ import { ProvisioningGrid } from '../components/ProvisioningGrid.js';
 import { Dialog, FlashLine, Footer, Header, Rule } from '../components/Frame.js';
 import { applyTextKey, backspaceCount } from '../components/TextField.js';
 import { useTerminalSize, type SizedStream } from '../hooks.js';
-import { formatMb } from '../format.js';
+import { formatMb, wrapText } from '../format.js';
 import { totals } from '../../spec/hosts.js';
 import { useTheme } from '../theme.js';
 import { useWizard, useWizardContext } from './context.js';
@@ -44,19 +44,40 @@ function Help({ width, height, ctx }: { width: number; height: number; ctx: KeyC
   const t = useTheme();
   const rows = KEYMAP.filter((b) => b.when(ctx)).map((b) => ({ keys: b.keys, help: b.help }));
   const kw = Math.max(...rows.map((r) => r.keys.length)) + 2;
-  const inner = Math.min(width, 76) - 4;
+  // The dialog's own inner width (Dialog: min(width, max(40, min(76, width - 4))), border and padding).
+  const inner = Math.min(width, Math.max(40, Math.min(76, width - 4))) - 4;
+  // Each help text wrapped beside its keys; rows are counted so the dialog never outgrows the body
+  // (borders 2, title 1, blank and legend 2).
+  const budget = Math.max(1, height - 5);
+  const shown: Array<{ keys: string; lines: string[] }> = [];
+  let used = 0;
+  const wrapped = rows.map((r) => ({ keys: r.keys, lines: wrapText(r.help, Math.max(10, inner - kw)) }));
+  const total = wrapped.reduce((n, r) => n + r.lines.length, 0);
+  // When not all fit, one row says so.
+  const room = total <= budget ? budget : budget - 1;
+  for (const r of wrapped) {
+    if (used + r.lines.length > room) break;
+    shown.push(r);
+    used += r.lines.length;
+  }
+  const more = rows.length - shown.length;
   return (
     <Dialog width={width} height={height} title={`Keys on "${STEP_TITLES[ctx.step]}"  (esc or ? closes)`}>
-      {rows.slice(0, Math.max(1, height - 7)).map((r) => (
-        <Box key={r.keys + r.help} width={inner}>
-          <Box width={kw} flexShrink={0}>
+      {shown.map((r) =>
+        r.lines.map((l, i) => (
+          <Text key={`${r.keys}${i}`} wrap="truncate-end">
             <Text bold color={t.c('accent')}>
-              {r.keys}
+              {(i === 0 ? r.keys : '').padEnd(kw)}
             </Text>
-          </Box>
-          <Text wrap="wrap">{r.help}</Text>
-        </Box>
-      ))}
+            {l}
+          </Text>
+        )),
+      )}
+      {more > 0 && (
+        <Text color={t.c('warn')} wrap="truncate-end">
+          … {more} more key{more === 1 ? '' : 's'}: make the terminal taller
+        </Text>
+      )}
       <Text> </Text>
       <Text color={t.c('muted')} wrap="truncate-end">
         ○ waiting ● running ✓ ok Δ changed ✗ failed ⊘ unreachable — cancelled
@@ -122,6 +143,28 @@ function QuitDialog({ width, height }: { width: number; height: number }) {
         {running ? 'keep running' : 'stay'}
       </Text>
     </Dialog>
+  );
+}
+
+/** Below this size the steps cannot be laid out without cutting what they must show. */
+export const MIN_COLUMNS = 60;
+/** The options step with its provider list open and the sizing step with its messages need 19 body rows. */
+export const MIN_ROWS = 24;
+
+/** Instead of a frame drawn over itself: what is wrong and what to do (the keys still work). */
+export function TooSmall({ columns, rows }: { columns: number; rows: number }) {
+  const t = useTheme();
+  const w = Math.max(1, columns);
+  const text = `terminal too small: ${columns}×${rows}, need at least ${MIN_COLUMNS}×${MIN_ROWS}; resize it (ctrl+c quits)`;
+  const lines = wrapText(text, w).slice(0, Math.max(1, rows - 1));
+  return (
+    <Box flexDirection="column" width={w} height={Math.max(1, rows - 1)} overflow="hidden">
+      {lines.map((l, i) => (
+        <Text key={i} color={t.c('warn')} bold={i === 0} wrap="truncate-end">
+          {l}
+        </Text>
+      ))}
+    </Box>
   );
 }
 
@@ -206,6 +249,7 @@ export function WizardApp({ stdout, onExit }: WizardAppProps) {
   );
   useInput(onKey, { isActive: isRawModeSupported });
 
+  if (columns < MIN_COLUMNS || rows < MIN_ROWS) return <TooSmall columns={columns} rows={rows} />;
   const height = Math.max(4, rows - 1);
   const width = Math.max(20, columns);
   const bodyHeight = Math.max(1, height - 4);
