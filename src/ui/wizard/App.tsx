@@ -5,6 +5,7 @@
  */
 import { Box, Text, useApp, useInput, useStdin, type Key } from 'ink';
 import { useCallback, useEffect, useMemo } from 'react';
+import { HostDetail } from '../components/HostDetail.js';
 import { ProvisioningGrid } from '../components/ProvisioningGrid.js';
 import { Dialog, FlashLine, Footer, Header, Rule } from '../components/Frame.js';
 import { applyTextKey, backspaceCount } from '../components/TextField.js';
@@ -37,6 +38,7 @@ export function keyContext(s: WizardState, canGoBack: boolean): KeyContext {
     canGoBack,
     choice: s.step === 'options' && field.kind === 'choice',
     problems: s.workspace.problems.length > 0,
+    selected: s.selectedHost !== null && (s.step === 'provision' || s.step === 'summary'),
   };
 }
 
@@ -183,6 +185,7 @@ export function WizardApp({ stdout, onExit }: WizardAppProps) {
   const modal = useWizard((s) => s.modal);
   const flash = useWizard((s) => s.flash);
   const cluster = useWizard((s) => s.draft.name);
+  const selectedHost = useWizard((s) => s.selectedHost);
   const state = useWizard((s) => s);
   const canGoBack = controller.canGoBack(state);
   const ctx = useMemo(() => keyContext(state, canGoBack), [state, canGoBack]);
@@ -211,6 +214,11 @@ export function WizardApp({ stdout, onExit }: WizardAppProps) {
         if (key.escape || input === '?' || input === 'q' || key.return) controller.closeModal();
         return;
       }
+      if (s.modal === 'host') {
+        if (key.upArrow || key.downArrow) controller.selectHost(key.upArrow ? -1 : 1);
+        else if (key.escape || key.return || input === 'q') controller.closeModal();
+        return;
+      }
       if (s.modal === 'quit') {
         if (input === 'y' || input === 'Y') controller.confirmQuit(true);
         else if (input === 'n' || key.escape || key.return) controller.confirmQuit(false);
@@ -230,6 +238,7 @@ export function WizardApp({ stdout, onExit }: WizardAppProps) {
       const b = matchBinding(kctx, input, key);
       if (b) {
         if (b.id === 'open-select') return controller.cycleChoice(key.leftArrow ? -1 : 1);
+        if (b.id === 'select-host') return controller.selectHost(key.upArrow ? -1 : 1);
         controller.handle(b.id);
         return;
       }
@@ -257,6 +266,12 @@ export function WizardApp({ stdout, onExit }: WizardAppProps) {
     if (modal === 'help') return <Help width={width} height={bodyHeight} ctx={ctx} />;
     if (modal === 'quit') return <QuitDialog width={width} height={bodyHeight} />;
     if (modal === 'start') return <StartDialog width={width} height={bodyHeight} />;
+    if (modal === 'host' && selectedHost)
+      return (
+        <Box paddingX={1}>
+          <HostDetail store={runStore} host={selectedHost} width={width - 2} height={bodyHeight} now={Date.now()} />
+        </Box>
+      );
     switch (step) {
       case 'workspace':
         return <WorkspaceStep width={width} height={bodyHeight} />;
@@ -273,7 +288,7 @@ export function WizardApp({ stdout, onExit }: WizardAppProps) {
       case 'provision':
         return (
           <Box paddingX={1}>
-            <ProvisioningGrid store={runStore} width={width - 2} height={bodyHeight} />
+            <ProvisioningGrid store={runStore} width={width - 2} height={bodyHeight} selected={selectedHost ?? undefined} />
           </Box>
         );
       case 'summary':

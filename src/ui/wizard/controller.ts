@@ -139,6 +139,12 @@ export class WizardController {
       case 'scroll-down':
         this.set({ reviewScroll: s.reviewScroll + 1 });
         return true;
+      case 'select-host':
+        return false; // handled with the arrow direction: see selectHost
+      case 'host-details':
+        if (!s.selectedHost) return false;
+        this.set({ modal: 'host' });
+        return true;
     }
   }
 
@@ -410,7 +416,7 @@ export class WizardController {
       }
     }, this.deps.flushMs ?? 80);
     const buffer = this.buffer;
-    this.set({ step: 'machines', interrupts: 0, run: { status: 'running', files: [], result: null, startedAt: Date.now(), endedAt: null, provisioned: false } });
+    this.set({ step: 'machines', interrupts: 0, selectedHost: null, run: { status: 'running', files: [], result: null, startedAt: Date.now(), endedAt: null, provisioned: false } });
     let result: WizardState['run']['result'];
     try {
       const files = await this.deps.actions.writeFiles(dir, draft);
@@ -484,6 +490,15 @@ export class WizardController {
     }
     if (isRunning(this.state)) this.forceExit(130);
     else this.exit(this.exitCode());
+  }
+
+  /** ↑↓ on the provisioning and summary screens: the next or previous host of the run (the first when none). */
+  selectHost(dir: 1 | -1): void {
+    const order = this.deps.runStore.getState().hostOrder;
+    if (order.length === 0) return;
+    const i = this.state.selectedHost ? order.indexOf(this.state.selectedHost) : -1;
+    const next = i < 0 ? (dir > 0 ? 0 : order.length - 1) : (i + dir + order.length) % order.length;
+    this.set({ selectedHost: order[next]! });
   }
 
   closeModal(): void {

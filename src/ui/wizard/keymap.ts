@@ -31,6 +31,8 @@ export interface KeyContext {
   choice: boolean;
   /** The workspace step shows problems in an existing kcore.yaml. */
   problems: boolean;
+  /** A host is selected on the provisioning or summary screen. */
+  selected: boolean;
 }
 
 export type BindingId =
@@ -48,6 +50,8 @@ export type BindingId =
   | 'fresh'
   | 'scroll-up'
   | 'scroll-down'
+  | 'select-host'
+  | 'host-details'
   | 'back'
   | 'help'
   | 'quit';
@@ -159,6 +163,22 @@ export const KEYMAP: Binding[] = [
     match: (_i, k) => k.downArrow || k.pageDown,
     when: on('review'),
     quiet: true,
+  },
+  {
+    id: 'select-host',
+    keys: '↑↓',
+    label: 'select host',
+    help: "select a host (enter shows its whole failure, hint and last output)",
+    match: (_i, k) => k.upArrow || k.downArrow,
+    when: on('provision', 'summary'),
+  },
+  {
+    id: 'host-details',
+    keys: 'enter',
+    label: 'details',
+    help: "show the selected host: its state, where it stopped, the whole message and its last output",
+    match: (_i, k) => k.return,
+    when: (c) => (c.step === 'provision' || c.step === 'summary') && c.selected,
   },
   {
     id: 'rerun',

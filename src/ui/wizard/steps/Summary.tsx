@@ -40,6 +40,7 @@ export function SummaryStep({ width, height }: { width: number; height: number }
   const ended = useWizard((s) => s.run.endedAt);
   const dir = useWizard((s) => s.dir);
   const name = useWizard((s) => s.draft.name);
+  const selected = useWizard((s) => s.selectedHost);
   const hostMap = useStore(runStore, (s) => s.hosts);
   const order = useStore(runStore, (s) => s.hostOrder);
   const hosts = order.map((n) => hostMap[n]).filter((h): h is HostView => !!h);
@@ -62,7 +63,10 @@ export function SummaryStep({ width, height }: { width: number; height: number }
   const hostRows = Math.max(1, height - fixed);
   const colW = Math.floor(inner / columns);
   const rows = rowsOf(hosts, columns);
-  const shownRows = rows.slice(0, hostRows);
+  // The row of the selected host stays in view.
+  const selRow = selected ? rows.findIndex((r) => r.some((h) => h.name === selected)) : -1;
+  const firstRow = selRow >= hostRows ? selRow - hostRows + 1 : 0;
+  const shownRows = rows.slice(firstRow, firstRow + hostRows);
   const hidden = hosts.length - shownRows.flat().length;
   const now = ended ?? Date.now();
   return (
@@ -82,7 +86,7 @@ export function SummaryStep({ width, height }: { width: number; height: number }
           {shownRows.map((row, i) => (
             <Box key={i} width={inner}>
               {row.map((h) => (
-                <HostLine key={h.name} host={h} width={colW} now={now} />
+                <HostLine key={h.name} host={h} width={colW} now={now} selected={h.name === selected} />
               ))}
             </Box>
           ))}
