@@ -39,6 +39,7 @@ export function keyContext(s: WizardState, canGoBack: boolean): KeyContext {
     choice: s.step === 'options' && field.kind === 'choice',
     problems: s.workspace.problems.length > 0,
     selected: s.selectedHost !== null && (s.step === 'provision' || s.step === 'summary'),
+    provisioned: s.run.provisioned,
   };
 }
 
@@ -97,15 +98,19 @@ function StartDialog({ width, height }: { width: number; height: number }) {
   const failed = useWizard((s) => s.preflight.checks.filter((c) => !c.ok && !c.warning).length);
   return (
     <Dialog width={width} height={height} title="Create the cluster?">
-      <Text wrap="truncate-end">Write kcore.yaml, Vagrantfile and inventory.ini into</Text>
+      <Text wrap="truncate-end">Write kcore.yaml, {draft.provider === 'existing' ? '' : 'Vagrantfile '}and inventory.ini into</Text>
       <Text bold wrap="truncate-end">
         {'  '}
         {dir}
       </Text>
       {!loadedFrom && <Text color={t.c('muted')}>{'  '}(an existing kcore.yaml there is replaced)</Text>}
-      <Text wrap="truncate-end">
-        then create {sum.machines} {draft.provider} machines ({formatMb(sum.memory)}, {sum.cpus} CPUs) and configure them.
-      </Text>
+      {draft.provider === 'existing' ? (
+        <Text wrap="wrap">then stop: no machine is touched. You fill in your {sum.machines} machines' addresses in kcore.yaml and run kcore-wizard up.</Text>
+      ) : (
+        <Text wrap="truncate-end">
+          then create {sum.machines} {draft.provider} machines ({formatMb(sum.memory)}, {sum.cpus} CPUs) and configure them.
+        </Text>
+      )}
       {failed > 0 && (
         <Text color={t.c('failed')} wrap="wrap">
           ✗ {failed} preflight check{failed === 1 ? '' : 's'} failed: the run will stop at preflight until fixed

@@ -11,6 +11,7 @@ import type { ClusterSpec } from '../../spec/schema.js';
 import type { RunStore } from '../../state/run-store.js';
 import { createEventBuffer, type EventBuffer } from '../event-buffer.js';
 import { FINISHED } from '../theme.js';
+import { existingNextSteps } from '../../commands/init.js';
 import { NotAvailableError, type WizardActions } from './actions.js';
 import { OPTION_FIELDS, SIZE_FIELDS, SIZE_STEP, optionPathFor, setSize } from './fields.js';
 import { STEPS, type BindingId, type StepId } from './keymap.js';
@@ -152,7 +153,7 @@ export class WizardController {
 
   canGoBack(s: WizardState = this.state): boolean {
     if (isRunning(s)) return false;
-    if (s.step === 'summary') return s.run.provisioned || s.run.status === 'done';
+    if (s.step === 'summary') return !s.run.result?.writtenOnly && (s.run.provisioned || s.run.status === 'done');
     return BACK[s.step] !== undefined;
   }
 
@@ -422,6 +423,15 @@ export class WizardController {
       const files = await this.deps.actions.writeFiles(dir, draft);
       this.set((st) => ({ run: { ...st.run, files } }));
       if (ac.signal.aborted) throw new DOMException('cancelled', 'AbortError');
+      if (draft.provider === 'existing') {
+        // As `init --provider existing`: the machines' addresses are placeholders until the user writes them.
+        result = { ok: true, cancelled: false, writtenOnly: true, message: existingNextSteps(draft, path.join(dir, 'kcore.yaml')).join(' ') };
+        this.runAbort = null;
+        this.set((st) => ({ run: { ...st.run, status: 'done', result, endedAt: Date.now() }, step: 'summary' }));
+        buffer.close();
+        this.flash(`wrote the workspace: fill in the machines in kcore.yaml, then kcore-wizard up`, 'info');
+        return;
+      }
       const r = await this.deps.actions.up(dir, draft, (e: EngineEvent) => buffer.push(e), ac.signal);
       result = { ...r, cancelled: ac.signal.aborted };
     } catch (e) {

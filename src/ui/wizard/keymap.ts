@@ -33,6 +33,8 @@ export interface KeyContext {
   problems: boolean;
   /** A host is selected on the provisioning or summary screen. */
   selected: boolean;
+  /** The run reached the machines (there are hosts to select). */
+  provisioned: boolean;
 }
 
 export type BindingId =
@@ -170,7 +172,7 @@ export const KEYMAP: Binding[] = [
     label: 'select host',
     help: "select a host (enter shows its whole failure, hint and last output)",
     match: (_i, k) => k.upArrow || k.downArrow,
-    when: on('provision', 'summary'),
+    when: (c) => (c.step === 'provision' || c.step === 'summary') && c.provisioned,
   },
   {
     id: 'host-details',

@@ -49,7 +49,8 @@ export interface WizardState {
   run: {
     status: 'idle' | 'running' | 'cancelling' | 'done';
     files: Array<{ path: string; changed: boolean }>;
-    result: (UpResult & { cancelled: boolean }) | null;
+    /** writtenOnly: provider `existing`, the files were written and nothing run (the addresses are the user's to fill in). */
+    result: (UpResult & { cancelled: boolean; writtenOnly?: boolean }) | null;
     startedAt: number | null;
     endedAt: number | null;
     /** Whether engine events arrived (the provisioning view exists). */

@@ -69,7 +69,9 @@ export function ReviewStep({ width, height }: { width: number; height: number })
   lines.push([label('Writes'), ...files.flatMap((f, i) => [seg(`${i > 0 ? ' · ' : ''}${f.path}`), ...(f.note ? [seg(` (${f.note})`, 'muted')] : [])])]);
   lines.push([label('Cluster'), seg(`${draft.name} on ${draft.provider} (${draft.box.name}), Kubernetes ${draft.versions.kubernetes}${draft.addons.dashboard ? ' + dashboard' : ''}`)]);
   lines.push([label('Network'), seg(`hosts ${draft.network.prefix}.0/24 · svc ${draft.network.serviceCidr} · pods ${draft.network.podCidr} · DNS ${draft.network.dnsIp}`)]);
-  lines.push([label('Creates'), seg(`${sum.machines} machines · ${formatMb(sum.memory)} memory · ${sum.cpus} CPUs`)]);
+  if (draft.provider === 'existing')
+    lines.push([label('Machines'), seg(`${sum.machines} of yours, reached over SSH: kcore.yaml lists them at placeholder addresses for you to fill in`)]);
+  else lines.push([label('Creates'), seg(`${sum.machines} machines · ${formatMb(sum.memory)} memory · ${sum.cpus} CPUs`)]);
   lines.push([]);
   lines.push([seg(`  ${'NAME'.padEnd(nameW)}${'IP'.padEnd(15)}${'MEMORY'.padEnd(9)}${'CPUS'.padEnd(6)}ROLE`, 'muted')]);
   for (const h of hosts)
@@ -83,7 +85,10 @@ export function ReviewStep({ width, height }: { width: number; height: number })
     <Box flexDirection="column" width={width} height={height} paddingX={1} overflow="hidden">
       <LinesBox lines={shown} width={inner} height={rows} />
       {!fits && <LineView line={[seg(`lines ${top + 1}–${top + shown.length} of ${lines.length} (↑↓ scroll)`, 'muted')]} width={inner} />}
-      <LineView line={[seg('enter writes the files and creates the machines; nothing is written before', 'accent')]} width={inner} />
+      <LineView
+        line={[seg(draft.provider === 'existing' ? 'enter writes the files (no machine is touched); nothing is written before' : 'enter writes the files and creates the machines; nothing is written before', 'accent')]}
+        width={inner}
+      />
     </Box>
   );
 }
