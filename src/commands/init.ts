@@ -3,7 +3,8 @@ import path from 'node:path';
 import { defaultBox, defaultSpec, defaultSshUser } from '../spec/defaults.js';
 import { UsageError } from '../spec/errors.js';
 import { checkSpec, saveSpec, specPath } from '../spec/load.js';
-import { FLATCAR_CHANNELS, PROVIDERS, type ClusterSpec, type Provider } from '../spec/schema.js';
+import { hostIp, hostName } from '../spec/hosts.js';
+import { FLATCAR_CHANNELS, GROUPS, PROVIDERS, type ClusterSpec, type MachineSpec, type Provider } from '../spec/schema.js';
 import { intFlag, stringFlag, type CommandDef } from './args.js';
 import { displayPath, resolveWorkspace, workspaceOptions } from './workspace.js';
 import { pathExists } from '../util/fs.js';
@@ -60,15 +61,53 @@ export const initCommand: CommandDef = {
     await saveSpec(workspace, spec);
     for (const w of warnings) ctx.stderr.write(`warning: ${w.field}: ${w.message}\n`);
     const g = spec.groups;
+    const dirArg = workspace === ctx.cwd ? '' : ` ${displayPath(ctx, workspace)}`;
     ctx.stdout.write(
       `wrote ${displayPath(ctx, file)}: cluster "${spec.name}", ${g.etcd.count} etcd, ${plural(g['kube-master'].count, 'master')}, ${plural(g['kube-worker'].count, 'worker')} (provider ${spec.provider})\n` +
-        `next: kcore-wizard render${workspace === ctx.cwd ? '' : ` ${displayPath(ctx, workspace)}`}   (or: kcore-wizard up)\n`,
+        (spec.provider === 'existing'
+          ? `${existingNextSteps(spec, displayPath(ctx, file)).join('\n')}\nthen: kcore-wizard up${dirArg}\n`
+          : `next: kcore-wizard render${dirArg}   (or: kcore-wizard up)\n`),
     );
     return 0;
   },
 };
 
 const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
+
+/**
+ * Provider `existing`: the machines, as many per group as its count. Machines already listed stay as
+ * they are (the first `count` of their group); missing ones are added as placeholders named as vagrant
+ * would name them, at their planned private address, port 22, until the user writes the real ones.
+ */
+export function plannedMachines(spec: ClusterSpec): MachineSpec[] {
+  const out: MachineSpec[] = [];
+  const taken = new Set(spec.machines.map((m) => m.name));
+  for (const group of GROUPS) {
+    const count = spec.groups[group].count;
+    const have = spec.machines.filter((m) => m.group === group).slice(0, count);
+    out.push(...have);
+    for (let i = 1, n = have.length; n < count && i <= count + spec.machines.length; i++) {
+      const name = hostName(group, i);
+      if (taken.has(name)) continue;
+      taken.add(name);
+      out.push({ name, address: hostIp(spec.network.prefix, group, i), group, port: 22 });
+      n++;
+    }
+  }
+  return out;
+}
+
+/** What to fill in before `up` can reach machines that kcore-wizard does not create. */
+export function existingNextSteps(spec: ClusterSpec, file: string): string[] {
+  const m = spec.machines;
+  const list = m.length <= 3 ? m.map((x) => `${x.name} ${x.address}`).join(', ') : `${m[0]!.name} ${m[0]!.address} … ${m.at(-1)!.name} ${m.at(-1)!.address}`;
+  return [
+    `provider existing: no machines are created; ${file} lists ${m.length} under machines: at placeholder addresses (${list}).`,
+    `next: edit machines: in ${file}: each machine's address (and port) as you reach it over SSH, privateIp when its`,
+    '  cluster-network address differs; ssh.user: a login with passwordless sudo on all of them; ssh.identityFile: its',
+    '  private key (leave it out to use ssh-agent). The group counts must match the machines listed.',
+  ];
+}
 
 /** Build a spec from init's flags on top of the defaults (validated by the caller). */
 export function specFromFlags(values: Record<string, string | boolean | string[] | undefined>): ClusterSpec {
@@ -113,5 +152,6 @@ export function specFromFlags(values: Record<string, string | boolean | string[]
   if (artifacts !== undefined) spec.artifacts.source = /^(https?:|official$)/.test(artifacts) ? artifacts : path.resolve(artifacts);
   if (values.dashboard) spec.addons.dashboard = true;
   if (values['allow-cgroup-v1']) spec.kubelet.allowCgroupV1 = true;
+  if (spec.provider === 'existing') spec.machines = plannedMachines(spec);
   return spec;
 }

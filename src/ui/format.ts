@@ -37,3 +37,51 @@ export function clip(text: string, width: number): string {
 export function plural(n: number, word: string, many = `${word}s`): string {
   return `${n} ${n === 1 ? word : many}`;
 }
+
+/**
+ * Word-wrap text into lines of at most `width` cells (code points), breaking words longer than a line;
+ * newlines in the text start new lines. Screens wrap with this and draw one <Text> per line, so the
+ * rows a block takes are known before it is drawn (nothing is squeezed or drawn over another line).
+ */
+export function wrapText(text: string, width: number): string[] {
+  const w = Math.max(1, width);
+  const out: string[] = [];
+  for (const para of clipSafe(text).split('\n')) {
+    let line: string[] = [];
+    for (const word of para.split(/ +/).filter((x) => x !== '')) {
+      let chars = Array.from(word);
+      const room = line.length === 0 ? w : w - line.length - 1;
+      if (chars.length <= room) {
+        if (line.length) line.push(' ');
+        line.push(...chars);
+        continue;
+      }
+      if (line.length) out.push(line.join(''));
+      line = [];
+      while (chars.length > w) {
+        out.push(chars.slice(0, w).join(''));
+        chars = chars.slice(w);
+      }
+      line = chars;
+    }
+    out.push(line.join(''));
+  }
+  return out;
+}
+
+/** Control characters and escapes out (as clip does), newlines kept. */
+function clipSafe(text: string): string {
+  /* eslint-disable no-control-regex */
+  return text
+    .replace(/\x1b\[[0-9;?]*[A-Za-z]/g, '')
+    .replace(/\t/g, '  ')
+    .replace(/\r\n?/g, '\n')
+    .replace(/[\x00-\x09\x0b-\x1f\x7f]/g, ' ');
+  /* eslint-enable no-control-regex */
+}
+
+/** wrapText with a first-line prefix and the same indent on the lines after it. */
+export function wrapIndented(prefix: string, text: string, width: number, indent = Array.from(prefix).length): string[] {
+  const lines = wrapText(text, Math.max(1, width - indent));
+  return lines.map((l, i) => (i === 0 ? prefix.padEnd(indent) : ' '.repeat(indent)) + l);
+}

@@ -1,8 +1,11 @@
 /**
  * The wizard in a real terminal: a detached tmux session (120×40, private socket) runs the test entry
- * with fake actions (no vagrant), keys are sent with send-keys, and each screen is captured, printed
- * into the test output and checked. Then Ctrl+C cancels the run, Ctrl+C again exits, and the terminal
- * must be usable: alternate screen left, cursor shown, cooked mode, the shell's marker and prompt shown.
+ * with fake actions (no vagrant; preflight answers with three failed checks whose fixes are longer than
+ * a line), keys are sent with send-keys, and each screen is captured, printed into the test output and
+ * checked line by line — also after resizing the window to 80×24 and 200×60 (the preflight, the review
+ * and the provisioning grid). Then Ctrl+C cancels the run (every host shown cancelled), Ctrl+C again
+ * exits, and the terminal must be usable: alternate screen left, cursor shown, cooked mode, the shell's
+ * marker and prompt shown.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
@@ -10,6 +13,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { FAILING_PREFLIGHT } from '../ui/preflight-checks.js';
 
 const TMUX = '/usr/bin/tmux';
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -30,7 +34,7 @@ function screen(): string {
 
 function show(title: string): string {
   const s = screen();
-  const width = 120;
+  const width = Math.max(...s.split('\n').map((l) => l.length), 40);
   console.log(`\n┌─ ${title} ${'─'.repeat(Math.max(0, width - title.length - 3))}\n${s.replace(/\n+$/, '')}\n└${'─'.repeat(width)}`);
   return s;
 }
@@ -52,6 +56,44 @@ async function waitFor(what: string | RegExp, timeoutMs = 15_000): Promise<strin
     await new Promise((r) => setTimeout(r, 150));
   }
   throw new Error(`timed out waiting for ${String(what)}; the screen:\n${last}`);
+}
+
+/** Resize the window and wait until a frame of that size with `what` on it is drawn. */
+async function resize(columns: number, rows: number, what: RegExp): Promise<string> {
+  tmux('resize-window', '-t', 'wiz', '-x', String(columns), '-y', String(rows));
+  await waitFor(what);
+  // Let the last frame of the resize land before reading.
+  await new Promise((r) => setTimeout(r, 400));
+  return screen();
+}
+
+/** The pane's lines: never more than the rows, never wider than the columns. */
+function linesOf(s: string, columns: number, rows: number): string[] {
+  const lines = s.replace(/\n+$/, '').split('\n');
+  expect(lines.length).toBeLessThanOrEqual(rows);
+  for (const l of lines) expect(Array.from(l).length, l).toBeLessThanOrEqual(columns);
+  return lines;
+}
+
+/** The preflight screen, line by line: the question whole, each check on one line with its own mark, fixes indented under it. */
+function expectPreflight(s: string, columns: number, rows: number, wholeFixes: boolean) {
+  const lines = linesOf(s, columns, rows);
+  expect(lines.filter((l) => l.startsWith(' kcore-wizard ') && l.includes('2/8 Preflight checks'))).toHaveLength(1);
+  expect(lines.filter((l) => /^ Can this machine run the cluster\?$/.test(l.trimEnd()))).toHaveLength(1);
+  for (const c of FAILING_PREFLIGHT) {
+    const mark = c.ok && !c.warning ? '✓' : c.ok ? '!' : '✗';
+    const own = lines.filter((l) => new RegExp(`^ ${mark} ${c.check} +\\S`).test(l));
+    expect(own, `${c.check}:\n${s}`).toHaveLength(1);
+    // The detail starts on the check's own line.
+    expect(own[0]).toContain(c.detail.slice(0, 20));
+  }
+  for (const l of lines.filter((x) => x.includes('fix:'))) expect(l).toMatch(/^ {5}fix: \S/);
+  expect(lines.filter((l) => l.includes('fix:'))).toHaveLength(FAILING_PREFLIGHT.filter((c) => c.fix).length);
+  expect(s).toMatch(/^ ✗ 3 of 6 checks failed: fix them, then press r to check again/m);
+  if (wholeFixes) {
+    const flat = lines.map((l) => l.trim()).join(' ');
+    for (const c of FAILING_PREFLIGHT.filter((x) => x.fix)) expect(flat).toContain(`fix: ${c.fix}`);
+  }
 }
 
 /** Send keys, then wait for the screen to show `what`. */
@@ -82,7 +124,7 @@ describe('the wizard in a real terminal (tmux)', () => {
     await waitFor(/^\$ ?$/m, 10_000); // the shell's prompt
     // Pause the fake run mid-provisioning so Ctrl+C has a run to cancel.
     keys(
-      `cd ${dir} && KCORE_WIZARD_FAKE_ACTIONS=1 KCORE_WIZARD_FAKE_PAUSE=90 KCORE_WIZARD_FAKE_STEP_MS=15 ${VITE_NODE} --root ${REPO} ${ENTRY}; echo "WIZARD-EXITED rc=$?"`,
+      `cd ${dir} && KCORE_WIZARD_FAKE_ACTIONS=1 KCORE_WIZARD_FAKE_PREFLIGHT=failing KCORE_WIZARD_FAKE_PAUSE=90 KCORE_WIZARD_FAKE_STEP_MS=15 ${VITE_NODE} --root ${REPO} ${ENTRY}; echo "WIZARD-EXITED rc=$?"`,
       'Enter',
     );
     await waitFor('1/8 Workspace', 120_000);
@@ -94,10 +136,23 @@ describe('the wizard in a real terminal (tmux)', () => {
     keys('C-u');
     typeText(`${dir}/demo`);
     await waitFor(`${dir}/demo`);
-    await step('checks passed', 'Enter');
+    await step('checks failed', 'Enter');
     s = show('2/8 preflight');
-    expect(s).toMatch(/✓ vagrant +Vagrant \d/); // the product's own check names (fake-actions runs runPreflight)
     expect(s).toContain('cluster demo');
+    expectPreflight(s, 120, 40, true);
+    // The classic terminal: every check still on its own line, the fixes whole.
+    s = await resize(80, 24, /^ kcore-wizard .*2\/8 Preflight checks/);
+    show('2/8 preflight at 80×24');
+    expectPreflight(s, 80, 24, true);
+    s = await resize(200, 60, /^ kcore-wizard .*2\/8 Preflight checks\s+cluster demo/);
+    show('2/8 preflight at 200×60');
+    expectPreflight(s, 200, 60, true);
+    // Below the minimum: a message, not a frame drawn over itself.
+    s = await resize(50, 14, /terminal too small: 50×14/);
+    show('below the minimum: 50×14');
+    expect(s).not.toContain('Preflight');
+    expect(linesOf(s, 50, 14).join(' ')).toMatch(/terminal too small: 50×14, need at least 60×24; resize it \(ctrl\+c quits\)/);
+    s = await resize(120, 40, /^ kcore-wizard .*2\/8 Preflight checks\s+cluster demo/);
 
     await step('3/8 Machines and sizes', 'Enter');
     await step(/✗ a cluster needs at least 1 Kubernetes master machine \(got 0\)/, 'Right', 'Right', 'Right', 'Down');
@@ -115,21 +170,36 @@ describe('the wizard in a real terminal (tmux)', () => {
     await step('4/8 Options', 'Enter');
 
     await step('5/8 Review', 'Enter');
+    s = await waitFor(/preflight checks failed: fix them/);
     s = show('5/8 review');
     for (const text of ['kcore.yaml', 'Vagrantfile', 'inventory.ini', 'etcd-01', '10.0.0.101', 'kube-master-01', 'kube-worker-02', '10.0.0.122']) expect(s).toContain(text);
 
-    // A smaller terminal: the review redraws to fit, with no stale rows from the bigger frame.
-    tmux('resize-window', '-t', 'wiz', '-x', '80', '-y', '24');
-    s = await waitFor(/^ kcore-wizard .*5\/8 Review/);
-    await new Promise((r) => setTimeout(r, 300));
+    // A smaller terminal: the review redraws to fit, with no stale rows from the bigger frame; what is
+    // wrong comes first (every failed check with its whole fix), the machines a scroll below.
+    s = await resize(80, 24, /^ kcore-wizard .*5\/8 Review/);
     s = show('5/8 review after resizing to 80×24');
-    const lines = s.replace(/\n+$/, '').split('\n');
-    expect(lines.length).toBeLessThanOrEqual(24);
+    let lines = linesOf(s, 80, 24);
     expect(lines[0]).toMatch(/^ kcore-wizard .*5\/8 Review/);
-    expect(s).toContain('kube-worker-02');
     expect(lines.filter((l) => l.includes('5/8 Review'))).toHaveLength(1);
-    tmux('resize-window', '-t', 'wiz', '-x', '120', '-y', '40');
-    await waitFor(/^ kcore-wizard .*5\/8 Review\s+cluster demo/);
+    expect(lines[2]).toMatch(/^ ✗ 3 preflight checks failed: fix them before creating the cluster/);
+    const flat = lines.map((l) => l.trim()).join(' ');
+    for (const c of FAILING_PREFLIGHT.filter((x) => !x.ok)) {
+      expect(lines.filter((l) => l.startsWith(`   ✗ ${c.check}: `))).toHaveLength(1);
+      expect(flat).toContain(`fix: ${c.fix}`);
+    }
+    expect(s).toMatch(/^ lines 1–\d+ of \d+ \(↑↓ scroll\)/m);
+    for (let i = 0; i < 14; i++) keys('Down');
+    s = await waitFor(/^ {3}kube-worker-02 +10\.0\.0\.122/m);
+    show('5/8 review at 80×24, scrolled to the machines');
+    linesOf(s, 80, 24);
+    for (let i = 0; i < 14; i++) keys('Up');
+    await waitFor(/^ lines 1–/m);
+    s = await resize(200, 60, /^ kcore-wizard .*5\/8 Review\s+cluster demo/);
+    s = show('5/8 review at 200×60');
+    lines = linesOf(s, 200, 60);
+    for (const h of ['etcd-01', 'kube-master-01', 'kube-worker-01', 'kube-worker-02']) expect(lines.filter((l) => new RegExp(`^ {3}${h} +10\\.0\\.0\\.1\\d\\d`).test(l))).toHaveLength(1);
+    expect(s).not.toMatch(/^ lines \d+–\d+ of/m); // all of it fits: no scroll position line
+    await resize(120, 40, /^ kcore-wizard .*5\/8 Review\s+cluster demo/);
 
     await step('Create the cluster?', 'Enter');
     show('confirm');
@@ -139,13 +209,36 @@ describe('the wizard in a real terminal (tmux)', () => {
     // One panel per host, each naming its host with its own state, under the run's count line.
     for (const h of ['etcd-01', 'kube-master-01', 'kube-worker-01', 'kube-worker-02']) expect(s).toMatch(new RegExp(`│ [●○] ${h}\\s+(running \\d|waiting)`));
     expect(s).toMatch(/5 hosts · role \d+\/\d+ bootstrap · +● \d+ running/); // 4 machines and the control machine, as real runs have
+    const HOSTS = ['etcd-01', 'kube-master-01', 'kube-worker-01', 'kube-worker-02'];
+    // The same grid at 80×24 (two panels a row) and 200×60 (one row of panels), each host with its state.
+    for (const [columns, rows] of [
+      [80, 24],
+      [200, 60],
+    ] as const) {
+      s = await resize(columns, rows, /^ kcore-wizard .*7\/8 Provisioning/);
+      s = show(`7/8 provisioning at ${columns}×${rows}`);
+      lines = linesOf(s, columns, rows);
+      expect(lines[2]).toMatch(/^ 5 hosts · role \d+\/\d+ \S+ · +[●✓] \d+ (running|ok)/); // the recorded run may have moved on
+      // Each host exactly once: a panel while it runs or waits, a one-line row once it is done.
+      for (const h of HOSTS) expect(lines.join('\n').match(new RegExp(`(│ [●○] ${h}\\s+(running \\d|waiting)|[✓✗] ${h}  )`, 'g')), h).toHaveLength(1);
+      // Panels side by side: as many per row as fit 38 columns each.
+      const panels = lines.filter((l) => /│ [●○] \S+/.test(l));
+      expect(panels.length).toBeGreaterThan(0);
+    }
+    await resize(120, 40, /^ kcore-wizard .*7\/8 Provisioning\s+cluster demo/);
 
     keys('C-c');
-    s = await waitFor(/cancelling… press Ctrl\+C again|8\/8 Summary/);
-    show('after the first Ctrl+C');
-    expect(s).toMatch(/—/);
-    await waitFor('Cancelled');
-    show('8/8 summary (cancelled)');
+    s = await waitFor(/cancelling… press Ctrl\+C again/);
+    s = show('after the first Ctrl+C');
+    // The run winds down as the real runner ends a cancelled run: every host that did not fail is
+    // cancelled (none completed the run), the control machine too.
+    s = await waitFor('8/8 Summary');
+    s = show('8/8 summary (cancelled)');
+    lines = linesOf(s, 120, 40);
+    expect(lines[2]).toMatch(/^ — Cancelled in \d/);
+    expect(s).toContain('machines that were created are still there: `kcore-wizard destroy` removes them');
+    expect(s).toMatch(/^ Hosts \(5\) · +— 5 cancelled/m);
+    for (const h of HOSTS) expect(lines.filter((l) => new RegExp(`— ${h} +cancelled`).test(l)), h).toHaveLength(1);
 
     keys('C-c');
     s = await waitFor('WIZARD-EXITED rc=130', 15_000);

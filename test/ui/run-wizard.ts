@@ -4,9 +4,11 @@
  * reads that variable; the production command never fakes anything.
  *   KCORE_WIZARD_FAKE_STEP_MS   delay between replayed events (default 40)
  *   KCORE_WIZARD_FAKE_PAUSE     stop replaying after this many events until cancelled
+ *   KCORE_WIZARD_FAKE_PREFLIGHT failing: three failed checks with long fixes (preflight-checks.ts)
  */
 import { realActions, runWizardCommand } from '../../src/commands/wizard.js';
 import { fakeActions } from './fixtures/fake-actions.js';
+import { FAILING_PREFLIGHT } from './preflight-checks.js';
 
 const env = process.env;
 const fake = env.KCORE_WIZARD_FAKE_ACTIONS === '1';
@@ -15,6 +17,7 @@ const actions = fake
       stepMs: Number(env.KCORE_WIZARD_FAKE_STEP_MS ?? 40),
       pauseAfter: env.KCORE_WIZARD_FAKE_PAUSE ? Number(env.KCORE_WIZARD_FAKE_PAUSE) : undefined,
       cancelDelayMs: 300,
+      preflight: env.KCORE_WIZARD_FAKE_PREFLIGHT === 'failing' ? FAILING_PREFLIGHT : undefined,
     })
   : realActions();
 

@@ -13,6 +13,8 @@ export interface HostPanelProps {
   /** Output lines shown (the panel is PANEL_CHROME + outputLines rows tall). */
   outputLines: number;
   now: number;
+  /** Picked with ↑↓: a double border and the name in inverse video. */
+  selected?: boolean;
 }
 
 export function elapsedOf(host: HostView, now: number): string {
@@ -29,7 +31,7 @@ function countsText(host: HostView): string {
   return parts.join(' · ');
 }
 
-export function HostPanel({ host, width, outputLines, now }: HostPanelProps) {
+export function HostPanel({ host, width, outputLines, now, selected }: HostPanelProps) {
   const t = useTheme();
   const tone = stateTone(host.state);
   const inner = Math.max(1, width - 4);
@@ -48,11 +50,11 @@ export function HostPanel({ host, width, outputLines, now }: HostPanelProps) {
   const lines = host.lines.slice(-outputLines);
   const pad = Array.from({ length: Math.max(0, outputLines - lines.length) }, () => '');
   return (
-    <Box flexDirection="column" width={width} height={5 + outputLines} borderStyle="round" borderColor={t.c(tone)} paddingX={1} flexShrink={0}>
+    <Box flexDirection="column" width={width} height={5 + outputLines} borderStyle={selected ? 'double' : 'round'} borderColor={t.c(tone)} paddingX={1} flexShrink={0}>
       <Box width={inner}>
         <Box flexGrow={1} flexShrink={1} overflow="hidden">
-          <Text wrap="truncate-end" bold color={t.c(tone)}>
-            {title}
+          <Text wrap="truncate-end" bold color={t.c(tone)} inverse={selected}>
+            {selected ? `› ${title}` : title}
           </Text>
         </Box>
         {right.length + 4 < inner && <Text color={t.c(tone)}> {right}</Text>}
@@ -73,7 +75,7 @@ export function HostPanel({ host, width, outputLines, now }: HostPanelProps) {
 }
 
 /** A host on one line: glyph, name, role › task or the outcome, counts, elapsed. */
-export function HostLine({ host, width, now }: { host: HostView; width: number; now: number }) {
+export function HostLine({ host, width, now, selected }: { host: HostView; width: number; now: number; selected?: boolean }) {
   const t = useTheme();
   const tone = stateTone(host.state);
   const w = Math.max(1, width - 1);
@@ -88,7 +90,7 @@ export function HostLine({ host, width, now }: { host: HostView; width: number; 
         : host.state === 'pending'
           ? STATE_WORD[host.state]
           : `${STATE_WORD[host.state]} ✓${c.ok} Δ${c.changed}`;
-  const head = clip(`${STATE_GLYPH[host.state]} ${host.name}`, w);
+  const head = clip(`${selected ? '›' : ''}${STATE_GLYPH[host.state]} ${host.name}`, w);
   const tail = elapsed && head.length + elapsed.length + 6 <= w ? ` ${elapsed}` : '';
   const middle = clip(`  ${what}`, Math.max(0, w - head.length - tail.length));
   const gap = ' '.repeat(Math.max(0, w - head.length - middle.length - tail.length));
@@ -96,7 +98,7 @@ export function HostLine({ host, width, now }: { host: HostView; width: number; 
   return (
     <Box width={width} flexShrink={0}>
       <Text wrap="truncate-end">
-        <Text color={t.c(tone)} bold={host.state === 'running' || bad}>
+        <Text color={t.c(tone)} bold={host.state === 'running' || bad || selected} inverse={selected}>
           {head}
         </Text>
         <Text color={bad ? t.c(tone) : host.state === 'running' ? undefined : t.c('muted')}>{middle}</Text>

@@ -20,6 +20,8 @@ export interface ProvisioningGridProps {
   height: number;
   /** Override the clock (tests, replays). */
   now?: number;
+  /** The host picked with ↑↓ (marked). */
+  selected?: string;
 }
 
 const SUMMARY_ORDER: HostState[] = ['running', 'failed', 'unreachable', 'changed', 'ok', 'cancelled', 'pending'];
@@ -47,7 +49,7 @@ export function StateCounts({ hosts, prefix }: { hosts: HostView[]; prefix?: str
   );
 }
 
-export function ProvisioningGrid({ store, width, height, now: fixedNow }: ProvisioningGridProps) {
+export function ProvisioningGrid({ store, width, height, now: fixedNow, selected }: ProvisioningGridProps) {
   const t = useTheme();
   const hostMap = useStore(store, (s) => s.hosts);
   const order = useStore(store, (s) => s.hostOrder);
@@ -77,14 +79,14 @@ export function ProvisioningGrid({ store, width, height, now: fixedNow }: Provis
           {rowsOf(plan.panels, plan.columns).map((row, i) => (
             <Box key={`p${i}`} flexDirection="row" width={width} flexShrink={0}>
               {row.map((n) => (
-                <HostPanel key={n} host={byName(n)} width={plan.columnWidth} outputLines={plan.outputLines} now={now} />
+                <HostPanel key={n} host={byName(n)} width={plan.columnWidth} outputLines={plan.outputLines} now={now} selected={n === selected} />
               ))}
             </Box>
           ))}
           {rowsOf(plan.collapsed, plan.columns).map((row, i) => (
             <Box key={`c${i}`} flexDirection="row" width={width} flexShrink={0}>
               {row.map((n) => (
-                <HostLine key={n} host={byName(n)} width={plan.columnWidth} now={now} />
+                <HostLine key={n} host={byName(n)} width={plan.columnWidth} now={now} selected={n === selected} />
               ))}
             </Box>
           ))}
@@ -94,7 +96,7 @@ export function ProvisioningGrid({ store, width, height, now: fixedNow }: Provis
           {rowsOf(plan.listed, plan.columns).map((row, i) => (
             <Box key={`l${i}`} flexDirection="row" width={width} flexShrink={0}>
               {row.map((n) => (
-                <HostLine key={n} host={byName(n)} width={plan.columnWidth} now={now} />
+                <HostLine key={n} host={byName(n)} width={plan.columnWidth} now={now} selected={n === selected} />
               ))}
             </Box>
           ))}

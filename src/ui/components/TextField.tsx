@@ -25,10 +25,38 @@ export function applyTextKey(value: string, cursor: number, input: string, key: 
     return { value: value.slice(0, c - 1) + value.slice(c), cursor: c - 1 };
   }
   if (key.ctrl || key.meta || key.return || key.escape || key.tab || key.upArrow || key.downArrow) return null;
-  // eslint-disable-next-line no-control-regex
-  const text = input.replace(/[\x00-\x1f\x7f]/g, '');
-  if (!text) return null;
-  return { value: value.slice(0, c) + text + value.slice(c), cursor: c + text.length };
+  return applyTextChunk(value, c, input);
+}
+
+/**
+ * Keys that reached the app in one read: a fast typist, a held key or a paste arrive as one chunk
+ * ("\x7f\x7f\x7f", "ab\x7fc"), which Ink hands over as a single input without key flags. Each DEL
+ * (0x7f) or BS (0x08) deletes the character before the cursor, printable characters are inserted, other
+ * control characters are dropped. Null when the chunk changes nothing.
+ */
+export function applyTextChunk(value: string, cursor: number, input: string): TextEdit | null {
+  let v = value;
+  let c = Math.max(0, Math.min(cursor, value.length));
+  let edited = false;
+  for (const ch of input) {
+    if (ch === '\x7f' || ch === '\b') {
+      if (c > 0) {
+        v = v.slice(0, c - 1) + v.slice(c);
+        c--;
+      }
+      edited = true;
+    } else if (ch >= ' ') {
+      v = v.slice(0, c) + ch + v.slice(c);
+      c += ch.length;
+      edited = true;
+    }
+  }
+  return edited ? { value: v, cursor: c } : null;
+}
+
+/** How many deletions a chunk of only DEL/BS bytes asks for (0 when it holds anything else). */
+export function backspaceCount(input: string): number {
+  return /^[\x7f\b]+$/.test(input) ? input.length : 0;
 }
 
 export interface TextFieldProps {

@@ -5,11 +5,12 @@
  */
 import { Box, Text, useApp, useInput, useStdin, type Key } from 'ink';
 import { useCallback, useEffect, useMemo } from 'react';
+import { HostDetail } from '../components/HostDetail.js';
 import { ProvisioningGrid } from '../components/ProvisioningGrid.js';
 import { Dialog, FlashLine, Footer, Header, Rule } from '../components/Frame.js';
-import { applyTextKey } from '../components/TextField.js';
+import { applyTextKey, backspaceCount } from '../components/TextField.js';
 import { useTerminalSize, type SizedStream } from '../hooks.js';
-import { formatMb } from '../format.js';
+import { formatMb, wrapText } from '../format.js';
 import { totals } from '../../spec/hosts.js';
 import { useTheme } from '../theme.js';
 import { useWizard, useWizardContext } from './context.js';
@@ -37,6 +38,8 @@ export function keyContext(s: WizardState, canGoBack: boolean): KeyContext {
     canGoBack,
     choice: s.step === 'options' && field.kind === 'choice',
     problems: s.workspace.problems.length > 0,
+    selected: s.selectedHost !== null && (s.step === 'provision' || s.step === 'summary'),
+    provisioned: s.run.provisioned,
   };
 }
 
@@ -44,19 +47,40 @@ function Help({ width, height, ctx }: { width: number; height: number; ctx: KeyC
   const t = useTheme();
   const rows = KEYMAP.filter((b) => b.when(ctx)).map((b) => ({ keys: b.keys, help: b.help }));
   const kw = Math.max(...rows.map((r) => r.keys.length)) + 2;
-  const inner = Math.min(width, 76) - 4;
+  // The dialog's own inner width (Dialog: min(width, max(40, min(76, width - 4))), border and padding).
+  const inner = Math.min(width, Math.max(40, Math.min(76, width - 4))) - 4;
+  // Each help text wrapped beside its keys; rows are counted so the dialog never outgrows the body
+  // (borders 2, title 1, blank and legend 2).
+  const budget = Math.max(1, height - 5);
+  const shown: Array<{ keys: string; lines: string[] }> = [];
+  let used = 0;
+  const wrapped = rows.map((r) => ({ keys: r.keys, lines: wrapText(r.help, Math.max(10, inner - kw)) }));
+  const total = wrapped.reduce((n, r) => n + r.lines.length, 0);
+  // When not all fit, one row says so.
+  const room = total <= budget ? budget : budget - 1;
+  for (const r of wrapped) {
+    if (used + r.lines.length > room) break;
+    shown.push(r);
+    used += r.lines.length;
+  }
+  const more = rows.length - shown.length;
   return (
     <Dialog width={width} height={height} title={`Keys on "${STEP_TITLES[ctx.step]}"  (esc or ? closes)`}>
-      {rows.slice(0, Math.max(1, height - 7)).map((r) => (
-        <Box key={r.keys + r.help} width={inner}>
-          <Box width={kw} flexShrink={0}>
+      {shown.map((r) =>
+        r.lines.map((l, i) => (
+          <Text key={`${r.keys}${i}`} wrap="truncate-end">
             <Text bold color={t.c('accent')}>
-              {r.keys}
+              {(i === 0 ? r.keys : '').padEnd(kw)}
             </Text>
-          </Box>
-          <Text wrap="wrap">{r.help}</Text>
-        </Box>
-      ))}
+            {l}
+          </Text>
+        )),
+      )}
+      {more > 0 && (
+        <Text color={t.c('warn')} wrap="truncate-end">
+          … {more} more key{more === 1 ? '' : 's'}: make the terminal taller
+        </Text>
+      )}
       <Text> </Text>
       <Text color={t.c('muted')} wrap="truncate-end">
         ○ waiting ● running ✓ ok Δ changed ✗ failed ⊘ unreachable — cancelled
@@ -74,15 +98,19 @@ function StartDialog({ width, height }: { width: number; height: number }) {
   const failed = useWizard((s) => s.preflight.checks.filter((c) => !c.ok && !c.warning).length);
   return (
     <Dialog width={width} height={height} title="Create the cluster?">
-      <Text wrap="truncate-end">Write kcore.yaml, Vagrantfile and inventory.ini into</Text>
+      <Text wrap="truncate-end">Write kcore.yaml, {draft.provider === 'existing' ? '' : 'Vagrantfile '}and inventory.ini into</Text>
       <Text bold wrap="truncate-end">
         {'  '}
         {dir}
       </Text>
       {!loadedFrom && <Text color={t.c('muted')}>{'  '}(an existing kcore.yaml there is replaced)</Text>}
-      <Text wrap="truncate-end">
-        then create {sum.machines} {draft.provider} machines ({formatMb(sum.memory)}, {sum.cpus} CPUs) and configure them.
-      </Text>
+      {draft.provider === 'existing' ? (
+        <Text wrap="wrap">then stop: no machine is touched. You fill in your {sum.machines} machines' addresses in kcore.yaml and run kcore-wizard up.</Text>
+      ) : (
+        <Text wrap="truncate-end">
+          then create {sum.machines} {draft.provider} machines ({formatMb(sum.memory)}, {sum.cpus} CPUs) and configure them.
+        </Text>
+      )}
       {failed > 0 && (
         <Text color={t.c('failed')} wrap="wrap">
           ✗ {failed} preflight check{failed === 1 ? '' : 's'} failed: the run will stop at preflight until fixed
@@ -105,21 +133,45 @@ function StartDialog({ width, height }: { width: number; height: number }) {
 
 function QuitDialog({ width, height }: { width: number; height: number }) {
   const t = useTheme();
+  const running = useWizard((s) => isRunning(s));
   return (
-    <Dialog width={width} height={height} title="A run is in progress" tone="warn">
-      <Text>Quit now? The run is cancelled; machines already created stay.</Text>
+    <Dialog width={width} height={height} title={running ? 'A run is in progress' : 'Leave the wizard?'} tone="warn">
+      <Text wrap="wrap">{running ? 'Quit now? The run is cancelled; machines already created stay.' : 'Quit now? Nothing has been written.'}</Text>
       <Text> </Text>
-      <Text>
+      <Text wrap="wrap">
         <Text bold color={t.c('failed')}>
           y
         </Text>{' '}
-        quit and cancel{'    '}
+        {running ? 'quit and cancel' : 'quit'}
+        {'    '}
         <Text bold color={t.c('accent')}>
           n / esc / enter
         </Text>{' '}
-        keep running
+        {running ? 'keep running' : 'stay'}
       </Text>
     </Dialog>
+  );
+}
+
+/** Below this size the steps cannot be laid out without cutting what they must show. */
+export const MIN_COLUMNS = 60;
+/** The options step with its provider list open and the sizing step with its messages need 19 body rows. */
+export const MIN_ROWS = 24;
+
+/** Instead of a frame drawn over itself: what is wrong and what to do (the keys still work). */
+export function TooSmall({ columns, rows }: { columns: number; rows: number }) {
+  const t = useTheme();
+  const w = Math.max(1, columns);
+  const text = `terminal too small: ${columns}×${rows}, need at least ${MIN_COLUMNS}×${MIN_ROWS}; resize it (ctrl+c quits)`;
+  const lines = wrapText(text, w).slice(0, Math.max(1, rows - 1));
+  return (
+    <Box flexDirection="column" width={w} height={Math.max(1, rows - 1)} overflow="hidden">
+      {lines.map((l, i) => (
+        <Text key={i} color={t.c('warn')} bold={i === 0} wrap="truncate-end">
+          {l}
+        </Text>
+      ))}
+    </Box>
   );
 }
 
@@ -138,6 +190,7 @@ export function WizardApp({ stdout, onExit }: WizardAppProps) {
   const modal = useWizard((s) => s.modal);
   const flash = useWizard((s) => s.flash);
   const cluster = useWizard((s) => s.draft.name);
+  const selectedHost = useWizard((s) => s.selectedHost);
   const state = useWizard((s) => s);
   const canGoBack = controller.canGoBack(state);
   const ctx = useMemo(() => keyContext(state, canGoBack), [state, canGoBack]);
@@ -166,6 +219,11 @@ export function WizardApp({ stdout, onExit }: WizardAppProps) {
         if (key.escape || input === '?' || input === 'q' || key.return) controller.closeModal();
         return;
       }
+      if (s.modal === 'host') {
+        if (key.upArrow || key.downArrow) controller.selectHost(key.upArrow ? -1 : 1);
+        else if (key.escape || key.return || input === 'q') controller.closeModal();
+        return;
+      }
       if (s.modal === 'quit') {
         if (input === 'y' || input === 'Y') controller.confirmQuit(true);
         else if (input === 'n' || key.escape || key.return) controller.confirmQuit(false);
@@ -185,11 +243,15 @@ export function WizardApp({ stdout, onExit }: WizardAppProps) {
       const b = matchBinding(kctx, input, key);
       if (b) {
         if (b.id === 'open-select') return controller.cycleChoice(key.leftArrow ? -1 : 1);
+        if (b.id === 'select-host') return controller.selectHost(key.upArrow ? -1 : 1);
         controller.handle(b.id);
         return;
       }
-      if (kctx.editing === 'number' && (/^\d+$/.test(input) || key.backspace || key.delete)) {
-        controller.typeNumber(input, key.backspace || key.delete);
+      if (kctx.editing === 'number') {
+        // Several backspaces in one read (a fast typist, a held key) each delete a digit.
+        const deletes = key.backspace || key.delete ? 1 : backspaceCount(input);
+        for (let i = 0; i < deletes; i++) controller.typeNumber('', true);
+        if (!deletes && /^\d+$/.test(input)) controller.typeNumber(input, false);
         return;
       }
       if (kctx.editing === 'text') {
@@ -201,6 +263,7 @@ export function WizardApp({ stdout, onExit }: WizardAppProps) {
   );
   useInput(onKey, { isActive: isRawModeSupported });
 
+  if (columns < MIN_COLUMNS || rows < MIN_ROWS) return <TooSmall columns={columns} rows={rows} />;
   const height = Math.max(4, rows - 1);
   const width = Math.max(20, columns);
   const bodyHeight = Math.max(1, height - 4);
@@ -208,6 +271,12 @@ export function WizardApp({ stdout, onExit }: WizardAppProps) {
     if (modal === 'help') return <Help width={width} height={bodyHeight} ctx={ctx} />;
     if (modal === 'quit') return <QuitDialog width={width} height={bodyHeight} />;
     if (modal === 'start') return <StartDialog width={width} height={bodyHeight} />;
+    if (modal === 'host' && selectedHost)
+      return (
+        <Box paddingX={1}>
+          <HostDetail store={runStore} host={selectedHost} width={width - 2} height={bodyHeight} now={Date.now()} />
+        </Box>
+      );
     switch (step) {
       case 'workspace':
         return <WorkspaceStep width={width} height={bodyHeight} />;
@@ -224,7 +293,7 @@ export function WizardApp({ stdout, onExit }: WizardAppProps) {
       case 'provision':
         return (
           <Box paddingX={1}>
-            <ProvisioningGrid store={runStore} width={width - 2} height={bodyHeight} />
+            <ProvisioningGrid store={runStore} width={width - 2} height={bodyHeight} selected={selectedHost ?? undefined} />
           </Box>
         );
       case 'summary':

@@ -11,6 +11,7 @@ import type { ClusterSpec } from '../../spec/schema.js';
 import type { RunStore } from '../../state/run-store.js';
 import { createEventBuffer, type EventBuffer } from '../event-buffer.js';
 import { FINISHED } from '../theme.js';
+import { existingNextSteps } from '../../commands/init.js';
 import { NotAvailableError, type WizardActions } from './actions.js';
 import { OPTION_FIELDS, SIZE_FIELDS, SIZE_STEP, optionPathFor, setSize } from './fields.js';
 import { STEPS, type BindingId, type StepId } from './keymap.js';
@@ -139,6 +140,12 @@ export class WizardController {
       case 'scroll-down':
         this.set({ reviewScroll: s.reviewScroll + 1 });
         return true;
+      case 'select-host':
+        return false; // handled with the arrow direction: see selectHost
+      case 'host-details':
+        if (!s.selectedHost) return false;
+        this.set({ modal: 'host' });
+        return true;
     }
   }
 
@@ -146,7 +153,7 @@ export class WizardController {
 
   canGoBack(s: WizardState = this.state): boolean {
     if (isRunning(s)) return false;
-    if (s.step === 'summary') return s.run.provisioned || s.run.status === 'done';
+    if (s.step === 'summary') return !s.run.result?.writtenOnly && (s.run.provisioned || s.run.status === 'done');
     return BACK[s.step] !== undefined;
   }
 
@@ -158,6 +165,11 @@ export class WizardController {
     }
     if (s.step === 'summary') {
       this.set({ step: s.run.provisioned ? 'provision' : 'machines' });
+      return;
+    }
+    // Nothing to go back to: esc asks whether to leave (as q does during a run).
+    if (s.step === 'workspace') {
+      this.set({ modal: 'quit' });
       return;
     }
     const prev = BACK[s.step];
@@ -405,12 +417,21 @@ export class WizardController {
       }
     }, this.deps.flushMs ?? 80);
     const buffer = this.buffer;
-    this.set({ step: 'machines', interrupts: 0, run: { status: 'running', files: [], result: null, startedAt: Date.now(), endedAt: null, provisioned: false } });
+    this.set({ step: 'machines', interrupts: 0, selectedHost: null, run: { status: 'running', files: [], result: null, startedAt: Date.now(), endedAt: null, provisioned: false } });
     let result: WizardState['run']['result'];
     try {
       const files = await this.deps.actions.writeFiles(dir, draft);
       this.set((st) => ({ run: { ...st.run, files } }));
       if (ac.signal.aborted) throw new DOMException('cancelled', 'AbortError');
+      if (draft.provider === 'existing') {
+        // As `init --provider existing`: the machines' addresses are placeholders until the user writes them.
+        result = { ok: true, cancelled: false, writtenOnly: true, message: existingNextSteps(draft, path.join(dir, 'kcore.yaml')).join(' ') };
+        this.runAbort = null;
+        this.set((st) => ({ run: { ...st.run, status: 'done', result, endedAt: Date.now() }, step: 'summary' }));
+        buffer.close();
+        this.flash(`wrote the workspace: fill in the machines in kcore.yaml, then kcore-wizard up`, 'info');
+        return;
+      }
       const r = await this.deps.actions.up(dir, draft, (e: EngineEvent) => buffer.push(e), ac.signal);
       result = { ...r, cancelled: ac.signal.aborted };
     } catch (e) {
@@ -477,7 +498,17 @@ export class WizardController {
       this.set({ modal: null });
       return;
     }
-    this.forceExit(130);
+    if (isRunning(this.state)) this.forceExit(130);
+    else this.exit(this.exitCode());
+  }
+
+  /** ↑↓ on the provisioning and summary screens: the next or previous host of the run (the first when none). */
+  selectHost(dir: 1 | -1): void {
+    const order = this.deps.runStore.getState().hostOrder;
+    if (order.length === 0) return;
+    const i = this.state.selectedHost ? order.indexOf(this.state.selectedHost) : -1;
+    const next = i < 0 ? (dir > 0 ? 0 : order.length - 1) : (i + dir + order.length) % order.length;
+    this.set({ selectedHost: order[next]! });
   }
 
   closeModal(): void {

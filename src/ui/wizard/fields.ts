@@ -1,4 +1,5 @@
 /** The editable fields of the sizing and options steps: how to read, change and validate each. */
+import { plannedMachines } from '../../commands/init.js';
 import { defaultBox, defaultSshUser, MIN_MEMORY_MB } from '../../spec/defaults.js';
 import { CURRENT_MINOR, SUPPORTED_MINORS } from '../../spec/versions.js';
 import { FLATCAR_CHANNELS, GROUPS, PROVIDERS, type ClusterSpec, type GroupName, type Provider } from '../../spec/schema.js';
@@ -25,7 +26,12 @@ export const GROUP_HINT: Record<GroupName, string> = {
 
 export function setSize(spec: ClusterSpec, f: SizeField, value: number): ClusterSpec {
   const v = Math.max(0, Math.min(SIZE_MAX[f.key], Math.round(value)));
-  return { ...spec, groups: { ...spec.groups, [f.group]: { ...spec.groups[f.group], [f.key]: v } } };
+  return withMachines({ ...spec, groups: { ...spec.groups, [f.group]: { ...spec.groups[f.group], [f.key]: v } } });
+}
+
+/** Provider `existing` lists one machine per planned host (placeholders the user fills in), in step with the counts. */
+export function withMachines(spec: ClusterSpec): ClusterSpec {
+  return { ...spec, machines: spec.provider === 'existing' ? plannedMachines(spec) : [] };
 }
 
 export interface Choice {
@@ -59,7 +65,7 @@ const PROVIDER_NOTE: Record<Provider, string> = {
   virtualbox: 'VirtualBox VMs (Flatcar box)',
   libvirt: 'KVM via vagrant-libvirt (Flatcar box)',
   lxc: 'LXC containers via vagrant-lxc (Debian box)',
-  existing: 'machines you already have (edit kcore.yaml)',
+  existing: 'machines you already have: writes the files, you fill in addresses',
 };
 
 /** Switching provider or channel keeps a custom box: only a default box follows the change. */
@@ -67,7 +73,7 @@ function withBox(spec: ClusterSpec, provider: Provider, channel: ClusterSpec['bo
   const wasDefault = JSON.stringify(spec.box) === JSON.stringify(defaultBox(spec.provider, spec.box.channel));
   const box = wasDefault ? defaultBox(provider, channel) : { ...spec.box, channel };
   const sshUser = spec.ssh.user === defaultSshUser(spec.provider) ? defaultSshUser(provider) : spec.ssh.user;
-  return { ...spec, provider, box, ssh: { ...spec.ssh, user: sshUser } };
+  return withMachines({ ...spec, provider, box, ssh: { ...spec.ssh, user: sshUser } });
 }
 
 export const OPTION_FIELDS: OptionField[] = [
@@ -87,9 +93,9 @@ export const OPTION_FIELDS: OptionField[] = [
     kind: 'choice',
     get: (s) => s.provider,
     set: (s, v) => withBox(s, v as Provider, s.box.channel),
-    choices: (s) =>
-      PROVIDERS.filter((p) => p !== 'existing' || s.provider === 'existing').map((p) => ({ value: p, label: `${p.padEnd(10)} ${PROVIDER_NOTE[p]}` })),
-    hint: 'what vagrant creates the machines with',
+    choices: () =>
+      PROVIDERS.map((p) => ({ value: p, label: `${p.padEnd(10)} ${PROVIDER_NOTE[p]}` })),
+    hint: 'what vagrant creates the machines with, or existing: machines you have (reached over SSH)',
   },
   {
     id: 'channel',

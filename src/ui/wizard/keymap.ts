@@ -31,6 +31,10 @@ export interface KeyContext {
   choice: boolean;
   /** The workspace step shows problems in an existing kcore.yaml. */
   problems: boolean;
+  /** A host is selected on the provisioning or summary screen. */
+  selected: boolean;
+  /** The run reached the machines (there are hosts to select). */
+  provisioned: boolean;
 }
 
 export type BindingId =
@@ -48,6 +52,8 @@ export type BindingId =
   | 'fresh'
   | 'scroll-up'
   | 'scroll-down'
+  | 'select-host'
+  | 'host-details'
   | 'back'
   | 'help'
   | 'quit';
@@ -161,6 +167,22 @@ export const KEYMAP: Binding[] = [
     quiet: true,
   },
   {
+    id: 'select-host',
+    keys: '↑↓',
+    label: 'select host',
+    help: "select a host (enter shows its whole failure, hint and last output)",
+    match: (_i, k) => k.upArrow || k.downArrow,
+    when: (c) => (c.step === 'provision' || c.step === 'summary') && c.provisioned,
+  },
+  {
+    id: 'host-details',
+    keys: 'enter',
+    label: 'details',
+    help: "show the selected host: its state, where it stopped, the whole message and its last output",
+    match: (_i, k) => k.return,
+    when: (c) => (c.step === 'provision' || c.step === 'summary') && c.selected,
+  },
+  {
     id: 'rerun',
     keys: 'r',
     label: 'run again',
@@ -187,16 +209,16 @@ export const KEYMAP: Binding[] = [
   {
     id: 'back',
     keys: 'esc',
-    label: 'back',
-    help: 'go back one step (never during a run; esc never quits)',
+    label: (c) => (c.canGoBack ? 'back' : 'quit'),
+    help: 'go back one step; on the first step: ask whether to quit (never during a run)',
     match: (_i, k) => k.escape,
-    when: (c) => c.canGoBack,
+    when: (c) => c.canGoBack || (c.step === 'workspace' && !c.running),
   },
   {
     id: 'help',
     keys: '?',
     label: 'help',
-    help: 'show this help',
+    help: 'show this help (not in a text field: there ? is typed)',
     match: (i) => i === '?',
     when: (c) => c.editing !== 'text',
   },
@@ -204,7 +226,7 @@ export const KEYMAP: Binding[] = [
     id: 'quit',
     keys: 'q',
     label: 'quit',
-    help: 'quit (asks first while a run is in progress)',
+    help: 'quit, asking first while a run is in progress (not in a text field: there q is typed; ctrl+c quits)',
     match: (i, k) => i === 'q' && !k.ctrl,
     when: (c) => c.editing !== 'text',
   },

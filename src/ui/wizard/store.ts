@@ -9,7 +9,7 @@ import type { ClusterSpec } from '../../spec/schema.js';
 import type { PreflightCheck, UpResult } from './actions.js';
 import type { StepId } from './keymap.js';
 
-export type Modal = null | 'help' | 'quit' | 'start';
+export type Modal = null | 'help' | 'quit' | 'start' | 'host';
 export type FlashTone = 'info' | 'warn' | 'error';
 
 export interface Flash {
@@ -42,12 +42,15 @@ export interface WizardState {
   /** cursor: position in the focused text field; null until it is edited (then: at the end). */
   options: { focus: number; cursor: number | null; open: boolean };
   reviewScroll: number;
+  /** The host picked with ↑↓ on the provisioning and summary screens (enter opens its details). */
+  selectedHost: string | null;
   modal: Modal;
   flash: Flash | null;
   run: {
     status: 'idle' | 'running' | 'cancelling' | 'done';
     files: Array<{ path: string; changed: boolean }>;
-    result: (UpResult & { cancelled: boolean }) | null;
+    /** writtenOnly: provider `existing`, the files were written and nothing run (the addresses are the user's to fill in). */
+    result: (UpResult & { cancelled: boolean; writtenOnly?: boolean }) | null;
     startedAt: number | null;
     endedAt: number | null;
     /** Whether engine events arrived (the provisioning view exists). */
@@ -70,6 +73,7 @@ export function initialWizardState(cwd: string, dir?: string): WizardState {
     sizing: { focus: 0, fresh: true },
     options: { focus: 0, cursor: null, open: false },
     reviewScroll: 0,
+    selectedHost: null,
     modal: null,
     flash: null,
     run: { status: 'idle', files: [], result: null, startedAt: null, endedAt: null, provisioned: false },

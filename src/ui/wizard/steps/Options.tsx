@@ -64,14 +64,15 @@ export function OptionsStep({ width, height }: { width: number; height: number }
           </Box>
         );
       })}
-      <Text> </Text>
+      {/* With the list open its rows matter more than the spacer. */}
+      {!open && <Text> </Text>}
       {open ? (
         <Box flexDirection="column" width={inner} borderStyle="round" borderColor={t.c('accent')} paddingX={1}>
           <Text bold>Choose {field.label.toLowerCase()} (↑↓ enter; esc keeps {field.get(draft)})</Text>
           <SelectInput
             items={choices.map((c) => ({ key: c.value, label: clip(c.label, inner - 8), value: c.value }))}
             initialIndex={Math.max(0, choices.findIndex((c) => c.value === field.get(draft)))}
-            limit={Math.max(2, height - OPTION_FIELDS.length - 6)}
+            limit={Math.max(2, height - OPTION_FIELDS.length - 5)}
             onSelect={(item) => controller.chooseOption(item.value)}
           />
         </Box>

@@ -1,11 +1,12 @@
 /** Step 5: what will be written and created: the files, and every machine with its address and size. */
-import { Box, Text } from 'ink';
+import { Box } from 'ink';
 import { useMemo } from 'react';
 import { renderWorkspace } from '../../../render/workspace.js';
 import { plannedHosts, totals } from '../../../spec/hosts.js';
 import type { ClusterSpec } from '../../../spec/schema.js';
-import { clip, formatMb } from '../../format.js';
-import { useTheme } from '../../theme.js';
+import { clip, formatMb, wrapIndented } from '../../format.js';
+import { LineView, LinesBox, seg, type Line } from '../../dashboard/lines.js';
+import type { PreflightCheck } from '../actions.js';
 import { useWizard } from '../context.js';
 import { validateDraft } from '../validate.js';
 
@@ -23,8 +24,22 @@ function filesOf(spec: ClusterSpec): Array<{ path: string; note: string }> {
   }
 }
 
+/** The failed checks, each with its fix, wrapped to `width` (nothing cut). */
+export function failedCheckLines(checks: PreflightCheck[], width: number): Line[] {
+  const out: Line[] = [];
+  for (const c of checks.filter((x) => !x.ok && !x.warning)) {
+    wrapIndented('  ✗ ', `${c.check}: ${c.detail}`, width).forEach((l, i) => out.push([seg(l, 'failed', i === 0)]));
+    if (c.fix) for (const l of wrapIndented('      fix: ', c.fix, width)) out.push([seg(l, 'failed')]);
+  }
+  return out;
+}
+
+/**
+ * Everything to check before creating, as one list of lines that ↑↓ scrolls when it is taller than
+ * the screen: what is wrong first (every failed preflight check with its fix, the spec's problems),
+ * then the files, the cluster and every machine. The last row says what enter does.
+ */
 export function ReviewStep({ width, height }: { width: number; height: number }) {
-  const t = useTheme();
   const draft = useWizard((s) => s.draft);
   const dir = useWizard((s) => s.dir);
   const loadedFrom = useWizard((s) => s.loadedFrom);
@@ -34,91 +49,46 @@ export function ReviewStep({ width, height }: { width: number; height: number })
   const hosts = plannedHosts(draft);
   const sum = totals(draft);
   const problems = validateDraft(draft);
-  const inner = width - 2;
+  const inner = Math.max(10, width - 2);
   const pfFailed = preflight.checks.filter((c) => !c.ok && !c.warning).length;
-  const firstFailed = preflight.checks.find((c) => !c.ok && !c.warning);
-  const pfNote =
-    preflight.status === 'running'
-      ? null
-      : preflight.error
-        ? `preflight did not run (${preflight.error})`
-        : pfFailed
-          ? `${pfFailed} preflight check${pfFailed === 1 ? '' : 's'} failed: ${firstFailed!.check}: ${firstFailed!.detail}`
-          : null;
-  const tableRows = Math.max(1, height - 11 - (problems.all.length ? 1 : 0));
-  const maxScroll = Math.max(0, hosts.length - tableRows);
-  const top = Math.min(scroll, maxScroll);
-  const shown = hosts.slice(top, top + tableRows);
   const nameW = Math.max(10, ...hosts.map((h) => h.name.length)) + 2;
-  const label = (s: string) => <Text bold>{s.padEnd(11)}</Text>;
+  const label = (s: string) => seg(s.padEnd(11), undefined, true);
+  const lines: Line[] = [];
+  if (preflight.status === 'running') lines.push([seg('● checking this machine again with these choices…', 'running')]);
+  else if (preflight.error) for (const l of wrapIndented('✗ ', `preflight did not run: ${preflight.error}`, inner)) lines.push([seg(l, 'failed')]);
+  else if (pfFailed) {
+    lines.push([seg(`✗ ${pfFailed} preflight check${pfFailed === 1 ? '' : 's'} failed: fix ${pfFailed === 1 ? 'it' : 'them'} before creating the cluster`, 'failed', true)]);
+    lines.push(...failedCheckLines(preflight.checks, inner));
+  } else if (preflight.checks.length > 0) lines.push([seg(`✓ preflight: ${preflight.checks.length} checks passed`, 'ok')]);
+  if (problems.all.length) {
+    lines.push([seg(`✗ ${problems.all.length} problem${problems.all.length === 1 ? '' : 's'} in the spec (esc goes back to fix):`, 'failed', true)]);
+    for (const p of problems.all) for (const l of wrapIndented('  ✗ ', `${p.field}: ${p.message}`, inner)) lines.push([seg(l, 'failed')]);
+  }
+  if (lines.length) lines.push([]);
+  lines.push([label('Workspace'), seg(clip(dir ?? '', inner - 30)), seg(loadedFrom ? '  (reopened kcore.yaml)' : '  (new)', 'muted')]);
+  lines.push([label('Writes'), ...files.flatMap((f, i) => [seg(`${i > 0 ? ' · ' : ''}${f.path}`), ...(f.note ? [seg(` (${f.note})`, 'muted')] : [])])]);
+  lines.push([label('Cluster'), seg(`${draft.name} on ${draft.provider} (${draft.box.name}), Kubernetes ${draft.versions.kubernetes}${draft.addons.dashboard ? ' + dashboard' : ''}`)]);
+  lines.push([label('Network'), seg(`hosts ${draft.network.prefix}.0/24 · svc ${draft.network.serviceCidr} · pods ${draft.network.podCidr} · DNS ${draft.network.dnsIp}`)]);
+  if (draft.provider === 'existing')
+    lines.push([label('Machines'), seg(`${sum.machines} of yours, reached over SSH: kcore.yaml lists them at placeholder addresses for you to fill in`)]);
+  else lines.push([label('Creates'), seg(`${sum.machines} machines · ${formatMb(sum.memory)} memory · ${sum.cpus} CPUs`)]);
+  lines.push([]);
+  lines.push([seg(`  ${'NAME'.padEnd(nameW)}${'IP'.padEnd(15)}${'MEMORY'.padEnd(9)}${'CPUS'.padEnd(6)}ROLE`, 'muted')]);
+  for (const h of hosts)
+    lines.push([seg('  '), seg(h.name.padEnd(nameW), undefined, true), seg(`${h.ip.padEnd(15)}${formatMb(h.memory).padEnd(9)}${String(h.cpus).padEnd(6)}`), seg(ROLES[h.group] ?? h.group, 'muted')]);
+  // The last row is the action; one more says where the list is when it does not fit.
+  const fits = lines.length <= height - 1;
+  const rows = Math.max(1, fits ? height - 1 : height - 2);
+  const top = Math.max(0, Math.min(scroll, lines.length - rows));
+  const shown = lines.slice(top, top + rows);
   return (
     <Box flexDirection="column" width={width} height={height} paddingX={1} overflow="hidden">
-      <Text wrap="truncate-end">
-        {label('Workspace')}
-        {clip(dir ?? '', inner - 30)}
-        <Text color={t.c('muted')}>{loadedFrom ? '  (reopened kcore.yaml)' : '  (new)'}</Text>
-      </Text>
-      <Text wrap="truncate-end">
-        {label('Writes')}
-        {files.map((f, i) => (
-          <Text key={f.path}>
-            {i > 0 ? ' · ' : ''}
-            {f.path}
-            {f.note ? <Text color={t.c('muted')}> ({f.note})</Text> : null}
-          </Text>
-        ))}
-      </Text>
-      <Text wrap="truncate-end">
-        {label('Cluster')}
-        {draft.name} on {draft.provider} ({draft.box.name}), Kubernetes {draft.versions.kubernetes}
-        {draft.addons.dashboard ? ' + dashboard' : ''}
-      </Text>
-      <Text wrap="truncate-end">
-        {label('Network')}
-        hosts {draft.network.prefix}.0/24 · svc {draft.network.serviceCidr} · pods {draft.network.podCidr} · DNS {draft.network.dnsIp}
-      </Text>
-      <Text wrap="truncate-end">
-        {label('Creates')}
-        {sum.machines} machines · {formatMb(sum.memory)} memory · {sum.cpus} CPUs
-      </Text>
-      <Text> </Text>
-      <Text color={t.c('muted')} wrap="truncate-end">
-        {'  '}
-        {'NAME'.padEnd(nameW)}
-        {'IP'.padEnd(15)}
-        {'MEMORY'.padEnd(9)}
-        {'CPUS'.padEnd(6)}ROLE
-      </Text>
-      {shown.map((h) => (
-        <Text key={h.name} wrap="truncate-end">
-          {'  '}
-          <Text bold>{h.name.padEnd(nameW)}</Text>
-          {h.ip.padEnd(15)}
-          {formatMb(h.memory).padEnd(9)}
-          {String(h.cpus).padEnd(6)}
-          <Text color={t.c('muted')}>{ROLES[h.group]}</Text>
-        </Text>
-      ))}
-      <Text color={t.c('muted')}>{hosts.length > tableRows ? `  rows ${top + 1}–${top + shown.length} of ${hosts.length} (↑↓ scroll)` : ' '}</Text>
-      {preflight.status === 'running' ? (
-        <Text color={t.c('running')}>● checking this machine again with these choices…</Text>
-      ) : pfNote ? (
-        <Text color={t.c('failed')} wrap="truncate-end">
-          ✗ {pfNote}
-        </Text>
-      ) : preflight.checks.length > 0 ? (
-        <Text color={t.c('ok')}>✓ preflight: {preflight.checks.length} checks passed</Text>
-      ) : (
-        <Text> </Text>
-      )}
-      {problems.all.length > 0 && (
-        <Text color={t.c('failed')} wrap="truncate-end">
-          ✗ {problems.all.length} problem{problems.all.length === 1 ? '' : 's'}: {problems.all[0]!.field}: {problems.all[0]!.message}
-        </Text>
-      )}
-      <Text color={t.c('accent')} wrap="truncate-end">
-        enter writes the files and creates the machines; nothing is written before
-      </Text>
+      <LinesBox lines={shown} width={inner} height={rows} />
+      {!fits && <LineView line={[seg(`lines ${top + 1}–${top + shown.length} of ${lines.length} (↑↓ scroll)`, 'muted')]} width={inner} />}
+      <LineView
+        line={[seg(draft.provider === 'existing' ? 'enter writes the files (no machine is touched); nothing is written before' : 'enter writes the files and creates the machines; nothing is written before', 'accent')]}
+        width={inner}
+      />
     </Box>
   );
 }

@@ -42,6 +42,9 @@ export function SizingStep({ width, height }: { width: number; height: number })
   const memRatio = sum.memory / Math.max(1, host.memoryMb);
   const inner = width - 2;
   const labelW = 11;
+  const memNote = ` ${Math.round(memRatio * 100)}%${memRatio > 1 ? ' — more than this machine has' : memRatio > 0.8 ? ' — tight: leave room for the host' : ''}`;
+  // The bar gives way to its note: both on one line.
+  const barW = Math.max(10, Math.min(40, inner - 6 - memNote.length));
   return (
     <Box flexDirection="column" width={width} height={height} paddingX={1} overflow="hidden">
       <Text bold>How many machines, and how big?</Text>
@@ -99,12 +102,11 @@ export function SizingStep({ width, height }: { width: number; height: number })
           {sum.machines} machines · {formatMb(sum.memory)} of this machine's {formatMb(host.memoryMb)} memory{' '}
         </Text>
       </Box>
-      <Box width={inner}>
+      <Box width={inner} height={1} flexShrink={0}>
         <Text>{'      '}</Text>
-        <Bar used={sum.memory} total={host.memoryMb} width={Math.max(10, Math.min(40, inner - 30))} />
+        <Bar used={sum.memory} total={host.memoryMb} width={barW} />
         <Text color={memRatio > 1 ? t.c('failed') : memRatio > 0.8 ? t.c('warn') : t.c('muted')} wrap="truncate-end">
-          {' '}
-          {Math.round(memRatio * 100)}%{memRatio > 1 ? ' — more than this machine has' : memRatio > 0.8 ? ' — tight: leave room for the host' : ''}
+          {clip(memNote, Math.max(0, inner - 6 - barW))}
         </Text>
       </Box>
       <Text wrap="truncate-end">

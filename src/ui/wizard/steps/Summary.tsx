@@ -5,7 +5,8 @@ import type { HostView } from '../../../state/run-store.js';
 import { HostLine } from '../../components/HostPanel.js';
 import { StateCounts } from '../../components/ProvisioningGrid.js';
 import { rowsOf } from '../../components/layout.js';
-import { clip, formatDuration } from '../../format.js';
+import { clip, formatDuration, wrapText } from '../../format.js';
+import { LinesBox, seg, type Line } from '../../dashboard/lines.js';
 import { useTheme } from '../../theme.js';
 import { useWizard, useWizardContext } from '../context.js';
 
@@ -32,6 +33,25 @@ const NEXT = [
   ['kcore-wizard destroy', 'remove the machines'],
 ] as const;
 
+/** Provider `existing`: the files are written; what to fill in, then the command that configures the machines. */
+function WrittenOnly({ width, height, dir, message }: { width: number; height: number; dir: string; message: string }) {
+  const inner = Math.max(10, width - 2);
+  const lines: Line[] = [
+    [seg('✓ Workspace written: kcore.yaml and inventory.ini', 'ok', true)],
+    [],
+    ...wrapText(message, inner - 2).map((l): Line => [seg(`  ${l}`)]),
+    [],
+    [seg('Next        ', undefined, true), seg(`cd ${dir}`, 'accent')],
+    [seg('            '), seg('$EDITOR kcore.yaml'.padEnd(24), 'accent'), seg('fill in the machines', 'muted')],
+    [seg('            '), seg('kcore-wizard up'.padEnd(24), 'accent'), seg('check, configure and test them', 'muted')],
+  ];
+  return (
+    <Box paddingX={1} width={width} height={height}>
+      <LinesBox lines={lines} width={inner} height={height} />
+    </Box>
+  );
+}
+
 export function SummaryStep({ width, height }: { width: number; height: number }) {
   const t = useTheme();
   const { runStore } = useWizardContext();
@@ -40,6 +60,7 @@ export function SummaryStep({ width, height }: { width: number; height: number }
   const ended = useWizard((s) => s.run.endedAt);
   const dir = useWizard((s) => s.dir);
   const name = useWizard((s) => s.draft.name);
+  const selected = useWizard((s) => s.selectedHost);
   const hostMap = useStore(runStore, (s) => s.hosts);
   const order = useStore(runStore, (s) => s.hostOrder);
   const hosts = order.map((n) => hostMap[n]).filter((h): h is HostView => !!h);
@@ -62,9 +83,13 @@ export function SummaryStep({ width, height }: { width: number; height: number }
   const hostRows = Math.max(1, height - fixed);
   const colW = Math.floor(inner / columns);
   const rows = rowsOf(hosts, columns);
-  const shownRows = rows.slice(0, hostRows);
+  // The row of the selected host stays in view.
+  const selRow = selected ? rows.findIndex((r) => r.some((h) => h.name === selected)) : -1;
+  const firstRow = selRow >= hostRows ? selRow - hostRows + 1 : 0;
+  const shownRows = rows.slice(firstRow, firstRow + hostRows);
   const hidden = hosts.length - shownRows.flat().length;
   const now = ended ?? Date.now();
+  if (result?.writtenOnly) return <WrittenOnly width={width} height={height} dir={dir ?? ''} message={result.message ?? ''} />;
   return (
     <Box flexDirection="column" width={width} height={height} paddingX={1} overflow="hidden">
       <Text bold color={t.c(headline.tone)} wrap="truncate-end">
@@ -82,7 +107,7 @@ export function SummaryStep({ width, height }: { width: number; height: number }
           {shownRows.map((row, i) => (
             <Box key={i} width={inner}>
               {row.map((h) => (
-                <HostLine key={h.name} host={h} width={colW} now={now} />
+                <HostLine key={h.name} host={h} width={colW} now={now} selected={h.name === selected} />
               ))}
             </Box>
           ))}
