@@ -6,22 +6,29 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import YAML from 'yaml';
-import { lxcBridgeName, renderInventory, renderTemplate, renderWorkspace, TEMPLATES_DIR, writeWorkspace } from '../../src/render/index.js';
+import { lxcBridgeName, renderInventory, renderTemplate, renderWorkspace, templateEnv, TEMPLATES_DIR, writeWorkspace } from '../../src/render/index.js';
 import {
   apiServerUrl,
   apiserverUnit,
   clusterName,
+  cniConflist,
   containerdConfig,
+  containerdDropIn,
   containerdUnit,
   corednsManifest,
+  dashboardManifest,
   etcdServers,
+  flannelUnit,
   kubeletConfig,
   kubeletUnit,
+  kubeProxyUnit,
+  modulesLoadConf,
   kubernetesServiceIp,
   MANIFEST_HASH_ANNOTATION,
   nodeCidrMaskSize,
   smokeManifest,
   stampManifest,
+  sysctlConf,
 } from '../../src/roles/kube-common/render.js';
 import { defaultSpec, hostsOf, type ClusterSpec } from '../../src/spec/index.js';
 
@@ -51,6 +58,10 @@ describe('template environment', () => {
 
   it('values are written as they are (config files, not HTML)', () => {
     expect(renderTemplate('kubernetes/sysctl.conf.njk', { cluster: 'a<b&"c' })).toContain('a<b&"c');
+  });
+
+  it('an indented block tag leaves its indentation out', () => {
+    expect(templateEnv().renderString('  {% if true %}\nx\n  {% endif %}\n', {})).toBe('x\n');
   });
 
   it('block tags leave no blank lines or indentation behind', () => {
@@ -231,5 +242,40 @@ describe('manifests', () => {
       .filter((o) => o?.kind === 'Pod');
     expect(pods.map((p) => p!.spec.nodeName)).toEqual(hostsOf(s, 'kube-worker').map((h) => h.name));
     expect(pods.every((p) => p!.metadata.namespace === 'kcore-smoke')).toBe(true);
+  });
+});
+
+describe('the other node files and add-ons', () => {
+  const s = defaultSpec({ name: 'lab' });
+  it('kube-proxy unit, kernel settings and modules, the Flatcar containerd drop-in, the CNI list, flanneld', () => {
+    expect(kubeProxyUnit(s, worker)).toContain('/opt/bin/kube-proxy');
+    expect(kubeProxyUnit(s, worker, { bin: '/tmp/stub' })).toContain('/tmp/stub/kube-proxy');
+    expect(sysctlConf(s)).toContain('(cluster lab)');
+    expect(sysctlConf(s)).toMatch(/^net\.ipv4\.ip_forward = 1$/m);
+    expect(modulesLoadConf(s)).toContain('(cluster lab)');
+    expect(modulesLoadConf(s)).toMatch(/^br_netfilter$/m);
+    expect(containerdDropIn()).toMatch(/^Environment=CONTAINERD_CONFIG=\/etc\/containerd\/config\.toml$/m);
+    expect((JSON.parse(cniConflist()) as { plugins: Array<{ subnetFile?: string }> }).plugins[0]!.subnetFile).toBe('/run/flannel/subnet.env');
+    const f = flannelUnit(s, worker, { iface: 'eth1' });
+    expect(f).toContain('--iface=eth1');
+    expect(f).toContain('NODE_NAME=kube-worker-01');
+  });
+
+  it('add-on manifests carry their names', () => {
+    expect(corednsManifest(s).name).toBe('coredns');
+    expect(smokeManifest(s).name).toBe('smoke');
+    const d = dashboardManifest();
+    expect(d.name).toBe('dashboard');
+    expect(d.text).toContain('docker.io/kubernetesui/dashboard:v');
+  });
+
+  it('stamping: the header is the first two comment lines wherever they are, empty documents are dropped, long lines stay whole', () => {
+    const long = 'x'.repeat(150);
+    const rendered = `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\ndata:\n  k: ${long}\n---\n# note one\n# note two\n# note three\n---\n`;
+    const m = stampManifest('demo', rendered);
+    expect(m.objects).toEqual([{ apiVersion: 'v1', kind: 'ConfigMap', name: 'a', namespace: undefined }]);
+    expect(m.text).toBe(
+      `# note one\n# note two\n---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\n  annotations:\n    ${MANIFEST_HASH_ANNOTATION}: ${m.sha256}\ndata:\n  k: ${long}\n`,
+    );
   });
 });
