@@ -1,6 +1,9 @@
 // The cluster spec's helpers and messages on the edges the first tests left out: address arithmetic at its
 // bounds, the IP plan of existing machines, the position of every kind of error in kcore.yaml, and the
 // defaults each provider gets. Found by `npm run test:mutation` (src/spec/**).
+import { mkdir, mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import {
   apiServiceIp,
@@ -19,6 +22,7 @@ import {
   hostName,
   hostsOf,
   inRange,
+  loadSpec,
   minorOf,
   nodeMaskFor,
   nthAddress,
@@ -28,6 +32,7 @@ import {
   plannedHosts,
   podPlan,
   renderSpecYaml,
+  saveSpec,
   smallestPodNetworkBits,
   SpecError,
   supportFor,
@@ -465,5 +470,63 @@ describe('defaults per provider', () => {
     expect(validateSpec(s)).toEqual({ errors: [], warnings: [] });
     expect(s).toMatchObject({ apiVersion: 'kcore-wizard/v1', name: 'kcore', provider: 'virtualbox', artifacts: { source: 'official' }, addons: { dns: true, dashboard: false }, kubelet: { allowCgroupV1: false }, machines: [] });
     expect(s.network).toEqual({ prefix: '10.0.0', serviceCidr: '10.3.0.0/24', podCidr: '10.2.0.0/16', dnsIp: '10.3.0.10', domain: 'cluster.local' });
+  });
+});
+
+describe('kcore.yaml on disk and the less common mistakes', () => {
+  const good = renderSpecYaml(defaultSpec());
+  const drop = (text: string, ...sections: string[]) =>
+    sections.reduce((t, k) => t.replace(new RegExp(`^${k}:( .*)?\\n(  .*\\n)*`, 'm'), ''), text);
+
+  it('saveSpec then loadSpec: the same spec, the file named, changed only the first time', async () => {
+    const ws = await mkdtemp(path.join(tmpdir(), 'kcore-spec-m-'));
+    const s = defaultSpec({ name: 'disk' });
+    expect(await saveSpec(ws, s)).toEqual({ file: path.join(ws, 'kcore.yaml'), changed: true });
+    expect(await saveSpec(ws, s)).toEqual({ file: path.join(ws, 'kcore.yaml'), changed: false });
+    expect(await loadSpec(ws)).toEqual({ spec: s, file: path.join(ws, 'kcore.yaml'), warnings: [] });
+  });
+
+  it('no kcore.yaml: say to run init (with the folder unless it is the current one); a folder in its place is named as such', async () => {
+    const ws = await mkdtemp(path.join(tmpdir(), 'kcore-spec-m-'));
+    await expect(loadSpec(ws)).rejects.toMatchObject({
+      name: 'SpecError',
+      problems: [{ field: '', message: `no cluster spec here: run \`kcore-wizard init ${ws}\` first, or pass --dir` }],
+    });
+    await expect(loadSpec('.')).rejects.toMatchObject({ problems: [{ field: '', message: 'no cluster spec here: run `kcore-wizard init ` first, or pass --dir' }] });
+    await mkdir(path.join(ws, 'kcore.yaml'));
+    await expect(loadSpec(ws)).rejects.toMatchObject({
+      name: 'InputFileError',
+      code: 'EISDIR',
+      message: `${path.join(ws, 'kcore.yaml')}: is a folder, not a file: the cluster spec (kcore.yaml) must be a regular file`,
+    });
+  });
+
+  it('a key given twice is a YAML error with its own words', () => {
+    expect(parseError(good.replace('name: kcore', 'name: kcore\nname: other')).problems[0]!.message).toBe('invalid YAML: Map keys must be unique');
+  });
+
+  it('only whole top-level sections left out count as missing sections', () => {
+    // A missing provider (an enum) counts; a wrong value or a missing nested field does not.
+    expect(parseError(drop(good, 'provider', 'artifacts', 'addons')).problems).toHaveLength(1);
+    expect(parseError(drop(good, 'provider', 'artifacts', 'addons')).problems[0]!.message).toMatch(/^3 sections are missing \(provider, artifacts, addons\)/);
+    const wrong = parseError(drop(good, 'artifacts', 'addons').replace('provider: virtualbox', 'provider: 5'));
+    expect(wrong.problems.map((p) => p.field)).toEqual(['provider', 'artifacts', 'addons']);
+    const nested = parseError(drop(good, 'artifacts', 'addons').replace(/^ {2}dnsIp: .*\n/m, ''));
+    expect(nested.problems.map((p) => p.field)).toEqual(['network.dnsIp', 'artifacts', 'addons']);
+  });
+
+  it('the quoting hint is only for a number where text belongs', () => {
+    const at = (from: string, to: string) => parseError(good.replace(from, to)).problems[0]!.message;
+    expect(at('prefix: 10.0.0', 'prefix: true')).toBe('expected text, got boolean true');
+    expect(at('  dns: true', '  dns: 1')).toBe('expected boolean, got number 1');
+  });
+
+  it('machines given to a vagrant provider are kept in the file, so the refusal can point at them; long values stay on one line', () => {
+    const s = defaultSpec();
+    s.machines = [{ name: 'a', address: '192.0.2.1', group: 'etcd', port: 22 }];
+    expect(renderSpecYaml(s)).toMatch(/^machines:\n {2}- name: a$/m);
+    const long = defaultSpec();
+    long.artifacts.source = `/srv/a mirror with a long name/${'sub folder/'.repeat(12)}`;
+    expect(renderSpecYaml(long)).toContain(`  source: ${long.artifacts.source}\n`);
   });
 });
