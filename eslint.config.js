@@ -14,7 +14,7 @@ const uiOnly = {
 };
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', '.work/**', 'coverage/**'] },
+  { ignores: ['dist/**', 'node_modules/**', '.work/**', 'coverage/**', 'reports/**', '.stryker-tmp/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -187,12 +187,13 @@ export interface Manifest {
 /** Stamp every object of a rendered multi-document YAML with the hash of the whole rendering. */
 export function stampManifest(name: string, rendered: string): Manifest {
   const sha = createHash('sha256').update(rendered).digest('hex');
-  const docs = YAML.parseAllDocuments(rendered).filter((d) => d.contents !== null);
   const objects: Manifest['objects'] = [];
   const parts: string[] = [];
-  for (const d of docs) {
+  for (const d of YAML.parseAllDocuments(rendered)) {
     if (d.errors.length) throw new Error(`${name} manifest: ${d.errors[0]!.message}`);
-    const o = d.toJS() as { apiVersion: string; kind: string; metadata: { name: string; namespace?: string; annotations?: Record<string, string> } };
+    // An empty document (`---` after a block a template left out) has null contents, not no contents.
+    const o = d.toJS() as { apiVersion: string; kind: string; metadata: { name: string; namespace?: string; annotations?: Record<string, string> } } | null;
+    if (o === null) continue;
     o.metadata.annotations = { ...(o.metadata.annotations ?? {}), [MANIFEST_HASH_ANNOTATION]: sha };
     objects.push({ apiVersion: o.apiVersion, kind: o.kind, name: o.metadata.name, namespace: o.metadata.namespace });
     parts.push(YAML.stringify(o, { lineWidth: 0 }));
