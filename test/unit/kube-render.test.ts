@@ -221,13 +221,13 @@ describe('kubectl reads every generated kubeconfig; openssl verifies the embedde
     }
   });
 
-  it('kubelet (its own certificate per node), kube-proxy and flanneld (its own, not a node identity): a master talks to itself, workers to the first master', async () => {
+  it('kubelet (its own certificate per node), kube-proxy and flanneld (its own, not a node identity): a master talks to itself, workers (two masters) to their local load balancer', async () => {
     const p = pkiPaths(ws);
     const want: Array<[string, string]> = [
       ['kube-master-01', 'https://10.20.0.111:6443'],
       ['kube-master-02', 'https://10.20.0.112:6443'],
-      ['kube-worker-01', 'https://10.20.0.111:6443'],
-      ['kube-worker-02', 'https://10.20.0.111:6443'],
+      ['kube-worker-01', 'https://127.0.0.1:6444'],
+      ['kube-worker-02', 'https://127.0.0.1:6444'],
     ];
     for (const [name, server] of want) {
       const files = await nodeKubeconfigs(ctxFor(name));
