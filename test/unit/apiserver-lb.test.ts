@@ -21,6 +21,7 @@ import { apiServerUrl, buildKubeconfig, clusterName, nodeApiServerUrl } from '..
 import { API_LB_MANIFEST, apiLbFiles, apiLbTask, HAPROXY_IMAGE, haproxyConfig, haproxyStaticPod, needsApiLb } from '../../src/roles/kube-worker/apiserver-lb.js';
 import { nodeKubeconfigs } from '../../src/roles/kube-worker/index.js';
 import { pkiInput } from '../../src/roles/pki/index.js';
+import { adminKubeconfig } from '../../src/roles/kubectl/index.js';
 import { defaultSpec, hostsOf, plannedHosts, type ClusterSpec } from '../../src/spec/index.js';
 
 const exec = promisify(execFile);
@@ -191,6 +192,20 @@ describe('where each node connects', () => {
       const g = await apiLbTask.gather(ctx);
       expect(apiLbTask.plan!(ctx, g)).toEqual([]);
     }
+  });
+
+  it('one master: the workspace admin kubeconfig is as before (one cluster, one context); two: one more per other master', async () => {
+    const one = specWith(1);
+    const p = pkiPaths(ws[1]!);
+    const cluster = clusterName(one);
+    const before = buildKubeconfig({ cluster, server: 'https://10.30.0.111:6443', ca: await readFile(p.ca.cert), user: `${cluster}-admin`, cert: await readFile(p.admin.cert), key: await readFile(p.admin.key), context: cluster });
+    expect(await adminKubeconfig({ spec: one, pki: p })).toBe(before);
+    const two = YAML.parse(await adminKubeconfig({ spec: specWith(2), pki: pkiPaths(ws[2]!) })) as { contexts: Array<{ name: string }>; clusters: Array<{ name: string; cluster: { server: string } }>; 'current-context': string };
+    expect(two['current-context']).toBe('kcore-lb');
+    expect(two.clusters.map((c) => [c.name, c.cluster.server])).toEqual([
+      ['kcore-lb', 'https://10.30.0.111:6443'],
+      ['kcore-lb-kube-master-02', 'https://10.30.0.112:6443'],
+    ]);
   });
 
   it('one master after two: the static pod left on a worker is planned for removal', async () => {

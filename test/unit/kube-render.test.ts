@@ -247,6 +247,13 @@ describe('kubectl reads every generated kubeconfig; openssl verifies the embedde
     await writeFile(file, content);
     const v = await kubectlView(file);
     expect(v['current-context']).toBe('kcore-demo');
+    // Two masters: a second context reaches kube-master-02 (same CA, same admin user) while master-01 is down.
+    const ctx2 = v.contexts.find((c) => c.name === 'kcore-demo-kube-master-02')!;
+    expect(ctx2.context).toEqual({ cluster: 'kcore-demo-kube-master-02', user: 'kcore-demo-admin' });
+    const c2 = v.clusters.find((c) => c.name === 'kcore-demo-kube-master-02')!;
+    expect(c2.cluster.server).toBe('https://10.20.0.112:6443');
+    expect(b64(c2.cluster['certificate-authority-data'])).toBe(await readFile(p.ca.cert, 'utf8'));
+    expect(v.contexts.map((c) => c.name)).toEqual(['kcore-demo', 'kcore-demo-kube-master-02']);
     expect(kubeconfigProblem(v, { spec }, await readFile(p.ca.cert, 'utf8'), await readFile(p.admin.cert, 'utf8'))).toBeNull();
     expect(kubeconfigProblem(v, { spec }, await readFile(p.ca.cert, 'utf8'), await readFile(p.scheduler.cert, 'utf8'))).toMatch(/not the workspace admin certificate/);
   });
