@@ -15,10 +15,10 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import YAML from 'yaml';
 import type { Facts } from '../../src/engine/facts.js';
-import type { HostInfo, RunContext, TaskContext } from '../../src/engine/task.js';
+import { TaskFailure, type HostInfo, type RunContext, type TaskContext } from '../../src/engine/task.js';
 import { ensurePki, pkiPaths } from '../../src/pki/index.js';
 import { apiServerUrl, buildKubeconfig, clusterName, nodeApiServerUrl } from '../../src/roles/kube-common/index.js';
-import { API_LB_MANIFEST, apiLbFiles, apiLbTask, HAPROXY_IMAGE, haproxyConfig, haproxyStaticPod, needsApiLb } from '../../src/roles/kube-worker/apiserver-lb.js';
+import { API_LB_MANIFEST, apiLbFiles, apiLbSmokeTest, apiLbTask, HAPROXY_IMAGE, haproxyConfig, haproxyStaticPod, needsApiLb } from '../../src/roles/kube-worker/apiserver-lb.js';
 import { nodeKubeconfigs } from '../../src/roles/kube-worker/index.js';
 import { pkiInput } from '../../src/roles/pki/index.js';
 import { adminKubeconfig } from '../../src/roles/kubectl/index.js';
@@ -218,5 +218,32 @@ describe('where each node connects', () => {
     const r = await exec('openssl', ['x509', '-noout', '-ext', 'subjectAltName', '-in', pkiPaths(ws[2]!).apiserver.cert]);
     expect(r.stdout).toMatch(/IP Address:127\.0\.0\.1\b/);
     expect(r.stdout).toMatch(/DNS:localhost\b/);
+  });
+});
+
+describe('the smoke test', () => {
+  it('asks /readyz through 127.0.0.1:6444 and from every master, with the node\'s own kubelet credentials; names what does not answer', async () => {
+    const spec = specWith(2);
+    const seen: string[] = [];
+    const conn = {
+      exec: async (cmd: string) => {
+        seen.push(cmd);
+        return cmd.includes('10.30.0.112') ? { exitCode: 1, stdout: '', stderr: 'The connection to the server 10.30.0.112:6443 was refused' } : { exitCode: 0, stdout: 'ok\n', stderr: '' };
+      },
+    };
+    const ctx = ctxFor(spec, ws[2]!, 'kube-worker-01', conn);
+    expect(apiLbSmokeTest.skip!(ctx)).toBeUndefined();
+    const err = await apiLbSmokeTest.gather(ctx).then(() => null, (e: unknown) => e);
+    expect(err).toBeInstanceOf(TaskFailure);
+    expect((err as Error).message.split('\n')[0]).toBe('from kube-worker-01: https://10.30.0.112:6443/readyz: The connection to the server 10.30.0.112:6443 was refused');
+    expect(seen).toEqual(
+      ['https://127.0.0.1:6444', 'https://10.30.0.111:6443', 'https://10.30.0.112:6443'].map((s) => `/opt/bin/kubectl --kubeconfig=/etc/kubernetes/kubelet.kubeconfig --server=${s} --request-timeout=5s get --raw /readyz`),
+    );
+    // All answer: it passes.
+    const fine = ctxFor(spec, ws[2]!, 'kube-worker-02', { exec: async () => ({ exitCode: 0, stdout: 'ok\n', stderr: '' }) });
+    await expect(apiLbSmokeTest.gather(fine)).resolves.toBeUndefined();
+    // Masters and one-master clusters have no load balancer: skipped, saying why.
+    expect(apiLbSmokeTest.skip!(ctxFor(spec, ws[2]!, 'kube-master-01'))).toMatch(/no load balancer/);
+    expect(apiLbSmokeTest.skip!(ctxFor(specWith(1), ws[1]!, 'kube-worker-01'))).toMatch(/^one master/);
   });
 });

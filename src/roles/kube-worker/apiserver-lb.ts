@@ -16,11 +16,11 @@
  */
 import { createHash } from 'node:crypto';
 import { fileDiff, parseStat, statScript, type FileSpec } from '../../engine/ops.js';
-import { task, type TaskContext } from '../../engine/task.js';
+import { smokeTest, task, TaskFailure, type TaskContext } from '../../engine/task.js';
 import { renderTemplate } from '../../render/env.js';
 import { hostsOf } from '../../spec/hosts.js';
 import type { ClusterSpec } from '../../spec/schema.js';
-import { API_LB_DIR, API_LB_HOST, API_LB_PORT, MANIFESTS_DIR, readPki, type NodeRef } from '../kube-common/index.js';
+import { API_LB_DIR, API_LB_HOST, API_LB_PORT, apiServerUrl, KUBELET_KUBECONFIG, kubectl, lastLine, MANIFESTS_DIR, readPki, type NodeRef } from '../kube-common/index.js';
 
 /**
  * haproxy 3.2 (LTS), Alpine: tag and the digest of its multi-platform index, as the official image
@@ -117,3 +117,24 @@ export const apiLbTask = task<LbGathered>({
     }
   },
 });
+
+/**
+ * Smoke test (workers, more than one master): /readyz through 127.0.0.1:6444 and from every master
+ * directly, so a master the load balancer cannot reach is named before it is needed.
+ */
+export const apiLbSmokeTest = smokeTest(
+  'API load balancer: /readyz through 127.0.0.1:6444 and from every master',
+  async (ctx) => {
+    const { spec } = ctx.run;
+    const servers = [`https://${API_LB_HOST}:${API_LB_PORT}`, ...hostsOf(spec, 'kube-master').map((m) => apiServerUrl(spec, m.ip))];
+    const problems: string[] = [];
+    for (const s of servers) {
+      // The node's own kubelet credentials (a worker has no admin kubeconfig); /readyz is open to any authenticated user.
+      const r = await ctx.conn.exec(kubectl('get --raw /readyz', { kubeconfig: KUBELET_KUBECONFIG, server: s, timeout: '5s' }), { sudo: true, signal: ctx.signal });
+      if (r.exitCode !== 0 || r.stdout.trim() !== 'ok') problems.push(`${s}/readyz: ${lastLine(r.stderr) || lastLine(r.stdout) || `exit ${r.exitCode}`}`);
+    }
+    if (problems.length)
+      throw new TaskFailure(`from ${ctx.host.name}: ${problems.join('; ')}`, `the load balancer is a static pod: crictl ps --name haproxy and journalctl -u kubelet on ${ctx.host.name}; each master: kcore-wizard test --tags kube-master`);
+  },
+  { skip: (ctx) => (needsApiLb(ctx.run.spec, ctx.host) ? undefined : 'one master: no load balancer (or a master: it uses its own API server)') },
+);

@@ -16,7 +16,7 @@ import { blocked, smokeTest, task, TaskFailure, type Role, type TaskContext } fr
 import { cidrContains, parseCidr } from '../../spec/ip.js';
 import { FLANNEL_USER } from '../../pki/catalog.js';
 import type { RoleServices } from '../index.js';
-import { apiLbTask } from './apiserver-lb.js';
+import { apiLbSmokeTest, apiLbTask } from './apiserver-lb.js';
 import {
   binariesTask,
   BIN_DIR,
@@ -332,6 +332,7 @@ export const kubeWorkerRole: Role = {
       const tainted = me.taints.some((t) => t.key === 'node-role.kubernetes.io/control-plane' && t.effect === 'NoSchedule');
       if (isMaster(ctx) !== tainted) throw new TaskFailure(`${ctx.host.name} is ${tainted ? '' : 'not '}tainted control-plane:NoSchedule`, 'masters register with the taint (registerWithTaints), workers without');
     }),
+    apiLbSmokeTest,
     smokeTest('flannel: leased a subnet inside the pod network', async (ctx) => {
       const b = await ctx.conn.readFile(FLANNEL_SUBNET_FILE, { sudo: true, signal: ctx.signal });
       const m = b && /^FLANNEL_SUBNET=([\d.]+)\/\d+$/m.exec(b.toString());
