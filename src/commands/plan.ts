@@ -1,4 +1,6 @@
 /** `kcore-wizard plan`: a dry run — per host, what converge would change. Nothing is changed. */
+import { haSummary } from '../spec/ha.js';
+import { loadSpec } from '../spec/index.js';
 import type { CommandDef } from './args.js';
 import { exitCode, runFromFlags, runOptions } from './run-common.js';
 
@@ -8,7 +10,7 @@ export const planCommand: CommandDef = {
   usage: 'kcore-wizard plan [DIR] [--tags …] [--limit …]',
   options: runOptions,
   async run(ctx) {
-    const { summary, events } = await runFromFlags(ctx, { dryRun: true });
+    const { summary, events, workspace } = await runFromFlags(ctx, { dryRun: true });
     if (ctx.values.output !== 'json') {
       const perHost = new Map<string, string[]>();
       for (const e of events)
@@ -20,6 +22,9 @@ export const planCommand: CommandDef = {
         ctx.stdout.write(`   ${host}: ${changes.length} change${changes.length === 1 ? '' : 's'}\n`);
         for (const c of changes) ctx.stdout.write(`     - ${c}\n`);
       }
+      // What the chosen sizes survive: masters and etcd quorum are separate answers.
+      ctx.stdout.write('\n== high availability\n');
+      for (const l of haSummary((await loadSpec(workspace)).spec)) ctx.stdout.write(`   ${l}\n`);
     }
     return exitCode(summary);
   },

@@ -311,7 +311,8 @@ export async function runRoles(opts: RunOptions): Promise<RunSummary> {
     const serves = role.serves;
     if (role.local && serves && !selected.some((h) => serves.includes(h.group))) continue;
     const mine: HostInfo[] = role.local ? [localHostInfo(run)] : role.hosts(run).filter((h) => selectedNames.has(h.name));
-    const targets = mine.filter((h) => !stopped.has(h.name));
+    const alive = mine.filter((h) => !stopped.has(h.name));
+    const targets = role.firstAvailable ? alive.slice(0, 1) : alive;
     if (mine.length > 0 && targets.length === 0)
       emit({ type: 'log', at: now(), level: 'warn', message: `${role.name}: not run: ${mine.map((h) => `${h.name} failed (in ${failedIn.get(h.name) ?? 'an earlier role'})`).join(', ')}` });
     if (targets.length === 0 || tasks.length === 0) continue;

@@ -135,6 +135,8 @@ export interface Role {
    * naming those hosts. A needed role that ran on no host in this run (--limit, --tags) is not checked.
    */
   needs?: string[];
+  /** Run on one host only: the first of `hosts` still in the run (not failed or unreachable, inside --limit). */
+  firstAvailable?: boolean;
   tasks: Task<never>[] | Task<any>[]; // eslint-disable-line @typescript-eslint/no-explicit-any
 }
 

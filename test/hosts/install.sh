@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the test suite needs (real test hosts, vagrant-lxc, etcd, Ruby,
 # Ansible, tmux), without starting any of their services on this machine: a policy-rc.d that exits
-# 101 is in place during the install (openssh-server would otherwise start an sshd on port 22 and
-# lxc its own NAT bridge). Idempotent, and quick when everything is already there.
+# 101 is in place during the install (openssh-server would otherwise start an sshd on port 22,
+# lxc its own NAT bridge and haproxy its default service). Idempotent, and quick when everything is already there.
 # Then builds (once, cached) the Debian rootfs that systemd test machines boot from.
 set -euo pipefail
 
@@ -13,6 +13,7 @@ PACKAGES=(
   etcd-server etcd-client                                   # etcd binaries for the local artifact mirror
   ruby ansible-core tmux openssl ca-certificates curl       # Vagrantfile/inventory checks, terminal test
   qemu-utils                                                # qemu-img: the libvirt box packaging test
+  haproxy                                                   # haproxy -c and the API load balancer failover test
 )
 
 [ "$(id -u)" -eq 0 ] || { echo "install.sh: run as root (it installs Debian packages)" >&2; exit 1; }

@@ -221,13 +221,13 @@ describe('kubectl reads every generated kubeconfig; openssl verifies the embedde
     }
   });
 
-  it('kubelet (its own certificate per node), kube-proxy and flanneld (its own, not a node identity): a master talks to itself, workers to the first master', async () => {
+  it('kubelet (its own certificate per node), kube-proxy and flanneld (its own, not a node identity): a master talks to itself, workers (two masters) to their local load balancer', async () => {
     const p = pkiPaths(ws);
     const want: Array<[string, string]> = [
       ['kube-master-01', 'https://10.20.0.111:6443'],
       ['kube-master-02', 'https://10.20.0.112:6443'],
-      ['kube-worker-01', 'https://10.20.0.111:6443'],
-      ['kube-worker-02', 'https://10.20.0.111:6443'],
+      ['kube-worker-01', 'https://127.0.0.1:6444'],
+      ['kube-worker-02', 'https://127.0.0.1:6444'],
     ];
     for (const [name, server] of want) {
       const files = await nodeKubeconfigs(ctxFor(name));
@@ -247,6 +247,13 @@ describe('kubectl reads every generated kubeconfig; openssl verifies the embedde
     await writeFile(file, content);
     const v = await kubectlView(file);
     expect(v['current-context']).toBe('kcore-demo');
+    // Two masters: a second context reaches kube-master-02 (same CA, same admin user) while master-01 is down.
+    const ctx2 = v.contexts.find((c) => c.name === 'kcore-demo-kube-master-02')!;
+    expect(ctx2.context).toEqual({ cluster: 'kcore-demo-kube-master-02', user: 'kcore-demo-admin' });
+    const c2 = v.clusters.find((c) => c.name === 'kcore-demo-kube-master-02')!;
+    expect(c2.cluster.server).toBe('https://10.20.0.112:6443');
+    expect(b64(c2.cluster['certificate-authority-data'])).toBe(await readFile(p.ca.cert, 'utf8'));
+    expect(v.contexts.map((c) => c.name)).toEqual(['kcore-demo', 'kcore-demo-kube-master-02']);
     expect(kubeconfigProblem(v, { spec }, await readFile(p.ca.cert, 'utf8'), await readFile(p.admin.cert, 'utf8'))).toBeNull();
     expect(kubeconfigProblem(v, { spec }, await readFile(p.ca.cert, 'utf8'), await readFile(p.scheduler.cert, 'utf8'))).toMatch(/not the workspace admin certificate/);
   });

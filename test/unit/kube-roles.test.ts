@@ -82,6 +82,7 @@ describe('role wiring', () => {
     expect(kubeMasterRole.hosts(run).map((h) => h.name)).toEqual(['kube-master-01']);
     expect(kubeWorkerRole.hosts(run).map((h) => h.name)).toEqual(['kube-master-01', 'kube-worker-01', 'kube-worker-02']);
     expect(addonsRole.hosts(run).map((h) => h.name)).toEqual(['kube-master-01']);
+    expect(addonsRole.firstAvailable).toBe(true);
     expect(kubectlRole.local).toBe(true);
   });
   it('nothing talks to the API server before /readyz: the gate comes before the controller manager, and first in add-ons', () => {

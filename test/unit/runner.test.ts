@@ -125,6 +125,28 @@ describe('runner', () => {
     expect(r.events.at(-1)).toMatchObject({ type: 'run-end', status: 'failed' });
   });
 
+  it('a firstAvailable role runs on the first of its hosts still in the run (add-ons from master-02 when master-01 is down)', async () => {
+    const ran: string[] = [];
+    const probe: Role = { name: 'probe', hosts: (run) => run.hosts, tasks: [task({ name: 'probe', gather: async () => undefined })] };
+    const one: Role = {
+      name: 'one',
+      hosts: (run) => run.hosts,
+      firstAvailable: true,
+      tasks: [task({ name: 'one task', gather: async (c) => void ran.push(c.host.name) })],
+    };
+    await runRoles({ roles: [probe, one], run: ctx(), connector: connector(), emit: () => undefined });
+    expect(ran).toEqual(['etcd-01']);
+    ran.length = 0;
+    // etcd-01 unreachable in the first role: the next of the list takes over.
+    const s = await runRoles({ roles: [probe, one], run: ctx(), connector: connector(['etcd-01']), emit: () => undefined });
+    expect(ran).toEqual(['kube-master-01']);
+    expect(s.failedHosts).toEqual(['etcd-01']);
+    ran.length = 0;
+    // --limit still applies: the first host inside it.
+    await runRoles({ roles: [probe, one], run: ctx(), connector: connector(), emit: () => undefined, limit: ['kube-worker-02'] });
+    expect(ran).toEqual(['kube-worker-02']);
+  });
+
   it('verify runs after a change only (not on a dry run); a failed verify fails the task and stops the host', async () => {
     const calls: string[] = [];
     const role: Role = {

@@ -1,5 +1,5 @@
 /**
- * addons: run from the first master with its kubectl and the admin kubeconfig (the control machine may
+ * addons: run from the first master that is still in the run (not failed or unreachable) with its kubectl and the admin kubeconfig (the control machine may
  * have no kubectl; the masters do). Before anything: /readyz answers, then every node of the spec is
  * registered and Ready (bounded waits). Nodes get their role labels (kubelets may not set
  * node-role.kubernetes.io/* themselves under NodeRestriction). CoreDNS (Deployment, Service at the
@@ -161,7 +161,9 @@ const workers = (ctx: TaskContext) => hostsOf(ctx.run.spec, 'kube-worker').map((
 
 export const addonsRole: Role = {
   name: 'addons',
-  hosts: (run) => run.hostsOf('kube-master').slice(0, 1),
+  // The first master still in the run: with master-01 down, the add-ons are applied from master-02.
+  hosts: (run) => run.hostsOf('kube-master'),
+  firstAvailable: true,
   // An API server to talk to and nodes to run on: skipped at once (no waits) when they all failed.
   needs: ['kube-master', 'kube-worker'],
   tasks: [

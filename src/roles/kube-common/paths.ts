@@ -12,6 +12,10 @@ export const FLANNEL_DIR = '/etc/kube-flannel';
 export const FLANNEL_NET_CONF = `${FLANNEL_DIR}/net-conf.json`;
 export const FLANNEL_SUBNET_FILE = '/run/flannel/subnet.env';
 export const SYSTEMD_DIR = '/etc/systemd/system';
+/** The local API load balancer on workers when there is more than one master (src/roles/kube-worker/apiserver-lb.ts). */
+export const API_LB_HOST = '127.0.0.1';
+export const API_LB_PORT = 6444;
+export const API_LB_DIR = `${K8S_DIR}/haproxy`;
 
 export const ADMIN_KUBECONFIG = `${K8S_DIR}/admin.kubeconfig`;
 export const KUBELET_KUBECONFIG = `${K8S_DIR}/kubelet.kubeconfig`;

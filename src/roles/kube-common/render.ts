@@ -11,6 +11,8 @@ import { podPlan } from '../../spec/pods.js';
 import type { ClusterSpec } from '../../spec/schema.js';
 import { FLATCAR_CONTAINERD_CONFIG, flatcarCarried, type FlatcarContainerdSettings } from './flatcar-containerd.js';
 import {
+  API_LB_HOST,
+  API_LB_PORT,
   BIN_DIR,
   CNI_BIN,
   CNI_CONF,
@@ -47,6 +49,15 @@ export function apiServerUrl(spec: ClusterSpec, ip?: string): string {
   const first = hostsOf(spec, 'kube-master')[0];
   if (!ip && !first) throw new Error('the spec has no kube-master host');
   return `https://${ip ?? first!.ip}:6443`;
+}
+
+/**
+ * Where a node's kubelet, kube-proxy and flanneld connect: a master to its own API server; a worker to
+ * the only master, or, with more than one, to its local load balancer in front of all of them.
+ */
+export function nodeApiServerUrl(spec: ClusterSpec, host: Pick<NodeRef, 'ip' | 'group'>): string {
+  if (host.group === 'kube-master') return apiServerUrl(spec, host.ip);
+  return hostsOf(spec, 'kube-master').length > 1 ? `https://${API_LB_HOST}:${API_LB_PORT}` : apiServerUrl(spec);
 }
 
 export function etcdServers(spec: ClusterSpec): string {

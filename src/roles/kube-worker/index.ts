@@ -16,8 +16,8 @@ import { blocked, smokeTest, task, TaskFailure, type Role, type TaskContext } fr
 import { cidrContains, parseCidr } from '../../spec/ip.js';
 import { FLANNEL_USER } from '../../pki/catalog.js';
 import type { RoleServices } from '../index.js';
+import { apiLbSmokeTest, apiLbTask } from './apiserver-lb.js';
 import {
-  apiServerUrl,
   binariesTask,
   BIN_DIR,
   buildKubeconfig,
@@ -51,6 +51,7 @@ import {
   kubeProxyUnit,
   MANIFESTS_DIR,
   modulesLoadConf,
+  nodeApiServerUrl,
   nodeBinaries,
   nodesProblem,
   NODES_READY_TIMEOUT_MS,
@@ -98,8 +99,8 @@ export function runningContainerdVersion(ctx: TaskContext): { version: string; s
 
 const isMaster = (ctx: TaskContext) => ctx.host.group === 'kube-master';
 
-/** Masters' node components use their own API server; workers the first master's. */
-export const nodeServer = (ctx: TaskContext) => apiServerUrl(ctx.run.spec, isMaster(ctx) ? ctx.host.ip : undefined);
+/** Masters' node components use their own API server; workers the only master, or their local load balancer (apiserver-lb.ts). */
+export const nodeServer = (ctx: TaskContext) => nodeApiServerUrl(ctx.run.spec, ctx.host);
 
 async function certificates(ctx: TaskContext): Promise<FileSpec[]> {
   const p = ctx.run.pki;
@@ -246,6 +247,7 @@ export const kubeWorkerRole: Role = {
       { path: `${SYSTEMD_DIR}/containerd.service.d`, mode: 0o755 },
     ]),
     filesTask('node certificates', certificates),
+    apiLbTask,
     filesTask('node kubeconfigs', nodeKubeconfigs),
     filesTask('node configuration (kubelet, kube-proxy, containerd, CNI, flannel, kernel)', nodeConfigFiles),
     filesTask('node units', nodeUnits),
@@ -330,6 +332,7 @@ export const kubeWorkerRole: Role = {
       const tainted = me.taints.some((t) => t.key === 'node-role.kubernetes.io/control-plane' && t.effect === 'NoSchedule');
       if (isMaster(ctx) !== tainted) throw new TaskFailure(`${ctx.host.name} is ${tainted ? '' : 'not '}tainted control-plane:NoSchedule`, 'masters register with the taint (registerWithTaints), workers without');
     }),
+    apiLbSmokeTest,
     smokeTest('flannel: leased a subnet inside the pod network', async (ctx) => {
       const b = await ctx.conn.readFile(FLANNEL_SUBNET_FILE, { sudo: true, signal: ctx.signal });
       const m = b && /^FLANNEL_SUBNET=([\d.]+)\/\d+$/m.exec(b.toString());

@@ -1,7 +1,7 @@
 /**
  * kubectl (control machine, like the pki role): the admin kubeconfig in the workspace (`<ws>/kubeconfig`,
  * 0600): cluster `kcore-<name>`, server https://<first master>:6443, the admin certificate and key
- * embedded. `kcore-wizard kubeconfig [--merge]` hands it to the user.
+ * embedded; with more than one master also a cluster and context `kcore-<name>-<master>` per other master. `kcore-wizard kubeconfig [--merge]` hands it to the user.
  * Smoke tests (tag `test`): kubectl (when installed here) reads it and finds the server and the
  * certificates; the API server answers this machine with it.
  */
@@ -10,7 +10,9 @@ import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { execa } from 'execa';
 import { smokeTest, task, TaskFailure, type Role, type RunContext } from '../../engine/task.js';
-import { apiServerUrl, buildKubeconfig, clusterName, parseKubeconfig, readPki } from '../kube-common/index.js';
+import YAML from 'yaml';
+import { hostsOf } from '../../spec/hosts.js';
+import { apiServerUrl, buildKubeconfig, clusterName, kubeconfigDoc, parseKubeconfig, readPki } from '../kube-common/index.js';
 import { writeFileAtomic } from '../../util/fs.js';
 
 export const KUBECONFIG_FILE = 'kubeconfig';
@@ -21,7 +23,7 @@ export const adminKubeconfigPath = (workspace: string) => path.join(workspace, K
 export async function adminKubeconfig(run: Pick<RunContext, 'spec' | 'pki'> & Partial<Pick<RunContext, 'workspace' | 'dryRun'>>): Promise<string> {
   const ctx = { run: { workspace: '', dryRun: false, ...run } as RunContext };
   const cluster = clusterName(run.spec);
-  return buildKubeconfig({
+  const input = {
     cluster,
     server: apiServerUrl(run.spec),
     ca: await readPki(ctx, run.pki.ca.cert),
@@ -29,7 +31,17 @@ export async function adminKubeconfig(run: Pick<RunContext, 'spec' | 'pki'> & Pa
     cert: await readPki(ctx, run.pki.admin.cert),
     key: await readPki(ctx, run.pki.admin.key),
     context: cluster,
-  });
+  };
+  const others = hostsOf(run.spec, 'kube-master').slice(1);
+  if (!others.length) return buildKubeconfig(input);
+  // More than one master: one more cluster and context per other master (same CA, same user), so
+  // `kubectl --context <cluster>-kube-master-02` works while the first master is down.
+  const doc = kubeconfigDoc(input);
+  for (const m of others) {
+    doc.clusters.push({ name: `${cluster}-${m.name}`, cluster: { ...doc.clusters[0]!.cluster, server: apiServerUrl(run.spec, m.ip) } });
+    doc.contexts.push({ name: `${cluster}-${m.name}`, context: { cluster: `${cluster}-${m.name}`, user: input.user } });
+  }
+  return YAML.stringify(doc, { lineWidth: 0 });
 }
 
 /** A kubeconfig holds a private key: written atomically, mode 0600, by the project's one atomic writer. */
