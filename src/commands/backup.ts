@@ -1,10 +1,9 @@
 /** `kcore-wizard backup`: an etcd snapshot from a healthy member into the workspace's backups/ folder. */
 import { workspacePool } from '../engine/converge.js';
 import { resolveHosts } from '../engine/inventory.js';
-import { TaskFailure } from '../engine/task.js';
 import { backupEtcd } from '../roles/etcd/backup.js';
 import { loadSpec } from '../spec/load.js';
-import { isSshError } from '../ssh/errors.js';
+import { commandFailed } from './failure.js';
 import { outputFormat, stringFlag, type CommandDef } from './args.js';
 import { displayPath, resolveWorkspace, workspaceOptions } from './workspace.js';
 
@@ -40,11 +39,7 @@ export const backupCommand: CommandDef = {
       }
       return 0;
     } catch (e) {
-      if (ctx.signal.aborted) return 130;
-      if (!(e instanceof TaskFailure) && !isSshError(e)) throw e;
-      if (json) ctx.stdout.write(JSON.stringify({ type: 'error', exitCode: 1, message: e.message }) + '\n');
-      else ctx.stderr.write(`kcore-wizard: backup failed: ${e.message}\n`);
-      return 1;
+      return commandFailed(ctx, json, 'backup', e);
     } finally {
       await pool.closeAll();
     }

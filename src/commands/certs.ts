@@ -4,12 +4,11 @@
  * kept), then roll them out one host at a time: upload, restart that host's affected units, wait
  * healthy (the roles' own verify steps), next host, the smoke tests at the end.
  */
-import { createInterface } from 'node:readline/promises';
 import { ensurePki, formatCertificateTable, listCertificates } from '../pki/index.js';
 import { pkiInput } from '../roles/pki/index.js';
-import { UsageError } from '../spec/errors.js';
 import { loadSpec } from '../spec/load.js';
 import { outputFormat, type CommandContext, type CommandDef } from './args.js';
+import { confirmAction } from './confirm.js';
 import { rollingConverge, runOptions } from './run-common.js';
 import { resolveWorkspace } from './workspace.js';
 
@@ -57,15 +56,9 @@ async function renew(ctx: CommandContext): Promise<number> {
   const workspace = resolveWorkspace(ctx);
   const { spec } = await loadSpec(workspace);
   const what = `reissue every leaf certificate of cluster "${spec.name}" (CAs kept) and restart the units that use them, one host at a time`;
-  if (!ctx.values.yes) {
-    if (!(ctx.stdin.isTTY && ctx.stdout.isTTY)) throw new UsageError(`certs renew would ${what}: pass --yes to confirm (no terminal to ask on)`);
-    const rl = createInterface({ input: ctx.stdin as NodeJS.ReadStream, output: ctx.stdout as NodeJS.WriteStream });
-    const answer = await rl.question(`This will ${what}. Continue? [y/N] `);
-    rl.close();
-    if (!/^y(es)?$/i.test(answer.trim())) {
-      ctx.stderr.write('kcore-wizard: nothing renewed\n');
-      return 1;
-    }
+  if (!(await confirmAction(ctx, 'certs renew', what))) {
+    ctx.stderr.write('kcore-wizard: nothing renewed\n');
+    return 1;
   }
   const r = await ensurePki(workspace, pkiInput(spec), { renewLeaves: true });
   if (outputFormat(ctx.values) !== 'json') ctx.stdout.write(`reissued ${r.changed.length} certificates (CAs kept); rolling them out one host at a time\n`);

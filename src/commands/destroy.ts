@@ -12,10 +12,9 @@
  */
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
-import { createInterface } from 'node:readline/promises';
 import { fanOut, type EngineEvent, type EventSink } from '../engine/events.js';
 import { createJsonRenderer, createPlainRenderer } from '../output/plain.js';
-import { UsageError } from '../spec/errors.js';
+import { confirmAction } from './confirm.js';
 import { plannedHosts } from '../spec/hosts.js';
 import { loadSpec } from '../spec/load.js';
 import type { ClusterSpec } from '../spec/schema.js';
@@ -151,16 +150,9 @@ export const destroyCommand: CommandDef = {
     const what = none
       ? `forget cluster "${spec.name}" in ${displayPath(ctx, workspace)} (no machine of it is up: no .vagrant/ nor ssh.config)${ctx.values.purge ? ', and purge pki/, logs and generated files' : ''}`
       : `${spec.provider === 'existing' ? 'forget' : 'destroy'} the ${n} machine${n === 1 ? '' : 's'} of cluster "${spec.name}" in ${displayPath(ctx, workspace)}${ctx.values.purge ? ', and purge pki/, logs and generated files' : ''}`;
-    if (!ctx.values.yes) {
-      if (!(ctx.stdin.isTTY && ctx.stdout.isTTY))
-        throw new UsageError(`destroy would ${what}: pass --yes to confirm (no terminal to ask on)`);
-      const rl = createInterface({ input: ctx.stdin as NodeJS.ReadStream, output: ctx.stdout as NodeJS.WriteStream });
-      const answer = await rl.question(`This will ${what}. Continue? [y/N] `);
-      rl.close();
-      if (!/^y(es)?$/i.test(answer.trim())) {
-        ctx.stderr.write('kcore-wizard: nothing destroyed\n');
-        return 1;
-      }
+    if (!(await confirmAction(ctx, 'destroy', what))) {
+      ctx.stderr.write('kcore-wizard: nothing destroyed\n');
+      return 1;
     }
     const write = (s: string) => void ctx.stdout.write(s);
     const events: EngineEvent[] = [];

@@ -1,16 +1,15 @@
 /** `kcore-wizard restore --from FILE`: the whole etcd cluster back to a snapshot taken by `backup`. */
 import { open, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { createInterface } from 'node:readline/promises';
 import { workspacePool } from '../engine/converge.js';
 import { resolveHosts } from '../engine/inventory.js';
-import { TaskFailure } from '../engine/task.js';
 import { looksLikeSnapshot, restoreEtcd } from '../roles/etcd/backup.js';
 import { UsageError } from '../spec/errors.js';
 import { hostsOf } from '../spec/hosts.js';
 import { loadSpec } from '../spec/load.js';
-import { isSshError } from '../ssh/errors.js';
-import { outputFormat, stringFlag, type CommandContext, type CommandDef } from './args.js';
+import { commandFailed } from './failure.js';
+import { outputFormat, stringFlag, type CommandDef } from './args.js';
+import { confirmAction } from './confirm.js';
 import { displayPath, resolveWorkspace, workspaceOptions } from './workspace.js';
 
 export const restoreCommand: CommandDef = {
@@ -43,7 +42,7 @@ export const restoreCommand: CommandDef = {
     const hosts = await resolveHosts(workspace, spec, { sshConfig: stringFlag(ctx.values, 'ssh-config') });
     const members = hostsOf(spec, 'etcd').map((h) => h.name);
     const what = `restore etcd of cluster "${spec.name}" (${members.join(', ')}) from ${displayPath(ctx, file)}: every write made after that snapshot is lost`;
-    if (!(await confirm(ctx, what))) {
+    if (!(await confirmAction(ctx, 'restore', what))) {
       ctx.stderr.write('kcore-wizard: nothing restored\n');
       return 1;
     }
@@ -67,11 +66,7 @@ export const restoreCommand: CommandDef = {
         );
       return 0;
     } catch (e) {
-      if (ctx.signal.aborted) return 130;
-      if (!(e instanceof TaskFailure) && !isSshError(e)) throw e;
-      if (json) ctx.stdout.write(JSON.stringify({ type: 'error', exitCode: 1, message: e.message }) + '\n');
-      else ctx.stderr.write(`kcore-wizard: restore failed: ${e.message}\n`);
-      return 1;
+      return commandFailed(ctx, json, 'restore', e);
     } finally {
       await pool.closeAll();
     }
@@ -102,13 +97,4 @@ async function readSnapshot(file: string, given: string): Promise<Buffer> {
   if (!looksLikeSnapshot(data))
     throw new UsageError(`--from ${given}: is not an etcd snapshot (no bbolt database header); give a file written by kcore-wizard backup or etcdctl snapshot save`);
   return data;
-}
-
-async function confirm(ctx: CommandContext, what: string): Promise<boolean> {
-  if (ctx.values.yes) return true;
-  if (!(ctx.stdin.isTTY && ctx.stdout.isTTY)) throw new UsageError(`restore would ${what}: pass --yes to confirm (no terminal to ask on)`);
-  const rl = createInterface({ input: ctx.stdin as NodeJS.ReadStream, output: ctx.stdout as NodeJS.WriteStream });
-  const answer = await rl.question(`This will ${what}. Continue? [y/N] `);
-  rl.close();
-  return /^y(es)?$/i.test(answer.trim());
 }

@@ -3,10 +3,10 @@
  * etcd member at a time, each restarted on its new binaries, healthy again and passing its smoke tests
  * (put/get needs quorum) before the next; stops at the first member that does not come back healthy.
  */
-import { createInterface } from 'node:readline/promises';
 import { UsageError } from '../spec/errors.js';
 import { checkSpec, loadSpec, saveSpec } from '../spec/load.js';
 import { outputFormat, stringFlag, type CommandDef } from './args.js';
+import { confirmAction } from './confirm.js';
 import { rollingConverge, runFromFlags, runOptions } from './run-common.js';
 import { resolveWorkspace } from './workspace.js';
 
@@ -68,19 +68,17 @@ export const upgradeCommand: CommandDef = {
       if (!json) ctx.stdout.write(`upgrade not started: the plan fails (above); kcore.yaml is back on etcd ${from}\n`);
       return 1;
     }
-    if (!ctx.values.yes) {
-      if (!(ctx.stdin.isTTY && ctx.stdout.isTTY)) {
-        await saveSpec(workspace, spec);
-        throw new UsageError(`upgrade would restart every etcd member on ${to}, one at a time: pass --yes to confirm (no terminal to ask on); kcore.yaml is unchanged`);
-      }
-      const rl = createInterface({ input: ctx.stdin as NodeJS.ReadStream, output: ctx.stdout as NodeJS.WriteStream });
-      const answer = await rl.question(`Upgrade etcd ${from} → ${to}, one member at a time? [y/N] `);
-      rl.close();
-      if (!/^y(es)?$/i.test(answer.trim())) {
-        await saveSpec(workspace, spec);
-        ctx.stderr.write(`kcore-wizard: nothing upgraded; kcore.yaml is back on etcd ${from}\n`);
-        return 1;
-      }
+    let yes: boolean;
+    try {
+      yes = await confirmAction(ctx, 'upgrade', `restart every etcd member on ${to}, one at a time`, { question: `Upgrade etcd ${from} → ${to}, one member at a time? [y/N] `, offTerminal: '; kcore.yaml is unchanged' });
+    } catch (e) {
+      await saveSpec(workspace, spec);
+      throw e;
+    }
+    if (!yes) {
+      await saveSpec(workspace, spec);
+      ctx.stderr.write(`kcore-wizard: nothing upgraded; kcore.yaml is back on etcd ${from}\n`);
+      return 1;
     }
     return rollingConverge({ ...ctx, values: { ...ctx.values, limit: limitOr(ctx, 'etcd')!.join(',') } }, { tags: ['etcd'], what: `upgrade etcd ${from} → ${to}` });
   },

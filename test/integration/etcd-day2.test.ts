@@ -11,29 +11,20 @@ import { readdir, stat, writeFile } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { canRunHosts, startSystemdHosts, type TestHosts } from '../hosts/index.js';
-import { layoutHosts, specForHosts, workspaceFor } from '../support/cluster.js';
-import { addDebianEtcd, buildLocalEtcdMirror, type Mirror } from '../support/mirror.js';
+import type { TestHosts } from '../hosts/index.js';
+import { addDebianEtcd, type Mirror } from '../support/mirror.js';
+import { ETCD_HOSTS, startEtcdTestCluster } from '../support/etcd-cluster.js';
 import { readFile } from 'node:fs/promises';
 import { runCli } from '../support/cli.js';
 
-const LAYOUT = { etcd: 3, 'kube-master': 1, 'kube-worker': 1 };
-const ETCD = layoutHosts(LAYOUT).filter((h) => h.group === 'etcd');
+const ETCD = ETCD_HOSTS;
 
 let hosts: TestHosts;
 let mirror: Mirror;
 let ws: string;
 
 beforeAll(async () => {
-  const can = await canRunHosts();
-  if (!can.ok) throw new Error(`real test hosts cannot run here: ${can.reason}`);
-  mirror = await buildLocalEtcdMirror();
-  hosts = await startSystemdHosts({ count: ETCD.length, names: ETCD.map((h) => h.name), ips: ETCD.map((h) => h.octet) });
-  const spec = specForHosts(hosts, LAYOUT, (s) => {
-    s.versions.etcd = mirror.etcdVersion;
-    s.artifacts.source = mirror.dir;
-  });
-  ws = await workspaceFor(spec);
+  ({ hosts, mirror, ws } = await startEtcdTestCluster());
   const r = await runCli(['converge', '--limit', 'etcd', '--skip-tags', 'test', '--dir', ws]);
   if (r.code !== 0) throw new Error(`converge failed:\n${r.stdout}\n${r.stderr}`);
 });

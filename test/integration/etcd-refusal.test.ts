@@ -7,14 +7,12 @@
 // ETCD_CLIENT_CERT_AUTH=false and an empty ETCD_TRUSTED_CA_FILE (etcd-io/etcd server/embed/config.go reads
 // both from the environment through its flags: --client-cert-auth, --trusted-ca-file).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { canRunHosts, startSystemdHosts, type TestHosts } from '../hosts/index.js';
-import { layoutHosts, specForHosts, workspaceFor } from '../support/cluster.js';
-import { buildLocalEtcdMirror } from '../support/mirror.js';
+import type { TestHosts } from '../hosts/index.js';
+import { ETCD_HOSTS, startEtcdTestCluster } from '../support/etcd-cluster.js';
 import { runCli } from '../support/cli.js';
 import { refusalProbe, refusalProblem } from '../../src/roles/etcd/index.js';
 
-const LAYOUT = { etcd: 3, 'kube-master': 1, 'kube-worker': 1 };
-const ETCD = layoutHosts(LAYOUT).filter((h) => h.group === 'etcd');
+const ETCD = ETCD_HOSTS;
 const NAME = 'etcd: a client without a certificate is refused';
 const OFF = '/etc/systemd/system/etcd.service.d/99-test-no-client-auth.conf';
 
@@ -22,15 +20,7 @@ let hosts: TestHosts;
 let ws: string;
 
 beforeAll(async () => {
-  const can = await canRunHosts();
-  if (!can.ok) throw new Error(`real test hosts cannot run here: ${can.reason}`);
-  const mirror = await buildLocalEtcdMirror();
-  hosts = await startSystemdHosts({ count: ETCD.length, names: ETCD.map((h) => h.name), ips: ETCD.map((h) => h.octet) });
-  const spec = specForHosts(hosts, LAYOUT, (s) => {
-    s.versions.etcd = mirror.etcdVersion;
-    s.artifacts.source = mirror.dir;
-  });
-  ws = await workspaceFor(spec);
+  ({ hosts, ws } = await startEtcdTestCluster());
   const r = await runCli(['converge', '--limit', 'etcd', '--quiet', '--dir', ws]);
   if (r.code !== 0) console.log(r.stdout, r.stderr);
   expect(r.code).toBe(0);
