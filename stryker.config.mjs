@@ -1,4 +1,4 @@
-// Mutation testing of the unit tests: `npm run test:mutation` (see docs/testing.md).
+// Mutation testing of the unit tests: `npm run test:mutation` (see the README, "Mutation testing").
 // Not part of `npm test` or .ci/run: a full run takes tens of minutes on 2 cores; the incremental file makes
 // later runs test only the mutants whose code or covering tests changed.
 /** @type {import('@stryker-mutator/api/core').PartialStrykerOptions} */
