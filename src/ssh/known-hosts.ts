@@ -2,8 +2,9 @@
 // Reads plain, `[host]:port`, wildcard/negated and hashed (`|1|salt|hmac`) entries; writes atomically.
 
 import { createHash, createHmac, randomBytes } from 'node:crypto';
-import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
-import { dirname, basename, join } from 'node:path';
+import { mkdir, readFile } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { writeFileAtomic } from '../util/fs.js';
 
 export interface KnownHostEntry {
   /** 1-based line number in the file. */
@@ -195,28 +196,10 @@ export class KnownHosts {
     });
   }
 
+  /** Private (0600), fsynced, through the project's one atomic writer; the caller holds the lock. */
   private async write(lines: string[]): Promise<void> {
-    const dir = dirname(this.path);
-    await mkdir(dir, { recursive: true });
-    const tmp = join(dir, `.${basename(this.path)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
-    const body = lines.length > 0 ? lines.join('\n') + '\n' : '';
-    const fh = await open(tmp, 'wx', 0o600);
-    try {
-      await fh.writeFile(body, 'utf8');
-      await fh.chmod(0o600); // private, like ~/.ssh/known_hosts kept by a careful user; the umask must not widen it
-      await fh.sync();
-    } catch (e) {
-      await fh.close();
-      await rm(tmp, { force: true });
-      throw e;
-    }
-    await fh.close();
-    try {
-      await rename(tmp, this.path);
-    } catch (e) {
-      await rm(tmp, { force: true });
-      throw e;
-    }
+    await mkdir(dirname(this.path), { recursive: true });
+    await writeFileAtomic(this.path, lines.length > 0 ? lines.join('\n') + '\n' : '', 0o600, { sync: true });
   }
 }
 
