@@ -1,4 +1,5 @@
-// Lint rules that keep the architecture visible: React and Ink belong to src/ui and the command entry points only.
+// Lint rules that keep the architecture visible: React and Ink belong to src/ui and the command entry points
+// only, and the generic engine imports no role, command, UI or workspace run.
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
@@ -28,6 +29,22 @@ export default tseslint.config(
     // The UI, the command entry points and the UI tests may import React and Ink.
     files: ['src/ui/**', 'src/commands/**', 'src/cli.ts', 'test/ui/**', 'test/integration/**/*.tsx'],
     rules: { 'no-restricted-imports': 'off' },
+  },
+  {
+    // The generic engine knows no role, no command and no UI: roles depend on it, never the other way.
+    files: ['src/engine/**'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          ...uiOnly,
+          patterns: [
+            ...uiOnly.patterns,
+            { group: ['../roles/*', '../commands/*', '../ui/*', '../converge/*', '../health/*'], message: 'src/engine is generic: the roles, commands, UI and the workspace run (src/converge) build on it, not the other way.' },
+          ],
+        },
+      ],
+    },
   },
   {
     files: ['**/*.js'],

@@ -7,7 +7,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { filesTask, directoryTask } from '../src/engine/ops.js';
-import { runConverge } from '../src/engine/converge.js';
+import { runConverge } from '../src/converge/run.js';
 import type { Role } from '../src/engine/task.js';
 import { bootstrapRole } from '../src/roles/bootstrap/index.js';
 import { ROLES } from '../src/roles/index.js';

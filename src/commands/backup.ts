@@ -1,6 +1,6 @@
 /** `kcore-wizard backup`: an etcd snapshot from a healthy member into the workspace's backups/ folder. */
-import { workspacePool } from '../engine/converge.js';
-import { resolveHosts } from '../engine/inventory.js';
+import { workspacePool } from '../converge/run.js';
+import { resolveHosts } from '../converge/inventory.js';
 import { backupEtcd } from '../roles/etcd/backup.js';
 import { loadSpec } from '../spec/load.js';
 import { commandFailed } from './failure.js';

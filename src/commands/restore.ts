@@ -1,8 +1,8 @@
 /** `kcore-wizard restore --from FILE`: the whole etcd cluster back to a snapshot taken by `backup`. */
 import { open, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { workspacePool } from '../engine/converge.js';
-import { resolveHosts } from '../engine/inventory.js';
+import { workspacePool } from '../converge/run.js';
+import { resolveHosts } from '../converge/inventory.js';
 import { looksLikeSnapshot, restoreEtcd } from '../roles/etcd/backup.js';
 import { UsageError } from '../spec/errors.js';
 import { hostsOf } from '../spec/hosts.js';

@@ -6,7 +6,7 @@ import { plannedHosts } from '../spec/hosts.js';
 import { UsageError } from '../spec/errors.js';
 import { ROLES } from '../roles/index.js';
 import type { Role, Task } from '../engine/task.js';
-import { runConverge, type RunSummary } from '../engine/converge.js';
+import { runConverge, type RunSummary } from '../converge/run.js';
 import { fanOut, type EngineEvent, type EventSink } from '../engine/events.js';
 import { createJsonRenderer, createPlainRenderer } from '../output/plain.js';
 import { outputFormat, stringFlag, type CommandContext, type OptionSpec } from './args.js';

@@ -10,7 +10,7 @@
  */
 import path from 'node:path';
 import { createInterface } from 'node:readline/promises';
-import { runConverge, type RunSummary } from '../engine/converge.js';
+import { runConverge, type RunSummary } from '../converge/run.js';
 import { fanOut, type EngineEvent, type EventSink, type Phase } from '../engine/events.js';
 import { recordSmokeResults } from '../health/smoke.js';
 import { createJsonRenderer, createPlainRenderer } from '../output/plain.js';

@@ -6,9 +6,9 @@
  * (`sshEffects`), so tests drive the same controller with fakes.
  */
 import path from 'node:path';
-import { KNOWN_HOSTS_FILE, runConverge, type RunSummary } from '../engine/converge.js';
+import { KNOWN_HOSTS_FILE, runConverge, type RunSummary } from '../converge/run.js';
 import type { EngineEvent } from '../engine/events.js';
-import { resolveHosts } from '../engine/inventory.js';
+import { resolveHosts } from '../converge/inventory.js';
 import { limitHosts } from '../engine/runner.js';
 import type { HostInfo } from '../engine/task.js';
 import { UsageError } from '../spec/errors.js';

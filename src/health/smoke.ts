@@ -5,7 +5,7 @@
  */
 import { mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { LOG_DIR } from '../engine/converge.js';
+import { LOG_DIR } from '../converge/run.js';
 import type { EngineEvent, TaskStatus } from '../engine/events.js';
 import { writeFileAtomic } from '../util/fs.js';
 

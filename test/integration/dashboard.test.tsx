@@ -15,7 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { canRunHosts, startSystemdHosts, type TestHosts } from '../hosts/index.js';
 import { layoutHosts, specForHosts, workspaceFor } from '../support/cluster.js';
 import { buildLocalEtcdMirror } from '../support/mirror.js';
-import { runConverge } from '../../src/engine/converge.js';
+import { runConverge } from '../../src/converge/run.js';
 import { openDashboard, type DashboardController } from '../../src/health/actions.js';
 import type { HealthReport } from '../../src/health/report.js';
 import { dashboardElement } from '../../src/ui/dashboard/run.js';

@@ -5,7 +5,7 @@ import { readFile, readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { canRunHosts, startSshHosts, type TestHosts } from '../hosts/index.js';
-import { runConverge } from '../../src/engine/converge.js';
+import { runConverge } from '../../src/converge/run.js';
 import type { EngineEvent } from '../../src/engine/events.js';
 import { directoryTask, filesTask } from '../../src/engine/ops.js';
 import { smokeProbe, task, TaskFailure, type Role } from '../../src/engine/task.js';

@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { canRunHosts, startSshHosts, type TestHosts } from '../hosts/index.js';
 import { layoutHosts, specForHosts, workspaceFor } from '../support/cluster.js';
 import { buildLocalEtcdMirror, type Mirror } from '../support/mirror.js';
-import { runConverge } from '../../src/engine/converge.js';
+import { runConverge } from '../../src/converge/run.js';
 import type { EngineEvent } from '../../src/engine/events.js';
 import type { Role } from '../../src/engine/task.js';
 import { bootstrapRole } from '../../src/roles/bootstrap/index.js';

@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { canRunHosts, startSystemdHosts, type TestHosts } from '../hosts/index.js';
 import { SshPool, type HostTarget, type SshError } from '../../src/ssh/index.js';
-import { runConverge } from '../../src/engine/converge.js';
+import { runConverge } from '../../src/converge/run.js';
 import type { EngineEvent } from '../../src/engine/events.js';
 import { task, type Role } from '../../src/engine/task.js';
 import { layoutHosts, specForHosts, workspaceFor } from '../support/cluster.js';

@@ -5,7 +5,7 @@
 import { rmSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { canRunHosts, startSshHosts, type TestHosts } from '../hosts/index.js';
-import { runConverge } from '../../src/engine/converge.js';
+import { runConverge } from '../../src/converge/run.js';
 import type { EngineEvent } from '../../src/engine/events.js';
 import { task, type Role } from '../../src/engine/task.js';
 import { layoutHosts, specForHosts, workspaceFor } from '../support/cluster.js';

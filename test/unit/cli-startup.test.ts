@@ -72,11 +72,11 @@ describe('start-up', () => {
     expect(wizard.packages).toEqual(expect.arrayContaining(['ink', 'react']));
     const converge = staticGraph('src/commands/converge.ts');
     expect(converge.packages).toContain('ssh2');
-    expect(converge.files).toContain('src/engine/converge.ts');
+    expect(converge.files).toContain('src/converge/run.ts');
     // `import type` is erased; `import { type X }` is not (verbatimModuleSyntax keeps `import {} from`).
     expect(staticGraph('test/unit/fixtures/type-only-import.ts')).toEqual({ files: ['test/unit/fixtures/type-only-import.ts'], packages: [] });
     const inline = staticGraph('test/unit/fixtures/inline-type-import.ts');
-    expect(inline.files).toContain('src/engine/converge.ts');
+    expect(inline.files).toContain('src/converge/run.ts');
     expect(inline.packages).toContain('ssh2');
   }, 60_000);
 

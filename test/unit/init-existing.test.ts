@@ -1,13 +1,13 @@
 /**
  * `init --provider existing`: a workspace for machines kcore-wizard does not create. The spec lists
  * one machine per planned host (placeholder addresses), loads and renders, and init says what to fill
- * in before `up`. The engine reaches provider-existing machines from that list (src/engine/inventory.ts).
+ * in before `up`. The engine reaches provider-existing machines from that list (src/converge/inventory.ts).
  */
 import { mkdtemp, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { resolveHosts } from '../../src/engine/inventory.js';
+import { resolveHosts } from '../../src/converge/inventory.js';
 import { loadSpec } from '../../src/spec/load.js';
 import { plannedMachines } from '../../src/commands/init.js';
 import { defaultSpec } from '../../src/spec/defaults.js';

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadSshConfig, parseSshConfig } from '../../src/ssh/ssh-config.js';
-import { resolveHosts } from '../../src/engine/inventory.js';
+import { resolveHosts } from '../../src/converge/inventory.js';
 import { defaultSpec } from '../../src/spec/defaults.js';
 
 describe('loadSshConfig', () => {

@@ -9,11 +9,11 @@ import { UsageError } from '../spec/errors.js';
 import { pkiPaths } from '../pki/paths.js';
 import { SshPool } from '../ssh/pool.js';
 import { ROLES } from '../roles/index.js';
-import { createArtifactStore } from './artifacts.js';
-import type { EventSink } from './events.js';
+import { createArtifactStore } from '../engine/artifacts.js';
+import type { EventSink } from '../engine/events.js';
 import { resolveHosts } from './inventory.js';
-import { limitHosts, runRoles, type RunSummary } from './runner.js';
-import type { Role, RunContext } from './task.js';
+import { limitHosts, runRoles, type RunSummary } from '../engine/runner.js';
+import type { Role, RunContext } from '../engine/task.js';
 
 export const KNOWN_HOSTS_FILE = 'known_hosts';
 export const LOG_DIR = path.join('.kcore', 'logs');

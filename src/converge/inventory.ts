@@ -8,7 +8,7 @@ import type { ClusterSpec } from '../spec/schema.js';
 import { UsageError } from '../spec/errors.js';
 import { loadSshConfig } from '../ssh/ssh-config.js';
 import { InputFileError } from '../util/fs.js';
-import type { HostInfo } from './task.js';
+import type { HostInfo } from '../engine/task.js';
 
 export const SSH_CONFIG_FILE = 'ssh.config';
 
