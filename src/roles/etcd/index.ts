@@ -11,7 +11,7 @@ import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { ARTIFACTS } from '../../engine/artifacts.js';
 import { directoryTask, filesTask, serviceTask, systemUserTask, waitFor, type FileSpec } from '../../engine/ops.js';
-import { smokeProbe, smokeTest, TaskFailure, type Probe, type ProbeOutput, type Role, type RunContext, type TaskContext } from '../../engine/task.js';
+import { smokeProbe, TaskFailure, type Probe, type ProbeOutput, type Role, type RunContext, type TaskContext } from '../../engine/task.js';
 import { renderTemplate } from '../../render/env.js';
 import { hostsOf } from '../../spec/hosts.js';
 import { shellQuote } from '../../ssh/quote.js';
@@ -250,11 +250,14 @@ export const etcdRole: Role = {
         },
       };
     }),
-    smokeTest('etcd: a client without a certificate is refused', async (ctx) => {
-      const r = await ctx.conn.exec(refusalProbe(ctx.host.ip), { signal: ctx.signal });
-      const problem = refusalProblem(r, ctx.host);
-      if (problem === 'answered') throw new TaskFailure(`etcd on ${ctx.host.name} answered a client without a certificate: client-certificate auth is off`, 'check ETCD_CLIENT_CERT_AUTH=true in the drop-in and restart etcd');
-      if (problem) throw new TaskFailure(problem, `start it: sudo systemctl start etcd (on ${ctx.host.name}); see journalctl -u etcd`);
-    }),
+    // Batched with the other probes: a no-op etcd role is one round trip per host.
+    smokeProbe('etcd: a client without a certificate is refused', (ctx) => ({
+      script: refusalProbe(ctx.host.ip),
+      parse(r) {
+        const problem = refusalProblem(r, ctx.host);
+        if (problem === 'answered') throw new TaskFailure(`etcd on ${ctx.host.name} answered a client without a certificate: client-certificate auth is off`, 'check ETCD_CLIENT_CERT_AUTH=true in the drop-in and restart etcd');
+        if (problem) throw new TaskFailure(problem, `start it: sudo systemctl start etcd (on ${ctx.host.name}); see journalctl -u etcd`);
+      },
+    })),
   ],
 };
