@@ -12,14 +12,19 @@ import type { HostInfo } from '../engine/task.js';
 
 export const SSH_CONFIG_FILE = 'ssh.config';
 
-export async function resolveHosts(workspace: string, spec: ClusterSpec, opts: { sshConfig?: string } = {}): Promise<HostInfo[]> {
+/**
+ * `limit` (--limit: host or group names): a host outside it need not be in ssh.config; it keeps its
+ * planned address as a target that no role of this run connects to (roles still see its name and IP).
+ */
+export async function resolveHosts(workspace: string, spec: ClusterSpec, opts: { sshConfig?: string; limit?: string[] } = {}): Promise<HostInfo[]> {
   const planned = plannedHosts(spec);
   if (spec.provider === 'existing' && !opts.sshConfig) {
     const identityFile = spec.ssh.identityFile ? path.resolve(workspace, spec.ssh.identityFile) : undefined;
     return planned.map((h) => ({ ...h, target: { name: h.name, host: h.sshAddress, port: h.sshPort, user: spec.ssh.user, identityFile } }));
   }
   const file = opts.sshConfig ?? path.join(workspace, SSH_CONFIG_FILE);
-  const targets = await loadSshConfig(file, { names: planned.map((h) => h.name), configDir: path.dirname(file), defaultUser: spec.ssh.user }).then(
+  const selected = (h: (typeof planned)[number]) => !opts.limit?.length || opts.limit.includes(h.name) || opts.limit.includes(h.group);
+  const targets = await loadSshConfig(file, { names: planned.filter(selected).map((h) => h.name), configDir: path.dirname(file), defaultUser: spec.ssh.user }).then(
     (r) => r.targets,
     (e: unknown) => {
       if (e instanceof InputFileError && e.code === 'ENOENT')
@@ -29,6 +34,7 @@ export async function resolveHosts(workspace: string, spec: ClusterSpec, opts: {
   );
   return planned.map((h) => {
     const t = targets.find((x) => x.name === h.name);
+    if (!t && !selected(h)) return { ...h, target: { name: h.name, host: h.sshAddress, port: h.sshPort, user: spec.ssh.user } };
     if (!t) throw new UsageError(`${h.name} is not in ${file}: run \`kcore-wizard up\` to start it and refresh ssh.config`);
     return { ...h, target: t };
   });

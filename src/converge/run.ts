@@ -77,7 +77,7 @@ export function workspacePool(workspace: string, opts: { emit: EventSink; accept
 
 export async function runConverge(opts: ConvergeOptions): Promise<RunSummary> {
   const { workspace, spec, emit } = opts;
-  const hosts = await resolveHosts(workspace, spec, { sshConfig: opts.sshConfig });
+  const hosts = await resolveHosts(workspace, spec, { sshConfig: opts.sshConfig, limit: opts.limit });
   const { unknown } = limitHosts(hosts, opts.limit);
   if (unknown.length)
     throw new UsageError(`--limit ${unknown.join(',')}: no such host or group (hosts: ${hosts.map((h) => h.name).join(', ')}; groups: etcd, kube-master, kube-worker)`);

@@ -29,4 +29,15 @@ describe('loadSshConfig', () => {
     await writeFile(file, 'Host a\n  HostName 10.0.0.5\n  Port abc\n');
     await expect(loadSshConfig(file, { names: ['a'] })).rejects.toThrow(`${file}: host "a" has an invalid Port "abc"`);
   });
+
+  it('with --limit, a host outside it need not be in ssh.config; a selected one must be', async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'kcore-sshcfg-'));
+    const spec = defaultSpec({});
+    await writeFile(path.join(dir, 'ssh.config'), 'Host etcd-01\n  HostName 127.0.0.1\n  Port 2200\n');
+    const file = path.join(dir, 'ssh.config');
+    await expect(resolveHosts(dir, spec)).rejects.toThrow(`${file} has no \`Host\` entry for kube-master-01, kube-worker-01, kube-worker-02: run \`kcore-wizard up\``);
+    const hosts = await resolveHosts(dir, spec, { limit: ['etcd'] });
+    expect(hosts.map((h) => `${h.name} ${h.target.host}:${h.target.port}`)).toEqual(['etcd-01 127.0.0.1:2200', 'kube-master-01 10.0.0.111:22', 'kube-worker-01 10.0.0.121:22', 'kube-worker-02 10.0.0.122:22']);
+    await expect(resolveHosts(dir, spec, { limit: ['etcd-01', 'kube-worker-02'] })).rejects.toThrow(`${file} has no \`Host\` entry for kube-worker-02:`);
+  });
 });
