@@ -4,11 +4,12 @@ import { useMemo } from 'react';
 import { renderWorkspace } from '../../../render/workspace.js';
 import { plannedHosts, totals } from '../../../spec/hosts.js';
 import type { ClusterSpec } from '../../../spec/schema.js';
-import { clip, formatMb, wrapIndented } from '../../format.js';
+import { clip, formatMb, wrapIndented, wrapText } from '../../format.js';
 import { LineView, LinesBox, seg, type Line } from '../../dashboard/lines.js';
 import type { PreflightCheck } from '../actions.js';
 import { useWizard } from '../context.js';
 import { validateDraft } from '../validate.js';
+import { draftHaLines } from './Sizing.js';
 
 const ROLES: Record<string, string> = {
   etcd: 'etcd · cluster store',
@@ -37,7 +38,8 @@ export function failedCheckLines(checks: PreflightCheck[], width: number): Line[
 /**
  * Everything to check before creating, as one list of lines that ↑↓ scrolls when it is taller than
  * the screen: what is wrong first (every failed preflight check with its fix, the spec's problems),
- * then the files, the cluster and every machine. The last row says what enter does.
+ * then the files, the cluster, every machine and what failover the counts give (the lines `plan`
+ * prints, whole). The last row says what enter does.
  */
 export function ReviewStep({ width, height }: { width: number; height: number }) {
   const draft = useWizard((s) => s.draft);
@@ -76,6 +78,9 @@ export function ReviewStep({ width, height }: { width: number; height: number })
   lines.push([seg(`  ${'NAME'.padEnd(nameW)}${'IP'.padEnd(15)}${'MEMORY'.padEnd(9)}${'CPUS'.padEnd(6)}ROLE`, 'muted')]);
   for (const h of hosts)
     lines.push([seg('  '), seg(h.name.padEnd(nameW), undefined, true), seg(`${h.ip.padEnd(15)}${formatMb(h.memory).padEnd(9)}${String(h.cpus).padEnd(6)}`), seg(ROLES[h.group] ?? h.group, 'muted')]);
+  const ha = draftHaLines(draft, problems.errors);
+  if (ha.length) lines.push([]);
+  ha.forEach((l, i) => wrapText(l, inner - 11).forEach((r, j) => lines.push([i === 0 && j === 0 ? label('Failover') : seg(''.padEnd(11)), seg(r)])));
   // The last row is the action; one more says where the list is when it does not fit.
   const fits = lines.length <= height - 1;
   const rows = Math.max(1, fits ? height - 1 : height - 2);

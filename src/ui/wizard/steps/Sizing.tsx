@@ -1,11 +1,13 @@
 /**
  * Step 3: how many machines per group and how big. Number fields (↑↓ or +/- change, digits type),
- * the spec's own validation messages inline, and a live total against this machine's memory and CPUs.
+ * the spec's own validation messages inline, what high availability the counts give (the lines `plan`
+ * prints, fitted to the rows left), and a live total against this machine's memory and CPUs.
  */
 import { Box, Text } from 'ink';
-import { GROUPS } from '../../../spec/schema.js';
+import { haSummary } from '../../../spec/ha.js';
+import { GROUPS, type ClusterSpec } from '../../../spec/schema.js';
 import { totals } from '../../../spec/hosts.js';
-import { clip, formatMb } from '../../format.js';
+import { clip, formatMb, wrapText } from '../../format.js';
 import { useTheme } from '../../theme.js';
 import { useWizard, useWizardContext } from '../context.js';
 import { GROUP_HINT, GROUP_LABEL, SIZE_FIELDS, SIZE_KEYS, type SizeKey } from '../fields.js';
@@ -30,6 +32,44 @@ function Bar({ used, total, width }: { used: number; total: number; width: numbe
   );
 }
 
+/** The rows every sizing screen draws besides the high availability lines (see SizingStep). */
+const FIXED_ROWS = 16;
+
+/**
+ * The high availability lines (haSummary) for the draft, or none while a count the answer depends on
+ * is refused (its error is on the screen already).
+ */
+export function draftHaLines(draft: ClusterSpec, errors: Record<string, string>): string[] {
+  const counted = (g: 'etcd' | 'kube-master') => draft.groups[g].count >= 1 && errors[`groups.${g}.count`] === undefined;
+  return counted('etcd') && counted('kube-master') ? haSummary(draft) : [];
+}
+
+/**
+ * Fit the high availability lines into `rows` rows of `width` cells, indented by 2: every line whole
+ * when they fit; otherwise each line on one row, cut at the end (the review shows them whole), the
+ * most telling first: API, etcd, together, then kubectl's contexts; then lines are widened back to whole
+ * in that order while the rows allow.
+ */
+export function haRows(lines: string[], width: number, rows: number): string[] {
+  const room = Math.max(1, width - 2);
+  const whole = lines.map((l) => wrapText(l, room).map((r) => `  ${r}`));
+  if (whole.reduce((n, w) => n + w.length, 0) <= rows) return whole.flat();
+  const rank = (l: string) => (l.startsWith('kubectl:') ? 1 : 0);
+  const order = lines.map((_, i) => i).sort((a, b) => rank(lines[a]!) - rank(lines[b]!) || a - b);
+  const kept = new Set(order.slice(0, Math.max(0, rows)));
+  const shown = new Map([...kept].map((i) => [i, [`  ${clip(lines[i]!, room)}`]]));
+  let used = kept.size;
+  for (const i of order) {
+    if (!kept.has(i)) continue;
+    const extra = whole[i]!.length - 1;
+    if (used + extra <= rows) {
+      shown.set(i, whole[i]!);
+      used += extra;
+    }
+  }
+  return lines.flatMap((_, i) => shown.get(i) ?? []);
+}
+
 export function SizingStep({ width, height }: { width: number; height: number }) {
   const t = useTheme();
   const { host } = useWizardContext();
@@ -45,6 +85,8 @@ export function SizingStep({ width, height }: { width: number; height: number })
   const memNote = ` ${Math.round(memRatio * 100)}%${memRatio > 1 ? ' — more than this machine has' : memRatio > 0.8 ? ' — tight: leave room for the host' : ''}`;
   // The bar gives way to its note: both on one line.
   const barW = Math.max(10, Math.min(40, inner - 6 - memNote.length));
+  // What failover the counts give, in the rows the rest leaves (3 at 24 rows), updated with them.
+  const ha = haRows(draftHaLines(draft, problems.errors), inner, height - FIXED_ROWS);
   return (
     <Box flexDirection="column" width={width} height={height} paddingX={1} overflow="hidden">
       <Text bold>How many machines, and how big?</Text>
@@ -95,6 +137,11 @@ export function SizingStep({ width, height }: { width: number; height: number })
         {'  '}
         {GROUP_LABEL[focused.group]}: {GROUP_HINT[focused.group]}
       </Text>
+      {ha.map((r, i) => (
+        <Text key={`ha${i}`} wrap="truncate-end">
+          {r}
+        </Text>
+      ))}
       <Text> </Text>
       <Box width={inner}>
         <Text wrap="truncate-end">
