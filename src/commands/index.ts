@@ -30,12 +30,12 @@ export const commands: CommandEntry[] = [
   { name: 'dashboard', summary: 'Watch a running cluster: host health every 2 s, keys to rerun smoke tests (--once for scripts)', load: async () => (await import('./dashboard.js')).dashboardCommand },
   { name: 'backup', summary: "Take an etcd snapshot from a healthy member into the workspace's backups/ folder (0600), checked.", load: async () => (await import('./backup.js')).backupCommand },
   { name: 'restore', summary: 'Restore the whole etcd cluster from a snapshot (backups/etcd-….db); old data dirs are kept aside.', load: async () => (await import('./restore.js')).restoreCommand },
+  { name: 'upgrade', summary: 'Upgrade etcd one member at a time, each healthy again before the next; stops at the first that is not.', load: async () => (await import('./upgrade.js')).upgradeCommand },
   {
     name: 'destroy',
     summary: 'Destroy the machines (vagrant destroy) and forget them: ssh.config, known_hosts entries, the lxc bridge.',
     load: async () => (await import('./destroy.js')).destroyCommand,
   },
-  { name: 'upgrade', summary: 'Upgrade etcd one member at a time, each healthy again before the next; stops at the first that is not.', load: async () => (await import('./upgrade.js')).upgradeCommand },
   { name: 'pki', summary: 'List every certificate of the cluster: subject, SANs, expiry and why it exists.', load: async () => (await import('./pki.js')).pkiCommand },
   {
     name: 'certs',
