@@ -1,0 +1,385 @@
+// The runner's pure logic with an in-memory connector, aimed at what test/unit/runner.test.ts left
+// unguarded (found by `npm run test:mutation`): tag selection with several tags, --limit by group, how SSH
+// errors are classified, connect failures, the local pseudo-host, cancellation, event payloads, the host
+// state ranking, the parallelism cap and durations. The same runner is proven on real hosts in
+// test/integration/engine.test.ts.
+import { describe, expect, it } from 'vitest';
+import { LOCAL_HOST, limitHosts, runRoles, taskSelected } from '../../src/engine/runner.js';
+import type { EngineEvent } from '../../src/engine/events.js';
+import { Blocked, task, smokeTest, TaskFailure, type HostInfo, type Role, type RunContext, type Task } from '../../src/engine/task.js';
+import { ArtifactError } from '../../src/engine/artifacts.js';
+import type { HostConnection } from '../../src/ssh/types.js';
+import { SshError, type SshErrorKind } from '../../src/ssh/errors.js';
+import { defaultSpec, plannedHosts } from '../../src/spec/index.js';
+import { pkiPaths } from '../../src/pki/paths.js';
+import { createArtifactStore } from '../../src/engine/artifacts.js';
+
+const spec = defaultSpec();
+const hosts: HostInfo[] = plannedHosts(spec).map((h) => ({ ...h, target: { name: h.name, host: h.ip, port: 22, user: 'core' } }));
+const names = hosts.map((h) => h.name);
+
+function ctx(opts: { dryRun?: boolean; signal?: AbortSignal } = {}): RunContext {
+  return {
+    spec,
+    workspace: '/nonexistent',
+    hosts,
+    pki: pkiPaths('/nonexistent'),
+    artifacts: createArtifactStore('/nonexistent', 'official'),
+    dryRun: opts.dryRun ?? false,
+    signal: opts.signal ?? new AbortController().signal,
+    facts: new Map(),
+    hostsOf: (g) => hosts.filter((h) => h.group === g),
+  };
+}
+
+const conn = (name: string): HostConnection => ({ target: { name, host: name, port: 22, user: 'core' } }) as HostConnection;
+const connector = (fail: Record<string, unknown> = {}) => ({
+  connection: async (t: { name: string }) => {
+    if (t.name in fail) throw fail[t.name];
+    return conn(t.name);
+  },
+});
+const sshError = (kind: SshErrorKind, message: string, hint?: string) => new SshError({ kind, host: 'h', message, ...(hint ? { hint } : {}) });
+
+function record() {
+  const events: EngineEvent[] = [];
+  return {
+    events,
+    emit: (e: EngineEvent) => void events.push(e),
+    of: <T extends EngineEvent['type']>(type: T) => events.filter((e): e is Extract<EngineEvent, { type: T }> => e.type === type),
+  };
+}
+
+const role = (name: string, tasks: Task<never>[] | Task<any>[], extra: Partial<Role> = {}): Role => ({ name, hosts: (run) => run.hosts, tasks, ...extra }); // eslint-disable-line @typescript-eslint/no-explicit-any
+const okTask = (name: string, tags?: string[]) => task({ name, ...(tags ? { tags } : {}), gather: async () => undefined });
+const changeTask = (name: string, onHosts?: string[]) =>
+  task({ name, gather: async (c) => c.host.name, plan: (_c, h) => (!onHosts || onHosts.includes(h) ? [`change ${h}`] : []), apply: async () => undefined });
+const throwing = (name: string, e: unknown, on?: string) =>
+  task({
+    name,
+    gather: async (c) => {
+      if (!on || c.host.name === on) throw e;
+    },
+  });
+
+describe('taskSelected with several tags', () => {
+  it('--tags selects a task carrying any one of them; --skip-tags drops a task carrying any one', () => {
+    expect(taskSelected({ tags: ['config', 'certs'] }, 'etcd', ['certs'])).toBe(true);
+    expect(taskSelected({ tags: ['certs'] }, 'etcd', ['nope', 'certs'])).toBe(true);
+    expect(taskSelected({ tags: ['certs'] }, 'etcd', ['nope', 'other'])).toBe(false);
+    expect(taskSelected({ tags: ['certs'] }, 'etcd', undefined, ['nope', 'certs'])).toBe(false);
+    expect(taskSelected({ tags: ['certs'] }, 'etcd', undefined, ['nope', 'other'])).toBe(true);
+    expect(taskSelected({ tags: ['certs'] }, 'etcd', ['certs'], ['etcd'])).toBe(false);
+  });
+
+  it('an empty --tags selects everything; a task without tags still has its role name', () => {
+    expect(taskSelected({ tags: ['certs'] }, 'etcd', [])).toBe(true);
+    expect(taskSelected({ tags: ['certs'] }, 'etcd', [], [])).toBe(true);
+    expect(taskSelected({}, 'etcd', ['etcd'])).toBe(true);
+    expect(taskSelected({}, 'etcd', ['certs'])).toBe(false);
+    expect(taskSelected({ tags: ['certs'] }, 'etcd', ['certs'])).toBe(true);
+    expect(taskSelected({}, 'etcd', undefined, ['etcd'])).toBe(false);
+    expect(taskSelected({ tags: ['always'] }, 'facts', ['certs'], ['other'])).toBe(true);
+  });
+});
+
+describe('limitHosts', () => {
+  it('no or an empty limit: every host, nothing unknown', () => {
+    expect(limitHosts(hosts)).toEqual({ hosts, unknown: [] });
+    expect(limitHosts(hosts, [])).toEqual({ hosts, unknown: [] });
+  });
+
+  it('a group name is known and selects its hosts; host and group names mix', () => {
+    expect(limitHosts(hosts, ['etcd'])).toEqual({ hosts: hosts.filter((h) => h.group === 'etcd'), unknown: [] });
+    const r = limitHosts(hosts, ['kube-worker', 'kube-master-01', 'nope']);
+    expect(r.hosts.map((h) => h.name)).toEqual(['kube-master-01', 'kube-worker-01', 'kube-worker-02']);
+    expect(r.unknown).toEqual(['nope']);
+  });
+});
+
+describe('how errors are reported', () => {
+  const cases: Array<[string, unknown, 'failed' | 'unreachable', string]> = [
+    ['unreachable', sshError('unreachable', 'refused', 'is it running?'), 'unreachable', 'refused\n  → is it running?'],
+    ['auth', sshError('auth', 'denied'), 'unreachable', 'denied'],
+    ['host-key', sshError('host-key', 'key changed'), 'unreachable', 'key changed'],
+    ['connect timeout', sshError('timeout', 'Connect timed out after 10 s'), 'unreachable', 'Connect timed out after 10 s'],
+    ['command timeout', sshError('timeout', 'command timed out'), 'failed', 'command timed out'],
+    ['command failed', sshError('command-failed', 'exit 1', 'see stderr'), 'failed', 'exit 1\n  → see stderr'],
+    ['task failure', new TaskFailure('bad', 'fix it'), 'failed', 'bad\n  → fix it'],
+    ['artifact error', new ArtifactError('/x', 'artifacts.lock', 'artifact /x missing'), 'failed', 'artifact /x missing'],
+    ['internal error', new Error('oops'), 'failed', 'internal error: oops'],
+    ['not an Error', 'text', 'failed', 'internal error: text'],
+  ];
+  for (const [what, e, status, message] of cases)
+    it(`a task that throws ${what}: ${status}, the host stops`, async () => {
+      const r = record();
+      const s = await runRoles({ roles: [role('one', [throwing('t1', e, 'etcd-01'), okTask('t2')]), role('two', [okTask('t3')])], run: ctx(), connector: connector(), emit: r.emit });
+      const end = r.of('task-end').find((x) => x.host === 'etcd-01' && x.task === 't1')!;
+      expect(end).toMatchObject({ status, message });
+      expect(r.of('task-end').filter((x) => x.host === 'etcd-01').map((x) => x.task)).toEqual(['t1']);
+      expect(r.of('host-end').filter((x) => x.host === 'etcd-01')).toEqual([expect.objectContaining({ role: 'one', state: status })]);
+      expect(s.recap['etcd-01']).toMatchObject({ state: status, [status]: 1, ok: 0 });
+      expect(s.failedHosts).toEqual(['etcd-01']);
+      expect(s.status).toBe('failed');
+      expect(s.recap['kube-worker-01']).toMatchObject({ state: 'ok', ok: 3 });
+    });
+
+  it('a failed connect: unreachable for any SSH error, failed otherwise; the host gets no later roles', async () => {
+    const r = record();
+    const s = await runRoles({
+      roles: [role('one', [okTask('t1')]), role('two', [okTask('t2')])],
+      run: ctx(),
+      connector: connector({ 'etcd-01': sshError('command-failed', 'channel refused', 'retry'), 'kube-worker-01': new Error('no agent') }),
+      emit: r.emit,
+    });
+    const connects = r.of('task-end').filter((e) => e.task === 'connect');
+    expect(connects).toEqual([
+      expect.objectContaining({ host: 'etcd-01', role: 'one', tags: [], status: 'unreachable', changes: [], message: 'channel refused\n  → retry' }),
+      expect.objectContaining({ host: 'kube-worker-01', role: 'one', tags: [], status: 'failed', changes: [], message: 'internal error: no agent' }),
+    ]);
+    for (const c of connects) expect(c.durationMs).toBeGreaterThanOrEqual(0);
+    expect(r.of('host-end').filter((e) => e.host === 'etcd-01' || e.host === 'kube-worker-01')).toEqual([
+      expect.objectContaining({ host: 'etcd-01', role: 'one', state: 'unreachable' }),
+      expect.objectContaining({ host: 'kube-worker-01', role: 'one', state: 'failed' }),
+    ]);
+    expect(s.recap['etcd-01']).toMatchObject({ state: 'unreachable', unreachable: 1, failed: 0, ok: 0 });
+    expect(s.recap['kube-worker-01']).toMatchObject({ state: 'failed', failed: 1, unreachable: 0, ok: 0 });
+    expect(r.of('host-start').filter((e) => e.role === 'two').map((e) => e.host)).toEqual(['kube-master-01', 'kube-worker-02']);
+    expect(s.failedHosts.sort()).toEqual(['etcd-01', 'kube-worker-01']);
+  });
+});
+
+describe('the local pseudo-host', () => {
+  const local = (serves?: Role['serves']): Role => ({ name: 'pki', hosts: () => [], local: true, ...(serves ? { serves } : {}), tasks: [okTask('make certs')] });
+
+  it('a local role adds the local host first; it runs with no SSH connection', async () => {
+    const r = record();
+    let used = 0;
+    const s = await runRoles({ roles: [local(), role('one', [okTask('t')])], run: ctx(), connector: { connection: async (t) => (used++, conn(t.name)) }, emit: r.emit });
+    expect(r.of('run-start')[0]!.hosts[0]).toEqual({ name: LOCAL_HOST, group: 'local', ip: '127.0.0.1' });
+    expect(Object.keys(s.recap)).toEqual([LOCAL_HOST, ...names]);
+    expect(s.recap[LOCAL_HOST]).toMatchObject({ state: 'ok', ok: 1 });
+    expect(used).toBe(4);
+  });
+
+  it('a local role that serves masters is left out when --limit has no master, kept when it has one', async () => {
+    const r = record();
+    const s = await runRoles({ roles: [local(['kube-master']), role('one', [okTask('t')])], run: ctx(), connector: connector(), emit: r.emit, limit: ['etcd'] });
+    expect(Object.keys(s.recap)).toEqual(['etcd-01']);
+    expect(r.of('role-start').map((e) => e.role)).toEqual(['one']);
+    const r2 = record();
+    const s2 = await runRoles({ roles: [local(['kube-master']), role('one', [okTask('t')])], run: ctx(), connector: connector(), emit: r2.emit, limit: ['etcd', 'kube-master-01'] });
+    expect(Object.keys(s2.recap)).toEqual([LOCAL_HOST, 'etcd-01', 'kube-master-01']);
+    expect(r2.of('role-start').map((e) => [e.role, e.hosts])).toEqual([
+      ['pki', [LOCAL_HOST]],
+      ['one', ['etcd-01', 'kube-master-01']],
+    ]);
+  });
+
+  it('no local role: no local host; a local role whose tasks are all deselected: none either', async () => {
+    const s = await runRoles({ roles: [role('one', [okTask('t')])], run: ctx(), connector: connector(), emit: () => undefined });
+    expect(Object.keys(s.recap)).toEqual(names);
+    const s2 = await runRoles({ roles: [local(), role('one', [okTask('t', ['x'])])], run: ctx(), connector: connector(), emit: () => undefined, tags: ['x'] });
+    expect(Object.keys(s2.recap)).toEqual(names);
+  });
+
+  it('a failed local role stops every host', async () => {
+    const r = record();
+    const bad: Role = { name: 'pki', hosts: () => [], local: true, tasks: [throwing('make certs', new TaskFailure('no openssl'))] };
+    const s = await runRoles({ roles: [bad, role('one', [okTask('t')])], run: ctx(), connector: connector(), emit: r.emit });
+    expect(r.of('host-start').map((e) => e.host)).toEqual([LOCAL_HOST]);
+    expect(s.recap[LOCAL_HOST]!.state).toBe('failed');
+    expect(r.of('log').map((e) => e.message)).toEqual([`one: not run: ${names.map((n) => `${n} failed (in pki)`).join(', ')}`]);
+  });
+});
+
+describe('roles and tasks a run leaves out', () => {
+  it('a role with no selected task is dropped: not announced, not started', async () => {
+    const r = record();
+    await runRoles({ roles: [role('one', [okTask('a', ['x'])]), role('two', [okTask('b', ['y'])])], run: ctx(), connector: connector(), emit: r.emit, tags: ['y'] });
+    expect(r.of('run-start')[0]!.roles).toEqual(['two']);
+    expect(r.of('role-start').map((e) => e.role)).toEqual(['two']);
+  });
+
+  it('a dry run skips smoke tests on top of --skip-tags; a real run with --skip-tags keeps them', async () => {
+    const roles = [role('one', [okTask('a', ['x']), okTask('b'), smokeTest('check', async () => undefined)])];
+    const dry = record();
+    await runRoles({ roles, run: ctx({ dryRun: true }), connector: connector(), emit: dry.emit, skipTags: ['x'], limit: ['etcd-01'] });
+    expect(dry.of('task-end').map((e) => e.task)).toEqual(['b']);
+    const dry2 = record();
+    await runRoles({ roles, run: ctx({ dryRun: true }), connector: connector(), emit: dry2.emit, limit: ['etcd-01'] });
+    expect(dry2.of('task-end').map((e) => e.task)).toEqual(['a', 'b']);
+    const real = record();
+    await runRoles({ roles, run: ctx(), connector: connector(), emit: real.emit, skipTags: ['x'], limit: ['etcd-01'] });
+    expect(real.of('task-end').map((e) => e.task)).toEqual(['b', 'check']);
+    // A role of smoke tests only is dropped from a dry run.
+    const dry3 = record();
+    await runRoles({ roles: [role('smoke', [smokeTest('check', async () => undefined)])], run: ctx({ dryRun: true }), connector: connector(), emit: dry3.emit });
+    expect(dry3.of('run-start')[0]!.roles).toEqual([]);
+  });
+});
+
+describe('events and recap', () => {
+  it('the payloads of run-start, role-start/end, host-start/end, task-start/end and run-end, in order', async () => {
+    const r = record();
+    const s = await runRoles({
+      roles: [role('one', [changeTask('c1'), okTask('o1', ['config'])])],
+      run: ctx({ dryRun: true }),
+      connector: connector(),
+      emit: r.emit,
+      tags: ['one'],
+      skipTags: ['nothing'],
+      limit: ['etcd-01'],
+    });
+    const at = expect.any(Number);
+    expect(r.events).toEqual([
+      { type: 'run-start', at, runId: s.runId, hosts: [{ name: 'etcd-01', group: 'etcd', ip: hosts[0]!.ip }], roles: ['one'], dryRun: true, tags: ['one'], skipTags: ['nothing'] },
+      { type: 'role-start', at, role: 'one', hosts: ['etcd-01'] },
+      { type: 'host-start', at, host: 'etcd-01', role: 'one' },
+      { type: 'task-start', at, host: 'etcd-01', role: 'one', task: 'c1', tags: [] },
+      { type: 'task-end', at, host: 'etcd-01', role: 'one', task: 'c1', tags: [], status: 'changed', changes: ['change etcd-01'], message: undefined, durationMs: expect.any(Number) },
+      { type: 'task-start', at, host: 'etcd-01', role: 'one', task: 'o1', tags: ['config'] },
+      { type: 'task-end', at, host: 'etcd-01', role: 'one', task: 'o1', tags: ['config'], status: 'ok', changes: [], message: undefined, durationMs: expect.any(Number) },
+      { type: 'host-end', at, host: 'etcd-01', role: 'one', state: 'changed' },
+      { type: 'role-end', at, role: 'one' },
+      { type: 'run-end', at, status: 'ok', recap: s.recap, durationMs: s.durationMs },
+    ]);
+    expect(s.runId).toMatch(/^[0-9a-f-]{36}$/);
+    expect(s.recap).toEqual({ 'etcd-01': { ok: 1, changed: 1, failed: 0, skipped: 0, unreachable: 0, state: 'changed' } });
+    expect(s.changed).toBe(1);
+  });
+
+  it('a host keeps its worst state across roles: changed in one role, ok in the next stays changed', async () => {
+    const r = record();
+    const s = await runRoles({ roles: [role('one', [changeTask('c', ['etcd-01'])]), role('two', [okTask('o')])], run: ctx(), connector: connector(), emit: r.emit });
+    expect(s.recap['etcd-01']!.state).toBe('changed');
+    expect(s.recap['kube-master-01']!.state).toBe('ok');
+    expect(r.of('host-end').filter((e) => e.host === 'etcd-01').map((e) => e.state)).toEqual(['changed', 'ok']);
+    expect(s.changed).toBe(1);
+    // A dry run's blocked host: failed at the end, even after a later role that was fine.
+    const s2 = await runRoles({
+      roles: [role('one', [task({ name: 'b', gather: async (c) => (c.host.name === 'etcd-01' ? Promise.reject(new Blocked('no binary')) : undefined) })]), role('two', [changeTask('c')])],
+      run: ctx({ dryRun: true }),
+      connector: connector(),
+      emit: () => undefined,
+    });
+    expect(s2.recap['etcd-01']).toMatchObject({ state: 'failed', changed: 1 });
+    expect(s2.recap['kube-master-01']).toMatchObject({ state: 'changed', changed: 1 });
+    expect(s2.status).toBe('failed');
+  });
+
+  it('durations are measured, not summed with the clock', async () => {
+    const r = record();
+    const t0 = Date.now();
+    const s = await runRoles({
+      roles: [role('one', [task({ name: 'slow', gather: () => new Promise((res) => setTimeout(res, 40)) })])],
+      run: ctx(),
+      connector: connector(),
+      emit: r.emit,
+      limit: ['etcd-01'],
+    });
+    const took = Date.now() - t0;
+    expect(s.durationMs).toBeGreaterThanOrEqual(35);
+    expect(s.durationMs).toBeLessThanOrEqual(took);
+    const end = r.of('task-end')[0]!;
+    expect(end.durationMs).toBeGreaterThanOrEqual(35);
+    expect(end.durationMs).toBeLessThanOrEqual(took);
+    expect(r.of('run-end')[0]!.durationMs).toBe(s.durationMs);
+  });
+});
+
+describe('hosts in parallel', () => {
+  async function peak(maxHosts?: number) {
+    let now = 0;
+    let max = 0;
+    const t = task({
+      name: 'busy',
+      gather: async () => {
+        max = Math.max(max, ++now);
+        await new Promise((res) => setTimeout(res, 30));
+        now--;
+      },
+    });
+    const s = await runRoles({ roles: [role('one', [t])], run: ctx(), connector: connector(), emit: () => undefined, ...(maxHosts === undefined ? {} : { maxHosts }) });
+    expect(s.status).toBe('ok');
+    return max;
+  }
+  it('at most maxHosts at a time; all of them by default; 0 or less means one', async () => {
+    expect(await peak(2)).toBe(2);
+    expect(await peak()).toBe(4);
+    expect(await peak(0)).toBe(1);
+    expect(await peak(-3)).toBe(1);
+  });
+});
+
+describe('cancellation', () => {
+  it('aborted before the start: no host starts, every host is cancelled', async () => {
+    const ac = new AbortController();
+    ac.abort();
+    const r = record();
+    const s = await runRoles({ roles: [role('one', [okTask('t')])], run: ctx({ signal: ac.signal }), connector: connector(), emit: r.emit });
+    expect(s.status).toBe('cancelled');
+    expect(r.of('role-start')).toEqual([]);
+    expect(r.of('host-end')).toEqual([]);
+    expect(Object.values(s.recap).map((x) => x.state)).toEqual(Array(4).fill('cancelled'));
+    expect(r.of('run-end')[0]!.status).toBe('cancelled');
+  });
+
+  it('aborted during a task: that task is not reported failed, no later task or host runs, in-flight hosts end cancelled, a failed host stays failed', async () => {
+    const ac = new AbortController();
+    const r = record();
+    const started: string[] = [];
+    const t1 = task({
+      name: 't1',
+      gather: async (c) => {
+        started.push(c.host.name);
+        if (c.host.name === 'etcd-01') throw new TaskFailure('broken');
+        if (c.host.name === 'kube-master-01') {
+          ac.abort();
+          throw new Error('aborted underneath');
+        }
+      },
+    });
+    const s = await runRoles({ roles: [role('one', [t1, okTask('t2')]), role('two', [okTask('t3')])], run: ctx({ signal: ac.signal }), connector: connector(), emit: r.emit, maxHosts: 1 });
+    expect(started).toEqual(['etcd-01', 'kube-master-01']);
+    expect(r.of('task-end').map((e) => [e.host, e.task, e.status])).toEqual([['etcd-01', 't1', 'failed']]);
+    expect(r.of('host-start').map((e) => e.host)).toEqual(['etcd-01', 'kube-master-01']);
+    expect(r.of('host-end').map((e) => [e.host, e.role, e.state])).toEqual([
+      ['etcd-01', 'one', 'failed'],
+      ['kube-master-01', 'one', 'cancelled'],
+    ]);
+    expect(r.of('role-start').map((e) => e.role)).toEqual(['one']);
+    expect(Object.fromEntries(Object.entries(s.recap).map(([k, v]) => [k, v.state]))).toEqual({ 'etcd-01': 'failed', 'kube-master-01': 'cancelled', 'kube-worker-01': 'cancelled', 'kube-worker-02': 'cancelled' });
+    expect(s.status).toBe('cancelled');
+    expect(s.failedHosts).toEqual(['etcd-01']);
+  });
+
+  it('aborted between tasks: the next task does not start', async () => {
+    const ac = new AbortController();
+    const r = record();
+    const t1 = task({ name: 't1', gather: async () => void ac.abort() });
+    await runRoles({ roles: [role('one', [t1, okTask('t2')])], run: ctx({ signal: ac.signal }), connector: connector(), emit: r.emit, limit: ['etcd-01'] });
+    expect(r.of('task-start').map((e) => e.task)).toEqual(['t1']);
+    expect(r.of('host-end')).toEqual([expect.objectContaining({ host: 'etcd-01', role: 'one', state: 'cancelled' })]);
+  });
+
+  it('a connect that fails because the run was aborted is not reported as a failure', async () => {
+    const ac = new AbortController();
+    const r = record();
+    const s = await runRoles({
+      roles: [role('one', [okTask('t')])],
+      run: ctx({ signal: ac.signal }),
+      connector: {
+        connection: async () => {
+          ac.abort();
+          throw sshError('aborted', 'aborted');
+        },
+      },
+      emit: r.emit,
+      limit: ['etcd-01'],
+    });
+    expect(r.of('task-end')).toEqual([]);
+    expect(s.recap['etcd-01']).toMatchObject({ state: 'cancelled', unreachable: 0, failed: 0 });
+    expect(s.failedHosts).toEqual([]);
+  });
+});
