@@ -15,8 +15,8 @@ import type { HostConnection } from '../../src/ssh/types.js';
 const dir = mkdtempSync(path.join(tmpdir(), 'kc-ops-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-const sh = (script: string) => {
-  const r = spawnSync('sh', ['-c', script], { encoding: 'utf8' });
+const sh = (script: string, input = '') => {
+  const r = spawnSync('sh', ['-c', script], { encoding: 'utf8', input });
   return { stdout: r.stdout, stderr: r.stderr, exitCode: r.status ?? -1 };
 };
 const hex = (s: string) => createHash('sha256').update(s).digest('hex');
@@ -66,6 +66,11 @@ describe('batchScript and splitBatch in a real shell', () => {
     ]);
     // The temp file for stderr is removed.
     expect(script).toContain('rm -f "$kc_err"');
+  });
+
+  it('a probe reads no stdin (the exec channel\'s input is not for it)', () => {
+    const r = sh(batchScript(['cat; echo end'], 'in'), 'leaked input\n');
+    expect(splitBatch(r.stdout, 1, 'in')).toEqual([{ stdout: 'end\n', stderr: '', exitCode: 0 }]);
   });
 
   it('a cut-off batch, a wrong nonce or a missing end status gives null parts', () => {

@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { LOCAL_HOST, limitHosts, runRoles, taskSelected } from '../../src/engine/runner.js';
 import type { EngineEvent } from '../../src/engine/events.js';
-import { Blocked, task, smokeTest, TaskFailure, type HostInfo, type Role, type RunContext, type Task } from '../../src/engine/task.js';
+import { Blocked, probeTask, task, smokeTest, TaskFailure, type HostInfo, type Role, type RunContext, type Task } from '../../src/engine/task.js';
 import { ArtifactError } from '../../src/engine/artifacts.js';
 import type { HostConnection } from '../../src/ssh/types.js';
 import { SshError, type SshErrorKind } from '../../src/ssh/errors.js';
@@ -381,5 +381,90 @@ describe('cancellation', () => {
     expect(r.of('task-end')).toEqual([]);
     expect(s.recap['etcd-01']).toMatchObject({ state: 'cancelled', unreachable: 0, failed: 0 });
     expect(s.failedHosts).toEqual([]);
+  });
+});
+
+describe('what a task sees of the run', () => {
+  it('the signal has no listener cap (every command of every host listens on it)', async () => {
+    const warned = async (signal: AbortSignal) => {
+      const names: string[] = [];
+      const onWarning = (w: Error) => void names.push(w.name);
+      process.on('warning', onWarning);
+      for (let i = 0; i < 12; i++) signal.addEventListener('abort', () => undefined);
+      await new Promise((res) => setTimeout(res, 20));
+      process.off('warning', onWarning);
+      return names.includes('MaxListenersExceededWarning');
+    };
+    expect(await warned(new AbortController().signal)).toBe(true);
+    const ac = new AbortController();
+    await runRoles({ roles: [role('one', [okTask('t')])], run: ctx({ signal: ac.signal }), connector: connector(), emit: () => undefined, limit: ['etcd-01'] });
+    expect(await warned(ac.signal)).toBe(false);
+  });
+
+  it('facts, unapplied changes, handlers per host and streamed output', async () => {
+    const seen: string[] = [];
+    const run = ctx({ dryRun: true });
+    run.facts.set('etcd-01', { os: 'test' } as never);
+    const r = record();
+    await runRoles({
+      roles: [
+        role('one', [
+          task({
+            name: 'plan two',
+            gather: async (c) => {
+              c.output('to stdout');
+              c.output('to stderr', 'stderr');
+              if (c.host.name === 'etcd-01') c.notify('restart x');
+            },
+            plan: () => ['a', 'b'],
+          }),
+          task({ name: 'blocked', gather: async () => Promise.reject(new Blocked('no binary')) }),
+          task({
+            name: 'look',
+            gather: async (c) => {
+              let facts: string;
+              try {
+                facts = JSON.stringify(c.facts());
+              } catch (e) {
+                facts = (e as Error).message;
+              }
+              seen.push(`${c.host.name} unapplied=${c.unapplied()} notified=${c.notified('restart x')} other=${c.notified('restart y')} facts=${facts}`);
+            },
+          }),
+        ]),
+      ],
+      run,
+      connector: connector(),
+      emit: r.emit,
+      limit: ['etcd-01', 'kube-master-01'],
+    });
+    expect(seen).toEqual([
+      'etcd-01 unapplied=3 notified=true other=false facts={"os":"test"}',
+      'kube-master-01 unapplied=3 notified=false other=false facts=no facts for kube-master-01: the bootstrap role did not run on it\n  → run without --tags/--skip-tags that exclude `always`, or converge the bootstrap role first',
+    ]);
+    expect(r.of('task-output').filter((e) => e.host === 'etcd-01')).toEqual([
+      { type: 'task-output', at: expect.any(Number), host: 'etcd-01', role: 'one', task: 'plan two', stream: 'stdout', line: 'to stdout' },
+      { type: 'task-output', at: expect.any(Number), host: 'etcd-01', role: 'one', task: 'plan two', stream: 'stderr', line: 'to stderr' },
+    ]);
+    expect(r.of('task-end').find((e) => e.task === 'blocked')).toMatchObject({ status: 'failed', wouldFail: true, changes: [] });
+    expect(r.of('task-end').find((e) => e.task === 'plan two')).not.toHaveProperty('wouldFail');
+  });
+
+  it('a probe batch cut short fails that task with the exit status and the last stderr line', async () => {
+    const execConn = (name: string) =>
+      ({
+        target: { name, host: name, port: 22, user: 'core' },
+        exec: async () => ({ stdout: '', stderr: 'first\nKilled\n', exitCode: 137, durationMs: 1 }),
+      }) as unknown as HostConnection;
+    const r = record();
+    const s = await runRoles({
+      roles: [role('one', [probeTask({ name: 'p', probe: () => ({ script: 'true', parse: () => undefined }) })])],
+      run: ctx(),
+      connector: { connection: async (t) => execConn(t.name) },
+      emit: r.emit,
+      limit: ['etcd-01'],
+    });
+    expect(r.of('task-end')[0]).toMatchObject({ status: 'failed', message: 'the probe for "p" printed no complete result on etcd-01 (exit 137)\n  → Killed' });
+    expect(s.status).toBe('failed');
   });
 });
