@@ -78,6 +78,8 @@ describe('batchScript and splitBatch in a real shell', () => {
     const cut = out.slice(0, out.indexOf('@@kcore-probe-x1 end 1'));
     expect(splitBatch(cut, 2, 'x1')).toEqual([{ stdout: 'a\n', stderr: '', exitCode: 0 }, null]);
     expect(splitBatch(out, 2, 'other')).toEqual([null, null]);
+    // Exit statuses of more than one digit.
+    expect(splitBatch(sh(batchScript(['exit 42', 'exit 127'], 'x2')).stdout, 2, 'x2').map((p) => p?.exitCode)).toEqual([42, 127]);
     expect(splitBatch(out.replace('@@kcore-probe-x1 end 0 0', '@@kcore-probe-x1 end 0 x'), 1, 'x1')).toEqual([null]);
     expect(splitBatch(out.replace('@@kcore-probe-x1 err 1', 'nothing'), 2, 'x1')[1]).toBeNull();
   });
@@ -110,6 +112,8 @@ describe('statScript and parseStat', () => {
     const sum = hex('x');
     const out = [`S 4755 etcd etcd /a b`, `${sum} */a b`, `xS 600 root root /c`, `${sum.slice(1)}  /c`, `S 6x0 root root /d`, `${sum.toUpperCase()}  /d`, `S 640 root`, ''].join('\n');
     expect(parseStat(out, ['/a b', '/c', '/d'])).toEqual([{ exists: true, mode: 0o4755, owner: 'etcd', group: 'etcd', sha256: sum }, { exists: false }, { exists: false }]);
+    // A sum line must start with the digest.
+    expect(parseStat(`S 600 root root /c\ng${sum}  /c`, ['/c'])).toEqual([{ exists: true, mode: 0o600, owner: 'root', group: 'root', sha256: undefined }]);
     // A stat line without its sum (unreadable file): exists, digest unknown.
     expect(parseStat(`S 600 root root /e\n${sum}  /f`, ['/e'])).toEqual([{ exists: true, mode: 0o600, owner: 'root', group: 'root', sha256: undefined }]);
   });
@@ -140,6 +144,8 @@ describe('sha256 and fileDiff', () => {
     expect(fileDiff(want, { ...same, owner: 'root' })).toBe('update /etc/x (owner root:etcd → etcd:etcd)');
     expect(fileDiff(want, { ...same, group: 'root' })).toBe('update /etc/x (owner etcd:root → etcd:etcd)');
     expect(fileDiff({ path: '/z', content: 'c', mode: 0o600 }, { exists: true, mode: 0o600, owner: 'root', group: 'root', sha256: hex('c') })).toBeNull();
+    // A remote file whose mode is unknown is updated, not an internal error.
+    expect(fileDiff(want, { exists: true, owner: 'etcd', group: 'etcd', sha256: hex('c') })).toBe('update /etc/x (mode undefined → 640)');
     expect(fileDiff(want, { exists: true, mode: 0o600, owner: 'a', group: 'b', sha256: hex('e') })).toBe('update /etc/x (content differs, mode 600 → 640, owner a:b → etcd:etcd)');
   });
 });
@@ -188,6 +194,12 @@ describe('filesTask', () => {
     await t2.apply!(f2.ctx, r2.g, r2.plan);
     expect(f2.rec.notes).toEqual([]);
     expect(f2.rec.uploads.map((u) => [u.file.owner, u.file.group])).toEqual([['kube', 'kube']]);
+    // Neither owner nor group: root:root.
+    const t3 = filesTask('three', () => [{ path: path.join(dir, 'ft-root'), content: 'x', mode: 0o600 }]);
+    const f3 = fakeCtx();
+    const r3 = await gatherPlan(t3, f3.ctx);
+    await t3.apply!(f3.ctx, r3.g, r3.plan);
+    expect(f3.rec.uploads.map((u) => [u.file.owner, u.file.group])).toEqual([['root', 'root']]);
   });
 });
 
@@ -283,6 +295,10 @@ describe('serviceTask', () => {
     await t.apply!(changed.ctx, { enabled: 'enabled', active: 'failed' } as never, []);
     expect(changed.rec.runs.map((r) => r.cmd)).toEqual(['systemctl daemon-reload && systemctl restart --no-block etcd', 'systemctl daemon-reload && systemctl start --no-block etcd']);
 
+    // Running but disabled, nothing notified: enabled only, not restarted.
+    const half = fakeCtx();
+    await t.apply!(half.ctx, { enabled: 'disabled', active: 'active' } as never, []);
+    expect(half.rec.runs.map((r) => r.cmd)).toEqual(['systemctl enable etcd']);
     // Another unit's restart handler does not restart this one.
     const other = fakeCtx(['restart kubelet']);
     expect(t.plan!(other.ctx, on as never)).toEqual([]);
