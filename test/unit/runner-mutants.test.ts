@@ -3,6 +3,7 @@
 // errors are classified, connect failures, the local pseudo-host, cancellation, event payloads, the host
 // state ranking, the parallelism cap and durations. The same runner is proven on real hosts in
 // test/integration/engine.test.ts.
+import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { LOCAL_HOST, limitHosts, runRoles, taskSelected } from '../../src/engine/runner.js';
 import type { EngineEvent } from '../../src/engine/events.js';
@@ -466,5 +467,60 @@ describe('what a task sees of the run', () => {
     });
     expect(r.of('task-end')[0]).toMatchObject({ status: 'failed', message: 'the probe for "p" printed no complete result on etcd-01 (exit 137)\n  → Killed' });
     expect(s.status).toBe('failed');
+  });
+});
+
+describe('host state and probes across roles', () => {
+  it('changed in one role, failed in the next: failed', async () => {
+    const s = await runRoles({ roles: [role('one', [changeTask('c')]), role('two', [throwing('t', new TaskFailure('no'), 'etcd-01')])], run: ctx(), connector: connector(), emit: () => undefined });
+    expect(s.recap['etcd-01']).toMatchObject({ state: 'failed', changed: 1, failed: 1 });
+    expect(s.recap['kube-master-01']).toMatchObject({ state: 'changed', changed: 1, ok: 1 });
+    expect(s.failedHosts).toEqual(['etcd-01']);
+  });
+
+  it('a probe not ready for the first batch is probed at its turn; a task whose needed role failed everywhere is not probed', async () => {
+    const scripts: string[] = [];
+    const shConn = (name: string) =>
+      ({
+        target: { name, host: name, port: 22, user: 'core' },
+        exec: async (script: string) => {
+          scripts.push(script);
+          const r = spawnSync('sh', ['-c', script], { encoding: 'utf8' });
+          return { stdout: r.stdout, stderr: r.stderr, exitCode: r.status, durationMs: 1 };
+        },
+      }) as unknown as HostConnection;
+    let ready = false;
+    const r = record();
+    const s = await runRoles({
+      roles: [
+        role('gone', [throwing('broken', new TaskFailure('down'))], { hosts: (run) => run.hostsOf('kube-master') }),
+        role('one', [
+          probeTask({ name: 'get ready', probe: () => ({ script: 'echo READY', parse: () => void (ready = true) }) }),
+          probeTask({
+            name: 'late',
+            probe: () => {
+              if (!ready) throw new Error('not yet');
+              return { script: 'echo LATE', parse: (o) => o.stdout.trim() };
+            },
+            plan: (_c, v) => (v === 'LATE' ? [] : ['wrong']),
+          }),
+          probeTask({ name: 'needs gone', needs: ['gone'], probe: () => ({ script: 'echo NEEDS', parse: () => undefined }) }),
+        ], { hosts: (run) => run.hostsOf('etcd') }),
+      ],
+      run: ctx(),
+      connector: { connection: async (t) => shConn(t.name) },
+      emit: r.emit,
+    });
+    expect(r.of('task-end').filter((e) => e.role === 'one').map((e) => [e.task, e.status])).toEqual([
+      ['get ready', 'ok'],
+      ['late', 'ok'],
+      ['needs gone', 'skipped'],
+    ]);
+    expect(scripts.map((x) => [x.includes('READY'), x.includes('LATE')])).toEqual([
+      [true, false],
+      [false, true],
+    ]);
+    expect(scripts.some((x) => x.includes('NEEDS'))).toBe(false);
+    expect(s.recap['etcd-01']!.state).toBe('ok');
   });
 });
