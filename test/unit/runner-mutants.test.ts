@@ -524,3 +524,165 @@ describe('host state and probes across roles', () => {
     expect(s.recap['etcd-01']!.state).toBe('ok');
   });
 });
+
+describe('more of what the mutation run found', () => {
+  it('a role skipped for a failed need: its events and recap, a host not seen before ends ok', async () => {
+    const r = record();
+    const s = await runRoles({
+      roles: [
+        role('masters', [throwing('m', new TaskFailure('down'))], { hosts: (run) => run.hostsOf('kube-master') }),
+        role('early', [changeTask('c')], { hosts: (run) => run.hostsOf('kube-worker').slice(0, 1) }),
+        role('addons', [okTask('a')], { needs: ['masters'], hosts: (run) => run.hostsOf('kube-worker') }),
+      ],
+      run: ctx(),
+      connector: connector(),
+      emit: r.emit,
+    });
+    const why = 'skipped: needs masters on at least one host, and masters failed on kube-master-01';
+    const at = expect.any(Number);
+    expect(r.events.filter((e) => 'role' in e && e.role === 'addons')).toEqual([
+      { type: 'role-start', at, role: 'addons', hosts: ['kube-worker-01', 'kube-worker-02'] },
+      { type: 'host-start', at, host: 'kube-worker-01', role: 'addons' },
+      { type: 'task-end', at, host: 'kube-worker-01', role: 'addons', task: 'addons: prerequisites', tags: [], status: 'skipped', changes: [], message: why, durationMs: 0 },
+      { type: 'host-end', at, host: 'kube-worker-01', role: 'addons', state: 'changed' },
+      { type: 'host-start', at, host: 'kube-worker-02', role: 'addons' },
+      { type: 'task-end', at, host: 'kube-worker-02', role: 'addons', task: 'addons: prerequisites', tags: [], status: 'skipped', changes: [], message: why, durationMs: 0 },
+      { type: 'host-end', at, host: 'kube-worker-02', role: 'addons', state: 'ok' },
+      { type: 'role-end', at, role: 'addons' },
+    ]);
+    expect(s.recap['kube-worker-02']).toMatchObject({ state: 'ok', skipped: 1, ok: 0 });
+    expect(s.recap['kube-worker-01']).toMatchObject({ state: 'changed', skipped: 1, changed: 1 });
+    expect(s.recap['etcd-01']!.state).toBe('pending');
+  });
+
+  it('a role with no host in the run is neither started nor logged; one whose hosts all failed is logged as a warning', async () => {
+    const r = record();
+    await runRoles({
+      roles: [role('one', [throwing('t', new TaskFailure('no'), 'etcd-01')]), role('none', [okTask('x')], { hosts: () => [] }), role('etcd', [okTask('y')], { hosts: (run) => run.hostsOf('etcd') })],
+      run: ctx(),
+      connector: connector(),
+      emit: r.emit,
+    });
+    expect(r.of('role-start').map((e) => e.role)).toEqual(['one']);
+    expect(r.of('log')).toEqual([{ type: 'log', at: expect.any(Number), level: 'warn', message: 'etcd: not run: etcd-01 failed (in one)' }]);
+  });
+
+  it('a host keeps the role it first failed in when a failed local role stops every host', async () => {
+    const r = record();
+    const bad: Role = { name: 'pki', hosts: () => [], local: true, tasks: [throwing('make certs', new TaskFailure('no openssl'))] };
+    await runRoles({ roles: [role('one', [throwing('t', new TaskFailure('no'), 'etcd-01')]), bad, role('two', [okTask('x')], { hosts: (run) => run.hostsOf('etcd').concat(run.hostsOf('kube-master')) })], run: ctx(), connector: connector(), emit: r.emit });
+    expect(r.of('log').map((e) => e.message)).toEqual(['two: not run: etcd-01 failed (in one), kube-master-01 failed (in pki)']);
+  });
+
+  it('an SSH error that mentions "connect" is unreachable only when it is a timeout; failures carry no changes; durations are small', async () => {
+    const r = record();
+    const s = await runRoles({ roles: [role('one', [throwing('t', sshError('command-failed', 'could not connect to the socket'))])], run: ctx(), connector: connector({ 'etcd-01': new Error('x') }), emit: r.emit });
+    expect(s.recap['kube-master-01']!.state).toBe('failed');
+    for (const e of r.of('task-end')) {
+      expect(e.changes).toEqual([]);
+      expect(e.durationMs).toBeLessThan(60_000);
+    }
+    const r2 = record();
+    await runRoles({ roles: [role('one', [okTask('a'), task({ name: 's', skip: () => 'not here', gather: async () => undefined })])], run: ctx(), connector: connector(), emit: r2.emit, limit: ['etcd-01'] });
+    expect(r2.of('task-end').map((e) => [e.status, e.durationMs < 60_000])).toEqual([
+      ['ok', true],
+      ['skipped', true],
+    ]);
+  });
+
+  it('cancelled in a later role: only the host working then ends cancelled, with that role', async () => {
+    const ac = new AbortController();
+    const r = record();
+    await runRoles({ roles: [role('one', [okTask('a')]), role('two', [task({ name: 'b', gather: async () => (ac.abort(), Promise.reject(new Error('aborted underneath'))) })])], run: ctx({ signal: ac.signal }), connector: connector(), emit: r.emit, maxHosts: 1 });
+    expect(r.of('host-end').map((e) => [e.host, e.role, e.state])).toEqual([...names.map((n) => [n, 'one', 'ok']), ['etcd-01', 'two', 'cancelled']]);
+  });
+
+  it('probes are prepared at the first probed task, after the plain tasks before it; a probe already batched is not probed again', async () => {
+    const scripts: string[] = [];
+    const shConn = (name: string) =>
+      ({
+        target: { name, host: name, port: 22, user: 'core' },
+        exec: async (script: string) => {
+          scripts.push(script);
+          const x = spawnSync('sh', ['-c', script], { encoding: 'utf8' });
+          return { stdout: x.stdout, stderr: x.stderr, exitCode: x.status, durationMs: 1 };
+        },
+      }) as unknown as HostConnection;
+    let ready = false;
+    let lateReady = false;
+    const seen: string[] = [];
+    const echo = (name: string, word: () => string, after?: () => void) =>
+      probeTask({ name, probe: () => ({ script: `echo ${word()}`, parse: (o) => (after?.(), o.stdout.trim()) }), plan: (_c, v) => (seen.push(`${name}=${v}`), []) });
+    const r = record();
+    await runRoles({
+      roles: [
+        role('one', [
+          task({ name: 'plain', gather: async () => void (ready = true) }),
+          echo('a', () => (ready ? 'READY' : 'EARLY'), () => void (lateReady = true)),
+          probeTask({
+            name: 'late',
+            probe: () => {
+              if (!lateReady) throw new Error('not yet');
+              return { script: 'echo LATE', parse: () => undefined };
+            },
+          }),
+          echo('b', () => 'BEE'),
+          task({ name: 'plan only', gather: async () => undefined, plan: () => ['something'] }),
+          probeTask({
+            name: 'never ready',
+            probe: () => {
+              throw new TaskFailure('no input file');
+            },
+          }),
+        ]),
+      ],
+      run: ctx(),
+      connector: { connection: async (t) => shConn(t.name) },
+      emit: r.emit,
+      limit: ['etcd-01'],
+    });
+    expect(seen).toEqual(['a=READY', 'b=BEE']);
+    expect(scripts.map((x) => ['READY', 'LATE', 'BEE'].filter((w) => x.includes(`echo ${w}`)))).toEqual([['READY', 'BEE'], ['LATE']]);
+    expect(r.of('task-end').map((e) => [e.task, e.status, e.message])).toEqual([
+      ['plain', 'ok', undefined],
+      ['a', 'ok', undefined],
+      ['late', 'ok', undefined],
+      ['b', 'ok', undefined],
+      ['plan only', 'changed', undefined],
+      ['never ready', 'failed', 'no input file'],
+    ]);
+  });
+
+  it('a local task sees the local host and a connection that refuses to be used', async () => {
+    const seen: unknown[] = [];
+    const localRole: Role = {
+      name: 'pki',
+      hosts: () => [],
+      local: true,
+      tasks: [
+        task({
+          name: 'look',
+          gather: async (c) => {
+            seen.push(c.host, c.conn.target, await c.conn.sudoOk());
+            for (const call of [() => c.conn.exec('true'), () => c.conn.run('true'), () => c.conn.readFile('/x'), () => c.conn.sha256('/x'), () => c.conn.upload({} as never)])
+              seen.push(await call().then(() => 'resolved', (e: Error) => `${e.name}: ${e.message}`));
+            await c.conn.close();
+          },
+        }),
+      ],
+    };
+    const s = await runRoles({ roles: [localRole], run: ctx(), connector: connector(), emit: () => undefined });
+    const refused = 'TaskFailure: a local role has no SSH connection (internal: the task should not use ctx.conn)';
+    expect(seen).toEqual([
+      { name: 'local', group: 'etcd', index: 0, ip: '127.0.0.1', sshAddress: '127.0.0.1', sshPort: 0, memory: 0, cpus: 0, target: { name: 'local', host: '127.0.0.1', port: 0, user: spec.ssh.user } },
+      { name: 'local', host: '127.0.0.1', port: 0, user: 'local' },
+      false,
+      refused,
+      refused,
+      refused,
+      refused,
+      refused,
+    ]);
+    expect(Object.keys(s.recap)).toEqual(['local', ...names]);
+  });
+});
