@@ -584,9 +584,9 @@ describe('more of what the mutation run found', () => {
     }
     const r2 = record();
     await runRoles({ roles: [role('one', [okTask('a'), task({ name: 's', skip: () => 'not here', gather: async () => undefined })])], run: ctx(), connector: connector(), emit: r2.emit, limit: ['etcd-01'] });
-    expect(r2.of('task-end').map((e) => [e.status, e.durationMs < 60_000])).toEqual([
-      ['ok', true],
-      ['skipped', true],
+    expect(r2.of('task-end').map((e) => [e.status, e.changes, e.message, e.durationMs < 60_000])).toEqual([
+      ['ok', [], undefined, true],
+      ['skipped', [], 'not here', true],
     ]);
   });
 
