@@ -7,8 +7,8 @@ export default {
   vitest: { configFile: 'vitest.mutation.config.ts', related: true },
   plugins: ['@stryker-mutator/vitest-runner'],
   // The PKI's pure parts only: key generation, signing and the files of ensurePki need real RSA keys in
-  // every test, seconds per mutant. src/engine/runner.ts and ops.ts are measured but have no tests of their
-  // own here yet (test/unit/runner.test.ts).
+  // every test, seconds per mutant. The engine's runner and ops are covered by test/unit/runner*.test.ts and
+  // ops-mutants.test.ts.
   mutate: [
     'src/spec/**/*.ts',
     '!src/spec/index.ts',
