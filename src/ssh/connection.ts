@@ -213,6 +213,7 @@ export class SshHostConnection implements HostConnection {
     try {
       const run: ChannelRun = { command, shown, sudo, opts, raw };
       let result: RawResult;
+      let refusals = 0;
       for (let attempt = 0; ; attempt++) {
         const client = await this.ensureClient(opts.signal);
         try {
@@ -226,6 +227,13 @@ export class SshHostConnection implements HostConnection {
               if (this.client === client) this.dropConnection();
               if (attempt === 0) continue;
               throw classifyError(e.original, { target: this.target, phase: 'exec' });
+            }
+            // sshd counts a session until it has processed the close of a finished or killed command:
+            // a refusal right after one is transient. Nothing ran; wait a little and open again (bounded).
+            if (/open failed|channel open failure/i.test(msg) && refusals < 3) {
+              await new Promise((r) => setTimeout(r, 100 * 2 ** refusals++));
+              if (opts.signal?.aborted) throw abortedError(this.name, `\`${shown}\``, opts.signal.reason);
+              continue;
             }
             throw new SshError({
               kind: 'protocol',
