@@ -47,6 +47,8 @@ export interface FileSpec {
   secret?: boolean;
   /** Handlers to notify when this file changes (e.g. `restart etcd`, `daemon-reload`). */
   notify?: string | string[];
+  /** Why this file exists (the teaching view, `explain HOST --files`): plain words, two or three sentences. */
+  why?: string;
 }
 
 interface RemoteFile {

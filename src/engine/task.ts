@@ -96,7 +96,24 @@ export interface Probe<G> {
   parse(out: ProbeOutput): G;
 }
 
-export interface Task<G = unknown> {
+/**
+ * The teaching view (`kcore-wizard explain`): why a role, task or file exists, in two or three plain
+ * sentences, next to the code that does the work, with the upstream page that explains it where one helps.
+ */
+export interface Explained {
+  why?: string;
+  /** Upstream documentation (https URL) that explains the idea. */
+  docs?: string;
+}
+
+/** An idea a learner meets in a role (for etcd: members and ETCD_INITIAL_CLUSTER, quorum, client-certificate auth). */
+export interface Concept {
+  name: string;
+  text: string;
+  docs?: string;
+}
+
+export interface Task<G = unknown> extends Explained {
   name: string;
   tags?: string[];
   /** Like a role's `needs`, for this task alone: skipped at once when a needed role failed everywhere. */
@@ -119,8 +136,10 @@ export interface Task<G = unknown> {
   verify?(ctx: TaskContext): Promise<void>;
 }
 
-export interface Role {
+export interface Role extends Explained {
   name: string;
+  /** The ideas a learner meets in this role, for `explain ROLE`. */
+  concepts?: Concept[];
   /** The hosts this role configures. A role with `local: true` runs once on the control machine. */
   hosts(run: RunContext): HostInfo[];
   local?: boolean;
