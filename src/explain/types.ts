@@ -40,6 +40,8 @@ export interface FileExplanation {
   content: string | null;
   /** Why content is null, e.g. "private key: kept in pki/etcd/etcd-01.key on this machine (0600)". */
   note?: string;
+  /** For a kubeconfig: the API server URL(s) it points at (shown even when its content is not: it holds a key). */
+  servers?: string[];
 }
 
 export interface UnitExplanation {
@@ -69,4 +71,6 @@ export interface HostExplanation {
   checks: CheckExplanation[];
   /** Present when asked for (`--files`): every file converge writes on this host, in run order. */
   files?: FileExplanation[];
+  /** With `files`: what was assumed about the machine (its OS, containerd, network interface) where a file depends on it. */
+  assumptions?: string[];
 }
