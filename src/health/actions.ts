@@ -16,13 +16,19 @@ import type { ClusterSpec } from '../spec/schema.js';
 import { SshPool } from '../ssh/pool.js';
 import { shellQuote } from '../ssh/quote.js';
 import { createRunStore, type RunStore } from '../state/run-store.js';
-import { createDashboardStore, type DashboardStore } from '../state/dashboard-store.js';
+import { createDashboardStore, type ApiView, type CertsView, type DashboardStore } from '../state/dashboard-store.js';
+import { listCertificates } from '../pki/list.js';
+import { clusterReadScript, mastersOf, parseClusterRead, parseNodeList, READYZ_TIMEOUT_S } from './api-master.js';
 import { Poller, defaultTimeoutMs, firstLine } from './poller.js';
 import { isInstalled, probeHost, UNITS, unreachableHealth, type HostHealth, type HostRef } from './probe.js';
 import { loadLastSmoke, readLastCommands, saveLastSmoke, smokeCollector, type LoggedCommand, type SmokeMap } from './smoke.js';
 
 export const DEFAULT_INTERVAL_MS = 2000;
 export const JOURNAL_LINES = 50;
+/** A certificate expiring within this many days is a warning in the header (as in `kcore-wizard certs`). */
+export const CERT_WARN_DAYS = 30;
+/** What the dashboard reads cluster-wide: the Nodes, as the API server sees them. */
+export const NODES_PATH = '/api/v1/nodes';
 
 /** What the UI may ask for. Every method is safe to call at any time and never throws. */
 export interface DashboardActions {
@@ -50,6 +56,13 @@ export interface DashboardEffects {
   readCommands(host: string): Promise<LoggedCommand[]>;
   loadSmoke(): Promise<SmokeMap>;
   saveSmoke(update: SmokeMap): Promise<SmokeMap>;
+  /**
+   * The cluster-wide read through the first master whose /readyz answers, tried from the masters in the
+   * order given (the first reachable over SSH runs the choice). Absent: no cluster read.
+   */
+  clusterRead?(masters: HostInfo[], signal: AbortSignal): Promise<ApiView>;
+  /** The workspace's certificates close to expiry (local files). Absent: not shown. */
+  loadCerts?(): Promise<CertsView>;
   close(): Promise<void>;
 }
 
@@ -58,6 +71,8 @@ export interface DashboardController {
   runStore: RunStore;
   actions: DashboardActions;
   poller: Poller<HostInfo, HostHealth>;
+  /** The cluster-wide read's loop (one "host": the cluster), when the dashboard watches a master. */
+  apiPoller?: Poller<{ name: string }, ApiView>;
   hosts: HostInfo[];
   /** Load the saved smoke results (`start` does it too). */
   loadSaved(): Promise<void>;
@@ -79,6 +94,16 @@ export interface DashboardOptions {
 
 const ref = (h: HostRef): HostRef => ({ name: h.name, group: h.group, ip: h.ip });
 
+/**
+ * The masters to run the cluster read from, in the spec's order but those whose last probe found them
+ * unreachable last: a dead host costs an SSH connect timeout, a live one with a dead API server does
+ * not (the choice on it asks every master's /readyz). Pure.
+ */
+export function clusterReadOrder(masters: readonly HostInfo[], health: Record<string, HostHealth | undefined>): HostInfo[] {
+  const up = masters.filter((m) => health[m.name]?.reachable !== false);
+  return [...up, ...masters.filter((m) => !up.includes(m))];
+}
+
 export function createDashboardController(opts: DashboardOptions): DashboardController {
   const { spec, hosts, effects } = opts;
   const now = opts.now ?? Date.now;
@@ -92,6 +117,32 @@ export function createDashboardController(opts: DashboardOptions): DashboardCont
   });
   const runStore = createRunStore();
   const s = () => store.getState();
+  const masters = hosts.filter((h) => h.group === 'kube-master');
+  const firstMaster = mastersOf(spec)[0]?.name ?? '';
+  const clusterRead = effects.clusterRead;
+  const apiPoller =
+    clusterRead && masters.length
+      ? new Poller<{ name: string }, ApiView>({
+          hosts: [{ name: 'cluster' }],
+          key: (h) => h.name,
+          intervalMs,
+          // It may try a second master after the first did not answer over SSH.
+          timeoutMs: 2 * (opts.timeoutMs ?? defaultTimeoutMs(intervalMs)),
+          now,
+          probe: (_h, signal) => clusterRead(clusterReadOrder(masters, s().health), signal),
+          onError: (_h, error) => ({ master: null, first: firstMaster, passed: [], error, checkedAt: now() }),
+          onResult: (_h, r) => s().setApi(r),
+        })
+      : undefined;
+  const loadCerts = async () => {
+    if (!effects.loadCerts) return;
+    try {
+      const c = await effects.loadCerts();
+      if (!closed) s().setCerts(c);
+    } catch (e) {
+      if (!closed) s().setCerts({ warnDays: CERT_WARN_DAYS, total: 0, expiring: [], error: firstLine(e) });
+    }
+  };
 
   const poller = new Poller<HostInfo, HostHealth>({
     hosts,
@@ -112,8 +163,13 @@ export function createDashboardController(opts: DashboardOptions): DashboardCont
   // should not race a redraw.
   const unsubscribe = store.subscribe((next, prev) => {
     if (!!next.dialog === !!prev.dialog) return;
-    if (next.dialog) poller.pause();
-    else poller.resume();
+    if (next.dialog) {
+      poller.pause();
+      apiPoller?.pause();
+    } else {
+      poller.resume();
+      apiPoller?.resume();
+    }
     s().setPaused(poller.paused);
   });
 
@@ -182,6 +238,7 @@ export function createDashboardController(opts: DashboardOptions): DashboardCont
         if (closed) return;
         for (const h of limit) loadCommands(h);
         void poller.refreshNow(limit);
+        void apiPoller?.refreshNow();
       });
   };
 
@@ -189,6 +246,8 @@ export function createDashboardController(opts: DashboardOptions): DashboardCont
     refresh() {
       s().flashMessage('refreshing every host');
       void poller.refreshNow();
+      void apiPoller?.refreshNow();
+      void loadCerts();
       const sel = s().selected;
       if (sel) loadCommands(sel);
     },
@@ -232,6 +291,7 @@ export function createDashboardController(opts: DashboardOptions): DashboardCont
     runStore,
     actions,
     poller,
+    apiPoller,
     hosts,
     async loadSaved() {
       try {
@@ -239,10 +299,12 @@ export function createDashboardController(opts: DashboardOptions): DashboardCont
       } catch {
         /* no saved results */
       }
+      await loadCerts();
     },
     async start() {
       await this.loadSaved();
       poller.start();
+      apiPoller?.start();
       const sel = s().selected;
       if (sel) loadCommands(sel);
     },
@@ -251,6 +313,7 @@ export function createDashboardController(opts: DashboardOptions): DashboardCont
       closed = true;
       unsubscribe();
       poller.stop();
+      apiPoller?.stop();
       journalAc.current?.abort();
       runAc?.abort(new Error('the dashboard closed'));
       await effects.close();
@@ -293,6 +356,41 @@ export function sshEffects(opts: { workspace: string; spec: ClusterSpec; interva
       const lines = r.stdout.split('\n').filter((l) => l.length > 0);
       if (r.exitCode !== 0 && !lines.length) throw new Error(`journalctl exited with status ${r.exitCode}`);
       return lines;
+    },
+    async clusterRead(masters, signal) {
+      const refs = mastersOf(spec);
+      const first = refs[0]?.name ?? '';
+      const unreachable: string[] = [];
+      for (const m of masters) {
+        let stdout: string;
+        try {
+          const conn = await pool.connection(m.target, signal);
+          const r = await conn.exec(clusterReadScript(refs, NODES_PATH), { sudo: true, signal, timeoutMs: (refs.length * (READYZ_TIMEOUT_S + 2) + 8) * 1000 });
+          stdout = r.stdout;
+        } catch (e) {
+          unreachable.push(`${m.name}: ${firstLine(e)}`);
+          continue;
+        }
+        const c = parseClusterRead(refs, stdout);
+        const view: ApiView = { master: c.chosen?.name ?? null, server: c.chosen?.server, first, passed: c.passed, via: m.name, checkedAt: Date.now() };
+        if (c.chosen && c.body !== null) {
+          try {
+            view.nodes = parseNodeList(c.body);
+          } catch (e) {
+            view.error = `GET ${NODES_PATH} through ${c.chosen.name}: ${firstLine(e)}`;
+          }
+        }
+        return view;
+      }
+      return { master: null, first, passed: [], error: `no master answers over SSH (${unreachable.join('; ')})`, checkedAt: Date.now() };
+    },
+    async loadCerts() {
+      const certs = await listCertificates(workspace);
+      return {
+        warnDays: CERT_WARN_DAYS,
+        total: certs.length,
+        expiring: certs.filter((c) => c.subject !== '(unreadable)' && c.daysLeft < CERT_WARN_DAYS).map((c) => ({ file: c.file, subject: c.subject, daysLeft: c.daysLeft })),
+      };
     },
     readCommands: (host) => readLastCommands(workspace, host, 12),
     loadSmoke: () => loadLastSmoke(workspace),

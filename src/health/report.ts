@@ -51,12 +51,19 @@ export interface HealthReport {
   healthy: boolean;
   counts: { total: number; healthy: number; failing: number; unreachable: number; notInstalled: number; pending: number };
   hosts: HostReport[];
+  /**
+   * The cluster-wide read: the master whose API server answered (the first whose /readyz does), the
+   * masters passed over and why, the nodes it read. null: no master watched (or no answer yet).
+   */
+  api: null | { master: string | null; server: string | null; failover: boolean; passed: Array<{ name: string; problem: string }>; nodes: { total: number; ready: number; notReady: string[] } | null; error: string | null };
+  /** Certificates of the workspace expiring within `warnDays` days (or expired). null: not read. */
+  certificates: null | { warnDays: number; total: number; expiring: Array<{ file: string; subject: string; daysLeft: number }> };
 }
 
 const check = (c: Check | undefined) => (c ? { ok: c.ok, detail: c.detail } : null);
 
 /** The report of the store's current state. */
-export function healthReport(s: Pick<DashboardData, 'cluster' | 'versions' | 'hosts' | 'health' | 'smoke'>, at: number): HealthReport {
+export function healthReport(s: Pick<DashboardData, 'cluster' | 'versions' | 'hosts' | 'health' | 'smoke'> & Partial<Pick<DashboardData, 'api' | 'certs'>>, at: number): HealthReport {
   const c = healthCounts(s);
   const hosts: HostReport[] = s.hosts.map((ref) => {
     const h = s.health[ref.name];
@@ -83,6 +90,10 @@ export function healthReport(s: Pick<DashboardData, 'cluster' | 'versions' | 'ho
     healthy: c.total > 0 && c.healthy === c.total,
     counts: { total: c.total, healthy: c.healthy, failing: c.failing, unreachable: c.unreachable, notInstalled: c['not-installed'], pending: c.pending },
     hosts,
+    api: s.api
+      ? { master: s.api.master, server: s.api.server ?? null, failover: !!s.api.master && s.api.master !== s.api.first, passed: s.api.passed, nodes: s.api.nodes ?? null, error: s.api.error ?? null }
+      : null,
+    certificates: s.certs ? { warnDays: s.certs.warnDays, total: s.certs.total, expiring: s.certs.expiring } : null,
   };
 }
 
@@ -104,6 +115,8 @@ export function formatReport(r: HealthReport): string {
     if (h.status !== 'healthy') for (const p of h.problems) out.push(`    ${p}`);
   }
   const c = r.counts;
+  if (r.api) out.push('', r.api.master ? `API server: ${r.api.master} (${r.api.server})${r.api.failover ? `, failover: ${r.api.passed.map((p) => `${p.name}: ${p.problem}`).join('; ')}` : ''}${r.api.nodes ? `; nodes Ready ${r.api.nodes.ready}/${r.api.nodes.total}` : ''}` : `API server: none answers${r.api.error ? ` (${r.api.error})` : r.api.passed.length ? ` (${r.api.passed.map((p) => `${p.name}: ${p.problem}`).join('; ')})` : ''}`);
+  for (const x of r.certificates?.expiring ?? []) out.push(`certificate ${x.file} (${x.subject}) ${x.daysLeft < 0 ? 'has EXPIRED' : `expires in ${x.daysLeft} days`}: kcore-wizard certs renew`);
   out.push('', `${c.healthy}/${c.total} hosts healthy${c.failing ? `, ${c.failing} failing` : ''}${c.unreachable ? `, ${c.unreachable} unreachable` : ''}${c.notInstalled ? `, ${c.notInstalled} not installed` : ''}`);
   return `${out.join('\n')}\n`;
 }
@@ -111,6 +124,6 @@ export function formatReport(r: HealthReport): string {
 /** Poll every host once and report (the controller is not started: no loop, no saved state changed). */
 export async function snapshot(d: DashboardController, now: () => number = Date.now): Promise<HealthReport> {
   await d.loadSaved();
-  await d.poller.refreshNow();
+  await Promise.all([d.poller.refreshNow(), d.apiPoller?.refreshNow()]);
   return healthReport(d.store.getState(), now());
 }

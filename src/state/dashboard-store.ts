@@ -8,6 +8,7 @@ import { createStore, type StoreApi } from 'zustand/vanilla';
 import type { GroupName } from '../spec/schema.js';
 import type { HostHealth, HostRef } from '../health/probe.js';
 import type { HostSmoke, LoggedCommand, SmokeMap } from '../health/smoke.js';
+import type { NodesView } from '../health/api-master.js';
 
 /** A host's status on screen: the probe's verdict, or `pending` before the first answer. */
 export type HostStatus = 'pending' | HostHealth['verdict'];
@@ -47,6 +48,41 @@ export interface Flash {
   tone: 'info' | 'warn' | 'error';
 }
 
+/**
+ * The dashboard's cluster-wide read (the admin credentials, on a master): which master's API server it
+ * went through (the first whose /readyz answers), the ones passed over and why, and what it read.
+ */
+export interface ApiView {
+  /** The master whose API server answered; null when none did. */
+  master: string | null;
+  server?: string;
+  /** The first master of the spec (a choice other than it is a failover, shown as a warning). */
+  first: string;
+  passed: Array<{ name: string; problem: string }>;
+  /** The master the read ran on over SSH (the first one reachable). */
+  via?: string;
+  nodes?: NodesView;
+  /** Why there is no answer at all (no master reachable over SSH, or the read failed). */
+  error?: string;
+  checkedAt: number;
+}
+
+/** A certificate of the workspace that expires within the warning window (or has expired). */
+export interface CertWarning {
+  file: string;
+  subject: string;
+  daysLeft: number;
+}
+
+export interface CertsView {
+  /** Days before expiry that count as a warning. */
+  warnDays: number;
+  /** How many certificates the workspace has. */
+  total: number;
+  expiring: CertWarning[];
+  error?: string;
+}
+
 export interface DashboardData {
   cluster: string;
   versions: { kubernetes: string; etcd: string };
@@ -55,6 +91,10 @@ export interface DashboardData {
   staleAfter: number;
   hosts: HostRef[];
   health: Record<string, HostHealth | undefined>;
+  /** The last cluster-wide read; null before the first (or when no master is watched). */
+  api: ApiView | null;
+  /** The workspace's certificates close to expiry; null before they were read. */
+  certs: CertsView | null;
   /** Hosts whose poll is under way. */
   polling: Record<string, boolean | undefined>;
   paused: boolean;
@@ -74,6 +114,8 @@ export interface DashboardData {
 
 export interface DashboardMethods {
   setHealth(h: HostHealth): void;
+  setApi(a: ApiView | null): void;
+  setCerts(c: CertsView | null): void;
   setPolling(host: string, on: boolean): void;
   setPaused(on: boolean): void;
   setSmoke(update: SmokeMap, replace?: boolean): void;
@@ -158,6 +200,8 @@ export function createDashboardStore(init: DashboardInit): DashboardStore {
       staleAfter: init.staleAfter ?? 3,
       hosts: init.hosts,
       health: {},
+      api: null,
+      certs: null,
       polling: {},
       paused: false,
       smoke: init.smoke ?? {},
@@ -173,6 +217,8 @@ export function createDashboardStore(init: DashboardInit): DashboardStore {
       flash: null,
 
       setHealth: (h) => set((s) => ({ health: { ...s.health, [h.name]: h } })),
+      setApi: (api) => set({ api }),
+      setCerts: (certs) => set({ certs }),
       setPolling: (host, on) => set((s) => (!!s.polling[host] === on ? {} : { polling: { ...s.polling, [host]: on } })),
       setPaused: (on) => set((s) => (s.paused === on ? {} : { paused: on })),
       setSmoke: (update, replace) => set((s) => ({ smoke: replace ? update : { ...s.smoke, ...update } })),

@@ -32,6 +32,8 @@ import YAML from 'yaml';
 import type { Facts } from '../../src/engine/facts.js';
 import type { HostInfo, Role, RunContext, Task, TaskContext } from '../../src/engine/task.js';
 import { probeScript } from '../../src/health/probe.js';
+import { clusterReadScript, mastersOf } from '../../src/health/api-master.js';
+import { NODES_PATH } from '../../src/health/actions.js';
 import { ensurePki, pkiPaths } from '../../src/pki/index.js';
 import { addonsRole } from '../../src/roles/addons/index.js';
 import {
@@ -454,6 +456,8 @@ beforeAll(async () => {
   commandLines = [];
   for (const role of [kubeMasterRole, kubeWorkerRole, addonsRole]) for (const dry of [false, true]) await runRole(role, dry, commandLines);
   for (const h of hosts) commandLines.push({ host: h.name, command: probeScript(h, { apiServer: `https://${h.ip}:6443` }) });
+  // The dashboard's cluster read (src/health/api-master.ts): each master's /readyz, then GET /api/v1/nodes, admin credentials.
+  for (const h of hostsOf(spec, 'kube-master')) commandLines.push({ host: h.name, command: clusterReadScript(mastersOf(spec), NODES_PATH) });
   for (const rec of commandLines)
     for (const inv of kubectlInvocations(rec.command))
       for (const req of requestsOf(inv.words, rec.stdin)) calls.push({ who: `kubectl on ${rec.host} (${inv.words.join(' ').slice(0, 60)})`, identity: idOf(rec.host, inv.kubeconfig), req, fieldSelector: req.fieldSelector });
@@ -480,6 +484,8 @@ describe('API-access contract: every request, its identity, and the authorizer t
     expect(seen((c) => c.req.resource === 'clusterrolebindings' && c.req.name === 'kcore:flannel' && c.req.verb === 'patch')).toBe(true);
     expect(seen((c) => c.req.resource === 'pods/exec')).toBe(true);
     expect(seen((c) => c.req.resource === 'leases')).toBe(true);
+    // The dashboard's cluster read through a chosen master, with the admin identity.
+    expect(seen((c) => c.req.url === NODES_PATH && c.identity.groups.includes('system:masters'))).toBe(true);
     expect(kubectlCalls.length).toBeGreaterThan(30);
   });
 

@@ -204,6 +204,8 @@ describe('--once report', () => {
           lastSmoke: null,
         },
       ],
+      api: null,
+      certificates: null,
     });
   });
 
@@ -241,6 +243,8 @@ describe('docs/dashboard.md', () => {
       hosts: [etcd],
       health: { 'etcd-01': parseProbe(etcd, units(['etcd', 'loaded', 'active', 'running']) + 'E 0 x is healthy\n', 1, 1) },
       smoke: { 'etcd-01': { at: 1, results: [{ task: 't', role: 'etcd', status: 'ok' as const }] } },
+      api: { master: 'kube-master-02', server: 'https://x:6443', first: 'kube-master-01', passed: [{ name: 'kube-master-01', problem: 'p' }], nodes: { total: 1, ready: 1, notReady: ['n'] }, checkedAt: 1 },
+      certs: { warnDays: 30, total: 1, expiring: [{ file: 'a.crt', subject: 'CN=a', daysLeft: 1 }] },
     };
     expect(shape(example).sort()).toEqual(shape(healthReport(s, 1)).sort());
   });

@@ -9,7 +9,8 @@
  * pod; a pod on every worker reaches the pods on the others; a NodePort service answers on every node;
  * the dashboard runs. The test pods (busybox) are removed afterwards.
  */
-import { smokeTest, task, TaskFailure, type Role, type RunContext, type TaskContext } from '../../engine/task.js';
+import { ALWAYS, smokeTest, task, TaskFailure, type Role, type RunContext, type TaskContext } from '../../engine/task.js';
+import { chooseMasterScript, describeChoice, mastersOf, parseChoice, type MasterRef } from '../../health/api-master.js';
 import { apiServiceIp, hostsOf } from '../../spec/hosts.js';
 import { shellQuote } from '../../ssh/quote.js';
 import { directoryTask, filesTask } from '../../engine/ops.js';
@@ -35,7 +36,32 @@ import {
   unreadableOrFail,
 } from '../kube-common/index.js';
 
-const server = (ctx: TaskContext) => apiServerUrl(ctx.run.spec, ctx.host.ip);
+/** The API server the add-ons talk to, chosen per run (see `apiChoiceTask`); this master's own until then. */
+const chosenApi = new WeakMap<RunContext, MasterRef>();
+const server = (ctx: TaskContext) => chosenApi.get(ctx.run)?.server ?? apiServerUrl(ctx.run.spec, ctx.host.ip);
+
+/**
+ * With more than one master: the first master whose /readyz answers, asked from the master this role
+ * runs on (the runner picks the first one still in the run, which may be up while its API server is
+ * not). Every later task and smoke test of the role talks to that API server. Tagged `always`: the
+ * smoke tests (`--tags test`) need the choice too. None answering: this master's own, and the gate
+ * after it waits for it (a new cluster's first converge).
+ */
+export const apiChoiceTask = task({
+  name: 'a master whose API server answers /readyz',
+  tags: [ALWAYS],
+  skip: (ctx) => (mastersOf(ctx.run.spec).length > 1 ? undefined : 'one master: the add-ons use its API server'),
+  async gather(ctx) {
+    const masters = mastersOf(ctx.run.spec);
+    const r = await ctx.conn.exec(chooseMasterScript(masters), { sudo: true, signal: ctx.signal });
+    const choice = parseChoice(masters, r.stdout);
+    if (choice.chosen) chosenApi.set(ctx.run, choice.chosen);
+    else chosenApi.delete(ctx.run);
+    ctx.output(`${describeChoice(choice)}${choice.chosen ? '' : `; waiting for ${ctx.host.name}'s own`}`);
+    return choice;
+  },
+  plan: () => [],
+});
 const k = (ctx: TaskContext, args: string, timeout?: string) => kubectl(args, { server: server(ctx), timeout });
 
 export const ADDON_ROLLOUT_TIMEOUT_S = 300;
@@ -172,6 +198,7 @@ export const addonsRole: Role = {
       ...(ctx.run.spec.addons.dns ? [{ path: `${ADDONS_DIR}/coredns.yaml`, content: corednsManifest(ctx.run.spec).text, mode: 0o644 }] : []),
       ...(ctx.run.spec.addons.dashboard ? [{ path: `${ADDONS_DIR}/dashboard.yaml`, content: dashboardManifest().text, mode: 0o644 }] : []),
     ]),
+    apiChoiceTask,
     apiGateTask(server),
     task({
       name: 'every node registered and Ready',

@@ -19,8 +19,28 @@ export const KUBECONFIG_FILE = 'kubeconfig';
 
 export const adminKubeconfigPath = (workspace: string) => path.join(workspace, KUBECONFIG_FILE);
 
+/** The names of the admin kubeconfig's contexts: `kcore-<name>` (first master), then one per other master. */
+export function adminContexts(spec: RunContext['spec']): string[] {
+  const cluster = clusterName(spec);
+  return [cluster, ...hostsOf(spec, 'kube-master').slice(1).map((m) => `${cluster}-${m.name}`)];
+}
+
+/**
+ * The current context a kubeconfig in the workspace already has, when it is one of ours (set by
+ * `kcore-wizard kubeconfig --healthy` to a master that answers): converge keeps it. Else undefined.
+ */
+export function keptContext(text: string | null, spec: RunContext['spec']): string | undefined {
+  if (text === null) return undefined;
+  try {
+    const cur = parseKubeconfig(text)['current-context'];
+    return cur && adminContexts(spec).includes(cur) ? cur : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** The admin kubeconfig for the control machine (pure but for reading the PKI files). */
-export async function adminKubeconfig(run: Pick<RunContext, 'spec' | 'pki'> & Partial<Pick<RunContext, 'workspace' | 'dryRun'>>): Promise<string> {
+export async function adminKubeconfig(run: Pick<RunContext, 'spec' | 'pki'> & Partial<Pick<RunContext, 'workspace' | 'dryRun'>>, opts: { currentContext?: string } = {}): Promise<string> {
   const ctx = { run: { workspace: '', dryRun: false, ...run } as RunContext };
   const cluster = clusterName(run.spec);
   const input = {
@@ -41,6 +61,7 @@ export async function adminKubeconfig(run: Pick<RunContext, 'spec' | 'pki'> & Pa
     doc.clusters.push({ name: `${cluster}-${m.name}`, cluster: { ...doc.clusters[0]!.cluster, server: apiServerUrl(run.spec, m.ip) } });
     doc.contexts.push({ name: `${cluster}-${m.name}`, context: { cluster: `${cluster}-${m.name}`, user: input.user } });
   }
+  if (opts.currentContext && doc.contexts.some((c) => c.name === opts.currentContext)) doc['current-context'] = opts.currentContext;
   return YAML.stringify(doc, { lineWidth: 0 });
 }
 
@@ -79,7 +100,8 @@ export function kubeconfigProblem(view: ViewJson, run: Pick<RunContext, 'spec'>,
   const u = view.users?.find((x) => x.name === `${cluster}-admin`);
   if (!u) return `no user ${cluster}-admin`;
   if (Buffer.from(u.user['client-certificate-data'] ?? '', 'base64').toString() !== cert) return 'its client certificate is not the workspace admin certificate';
-  if (view['current-context'] !== cluster) return `current context is ${view['current-context'] ?? 'unset'}, not ${cluster}`;
+  // Another master's context is fine: `kcore-wizard kubeconfig --healthy` switches to one that answers.
+  if (!adminContexts(run.spec).includes(view['current-context'] ?? '')) return `current context is ${view['current-context'] ?? 'unset'}, not ${cluster}`;
   return null;
 }
 
@@ -93,7 +115,6 @@ export const kubectlRole: Role = {
       name: 'admin kubeconfig in the workspace',
       async gather(ctx) {
         const file = adminKubeconfigPath(ctx.run.workspace);
-        const want = await adminKubeconfig(ctx.run);
         let have: string | null = null;
         let mode: number | null = null;
         try {
@@ -102,6 +123,7 @@ export const kubectlRole: Role = {
         } catch {
           /* not there yet */
         }
+        const want = await adminKubeconfig(ctx.run, { currentContext: keptContext(have, ctx.run.spec) });
         return { file, want, have, mode };
       },
       plan(_ctx, g) {

@@ -6,7 +6,7 @@
 import { Box, Text } from 'ink';
 import type { HostRef } from '../../health/probe.js';
 import { smokeCounts } from '../../health/smoke.js';
-import { GROUP_ORDER, healthCounts, visibleHosts } from '../../state/dashboard-store.js';
+import { GROUP_ORDER, healthCounts, visibleHosts, type ApiView, type CertsView } from '../../state/dashboard-store.js';
 import type { HostView } from '../../state/run-store.js';
 import { formatDuration } from '../format.js';
 import { TASK_GLYPH, taskTone, useTheme } from '../theme.js';
@@ -23,17 +23,22 @@ export function DashboardHeader({ width, now }: { width: number; now: number }) 
   const paused = useDash((s) => s.paused);
   const intervalMs = useDash((s) => s.intervalMs);
   const staleAfter = useDash((s) => s.staleAfter);
+  const api = useDash((s) => s.api);
+  const certs = useDash((s) => s.certs);
   const c = healthCounts({ hosts, health });
   const stale = hosts.filter((h) => shownStatus(health[h.name], now, { intervalMs, staleAfter }) === 'stale').length;
   const newest = Math.max(0, ...hosts.map((h) => health[h.name]?.checkedAt ?? 0));
   const all = c.healthy === c.total && c.total > 0 && !stale;
   const refresh = paused ? 'paused' : newest ? `refreshed ${ago(now - newest)}` : 'checking…';
   const left: Line = [seg(' kcore-wizard dashboard', 'title', true), seg(`  ${cluster}`, undefined, true), seg(`  Kubernetes ${versions.kubernetes} · etcd ${versions.etcd}`, 'muted')];
-  const right: Line = [
-    c.pending === c.total ? seg(`… hosts healthy ${c.healthy}/${c.total}`, 'running', true) : seg(`${all ? '✓' : '✗'} hosts healthy ${c.healthy}/${c.total}`, all ? 'ok' : 'failed', true),
-    ...(stale ? [seg(`  ? ${stale} stale`, 'warn' as const)] : []),
-    seg(`  ${refresh} `, 'muted'),
-  ];
+  const right = headerRight({
+    hosts: c.pending === c.total ? seg(`… hosts healthy ${c.healthy}/${c.total}`, 'running', true) : seg(`${all ? '✓' : '✗'} hosts healthy ${c.healthy}/${c.total}`, all ? 'ok' : 'failed', true),
+    stale: stale ? seg(`  ? ${stale} stale`, 'warn') : undefined,
+    refresh: seg(`  ${refresh} `, 'muted'),
+    api,
+    certs,
+    room: width - 24,
+  });
   const rightText = right.map((s) => s.text).join('');
   const leftWidth = Math.max(0, width - rightText.length - 2);
   return (
@@ -57,6 +62,52 @@ export function DashboardHeader({ width, now }: { width: number; now: number }) 
       </Text>
     </Box>
   );
+}
+
+/** "1 certificate expires in 12 days", "2 certificates expire within 30 days", "1 certificate EXPIRED". */
+export function certWarning(certs: CertsView | null): Line[number] | undefined {
+  if (!certs?.expiring.length) return undefined;
+  const expired = certs.expiring.filter((x) => x.daysLeft < 0).length;
+  const n = certs.expiring.length;
+  const text = expired
+    ? `✗ ${expired} cert${expired === 1 ? '' : 's'} EXPIRED${n > expired ? `, ${n - expired} expiring` : ''}`
+    : n === 1
+      ? `! cert ${certs.expiring[0]!.file} expires in ${certs.expiring[0]!.daysLeft} d`
+      : `! ${n} certs expire within ${certs.warnDays} d`;
+  return seg(`${text}  `, expired ? 'failed' : 'warn', true);
+}
+
+/**
+ * The API server the cluster reads go through: the first master's (ok), another master's (a failover:
+ * a warning, the first one was passed over), none (failed); with the nodes it read.
+ */
+export function apiSegments(api: ApiView | null): { api?: Line[number]; nodes?: Line[number] } {
+  if (!api) return {};
+  if (!api.master) return { api: seg('✗ API: no master answers', 'failed', true) };
+  const failover = api.master !== api.first;
+  return {
+    api: seg(`${failover ? '!' : '✓'} API via ${api.master}`, failover ? 'warn' : 'ok', failover),
+    nodes: api.nodes ? seg(` · nodes Ready ${api.nodes.ready}/${api.nodes.total}`, api.nodes.ready === api.nodes.total ? 'muted' : 'failed') : undefined,
+  };
+}
+
+/** The header's right part, dropping the least needed pieces (refresh time, then the nodes) to fit `room`. Pure. */
+export function headerRight(p: { hosts: Line[number]; stale?: Line[number]; refresh: Line[number]; api: ApiView | null; certs: CertsView | null; room: number }): Line {
+  const cert = certWarning(p.certs);
+  const { api, nodes } = apiSegments(p.api);
+  const gap = seg('  ');
+  const build = (withNodes: boolean, withRefresh: boolean): Line =>
+    [cert, api, withNodes ? nodes : undefined, api ? gap : undefined, p.hosts, p.stale, withRefresh ? p.refresh : seg(' ')].filter((x): x is Line[number] => !!x);
+  const fits = (l: Line) => l.reduce((n, x) => n + x.text.length, 0) <= p.room;
+  for (const [n, r] of [
+    [true, true],
+    [false, true],
+    [false, false],
+  ] as const) {
+    const l = build(n, r);
+    if (fits(l)) return l;
+  }
+  return build(false, false);
 }
 
 /** The host list: a heading per role, one row per host (glyph, name, status), the selection marked. */
