@@ -37,7 +37,8 @@ export function DashboardHeader({ width, now }: { width: number; now: number }) 
     refresh: seg(`  ${refresh} `, 'muted'),
     api,
     certs,
-    room: width - 24,
+    // The title keeps a few cells; the cluster's state matters more than its name.
+    room: width - 12,
   });
   const rightText = right.map((s) => s.text).join('');
   const leftWidth = Math.max(0, width - rightText.length - 2);
@@ -64,50 +65,56 @@ export function DashboardHeader({ width, now }: { width: number; now: number }) 
   );
 }
 
-/** "1 certificate expires in 12 days", "2 certificates expire within 30 days", "1 certificate EXPIRED". */
-export function certWarning(certs: CertsView | null): Line[number] | undefined {
+/** "! cert etcd/etcd-01.crt expires in 12 d" (`short`: "! 1 cert expires in 12 d"), "! 2 certs expire within 30 d", "✗ 1 cert EXPIRED". */
+export function certWarning(certs: CertsView | null, short = false): Line[number] | undefined {
   if (!certs?.expiring.length) return undefined;
   const expired = certs.expiring.filter((x) => x.daysLeft < 0).length;
   const n = certs.expiring.length;
+  const one = certs.expiring[0]!;
   const text = expired
     ? `✗ ${expired} cert${expired === 1 ? '' : 's'} EXPIRED${n > expired ? `, ${n - expired} expiring` : ''}`
     : n === 1
-      ? `! cert ${certs.expiring[0]!.file} expires in ${certs.expiring[0]!.daysLeft} d`
+      ? `! ${short ? '1 cert' : `cert ${one.file}`} expires in ${one.daysLeft} d`
       : `! ${n} certs expire within ${certs.warnDays} d`;
   return seg(`${text}  `, expired ? 'failed' : 'warn', true);
 }
 
 /**
- * The API server the cluster reads go through: the first master's (ok), another master's (a failover:
- * a warning, the first one was passed over), none (failed); with the nodes it read.
+ * The API server the cluster reads go through: the first master's (✓), another master's (! a failover:
+ * the first one was passed over), none (✗); with the nodes it read.
  */
 export function apiSegments(api: ApiView | null): { api?: Line[number]; nodes?: Line[number] } {
   if (!api) return {};
   if (!api.master) return { api: seg('✗ API: no master answers', 'failed', true) };
   const failover = api.master !== api.first;
   return {
-    api: seg(`${failover ? '!' : '✓'} API via ${api.master}`, failover ? 'warn' : 'ok', failover),
+    api: seg(`${failover ? '!' : '✓'} API ${api.master}`, failover ? 'warn' : 'ok', failover),
     nodes: api.nodes ? seg(` · nodes Ready ${api.nodes.ready}/${api.nodes.total}`, api.nodes.ready === api.nodes.total ? 'muted' : 'failed') : undefined,
   };
 }
 
-/** The header's right part, dropping the least needed pieces (refresh time, then the nodes) to fit `room`. Pure. */
+/**
+ * The header's right part, in `room` cells: what is wrong first. To fit, it drops in turn the nodes, the
+ * certificate's file name, the refresh time and last the API server. Pure.
+ */
 export function headerRight(p: { hosts: Line[number]; stale?: Line[number]; refresh: Line[number]; api: ApiView | null; certs: CertsView | null; room: number }): Line {
-  const cert = certWarning(p.certs);
   const { api, nodes } = apiSegments(p.api);
-  const gap = seg('  ');
-  const build = (withNodes: boolean, withRefresh: boolean): Line =>
-    [cert, api, withNodes ? nodes : undefined, api ? gap : undefined, p.hosts, p.stale, withRefresh ? p.refresh : seg(' ')].filter((x): x is Line[number] => !!x);
-  const fits = (l: Line) => l.reduce((n, x) => n + x.text.length, 0) <= p.room;
-  for (const [n, r] of [
-    [true, true],
-    [false, true],
-    [false, false],
-  ] as const) {
-    const l = build(n, r);
-    if (fits(l)) return l;
+  const build = (o: { nodes: boolean; longCert: boolean; refresh: boolean; api: boolean }): Line =>
+    [certWarning(p.certs, !o.longCert), o.api ? api : undefined, o.api && o.nodes ? nodes : undefined, o.api && api ? seg('  ') : undefined, p.hosts, p.stale, o.refresh ? p.refresh : seg(' ')].filter(
+      (x): x is Line[number] => !!x,
+    );
+  const levels = [
+    { nodes: true, longCert: true, refresh: true, api: true },
+    { nodes: false, longCert: true, refresh: true, api: true },
+    { nodes: false, longCert: false, refresh: true, api: true },
+    { nodes: false, longCert: false, refresh: false, api: true },
+    { nodes: false, longCert: false, refresh: false, api: false },
+  ];
+  for (const o of levels) {
+    const l = build(o);
+    if (l.reduce((n, x) => n + x.text.length, 0) <= p.room) return l;
   }
-  return build(false, false);
+  return build(levels.at(-1)!);
 }
 
 /** The host list: a heading per role, one row per host (glyph, name, status), the selection marked. */
