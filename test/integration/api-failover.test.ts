@@ -97,21 +97,21 @@ async function addonsPlan() {
   return { summary, choice: out('a master whose API server answers /readyz'), gate: end('API server answers /readyz') };
 }
 
-async function kubeconfigHealthy() {
+async function kubeconfigHealthy(extra: string[] = [], env: NodeJS.ProcessEnv = {}) {
   let stdout = '';
   let stderr = '';
-  const { values, positionals } = parseCommandArgs(kubeconfigCommand, ['--dir', ws, '--healthy', '--output', 'json']);
+  const { values, positionals } = parseCommandArgs(kubeconfigCommand, ['--dir', ws, '--healthy', '--output', 'json', ...extra]);
   const code = await kubeconfigCommand.run({
     values: values as Record<string, string | boolean | string[] | undefined>,
     positionals,
     stdout: { write: (s: string) => ((stdout += s), true) },
     stderr: { write: (s: string) => ((stderr += s), true) },
     stdin: { isTTY: false },
-    env: {},
+    env,
     cwd: process.cwd(),
     signal: new AbortController().signal,
   } as never);
-  return { code, json: stdout ? (JSON.parse(stdout) as { context: string | null; master: string | null; changed?: boolean; passed: Array<{ name: string; problem: string }> }) : null, stderr };
+  return { code, json: stdout ? (JSON.parse(stdout) as { context: string | null; master: string | null; changed?: boolean; currentContext?: string; passed: Array<{ name: string; problem: string }> }) : null, stderr };
 }
 
 const requestsOn = async (host: string) => (await sh(host, 'cat /tmp/requests.log 2>/dev/null; true')).split('\n').filter(Boolean);
@@ -202,6 +202,11 @@ describe('losing master-01: the admin side moves to the next master whose /ready
     // A plain kubectl with that file now reaches master-02's API server.
     const who = await exec('kubectl', ['--kubeconfig', file, '--request-timeout=5s', 'get', '--raw', '/whoami']);
     expect(who.stdout.trim()).toBe('kube-master-02');
+    // --merge --use-context carries it into the user's own kubeconfig.
+    const mine = path.join(ws, 'my-kubeconfig');
+    const m = await kubeconfigHealthy(['--merge', '--use-context'], { KUBECONFIG: mine });
+    expect(m).toMatchObject({ code: 0, json: { context: `${clusterName(spec)}-kube-master-02`, currentContext: `${clusterName(spec)}-kube-master-02`, changed: false } });
+    expect((await exec('kubectl', ['--kubeconfig', mine, '--request-timeout=5s', 'get', '--raw', '/whoami'])).stdout.trim()).toBe('kube-master-02');
     // converge keeps that choice: the kubectl role plans no change to the file.
     const events: EngineEvent[] = [];
     await runConverge({ workspace: ws, spec, roles: [kubectlRole], dryRun: true, skipTags: ['test'], signal: new AbortController().signal, emit: (e) => events.push(e) });

@@ -136,7 +136,7 @@ describe('plan (dry run) of the Kubernetes roles on real light hosts', () => {
     const m = 'kube-master-01';
     expect(ends.some((e) => e.host === m && e.wouldFail)).toBe(true);
     const addons = ends.filter((e) => e.host === m && e.role === 'addons');
-    expect(addons.map((e) => e.task)).toEqual(['add-on manifest directory', 'add-on manifests (for reference and kubectl apply by hand)', 'API server answers /readyz', 'every node registered and Ready', 'node role labels', 'CoreDNS applied', 'dashboard applied']);
+    expect(addons.map((e) => e.task)).toEqual(['add-on manifest directory', 'add-on manifests (for reference and kubectl apply by hand)', 'a master whose API server answers /readyz', 'API server answers /readyz', 'every node registered and Ready', 'node role labels', 'CoreDNS applied', 'dashboard applied']);
     has(m, /^create \/etc\/kubernetes\/addons\/coredns\.yaml \(mode 0644, root:root\)$/);
     has(m, /^apply coredns \(\d+ objects; the cluster cannot be read yet: kubectl get for CoreDNS failed on kube-master-01: /);
     has(m, /^wait up to 300 s for every node to be Ready \(now: /);
