@@ -126,3 +126,27 @@ describe('the API server certificate names every address its clients use', () =>
     }
   });
 });
+
+describe('dashboard --once: the cluster read and the certificates in the report', () => {
+  it('JSON fields and the plain lines: a failover names what the first master answered; each expiring certificate its days', async () => {
+    const { healthReport, formatReport } = await import('../../src/health/report.js');
+    const base = { cluster: 'demo', versions: { kubernetes: '1', etcd: '2' }, hosts: [], health: {}, smoke: {} };
+    const r = healthReport(
+      {
+        ...base,
+        api: { master: 'kube-master-02', server: 'https://10.0.0.112:6443', first: 'kube-master-01', passed: [{ name: 'kube-master-01', problem: 'refused' }], nodes: { total: 3, ready: 2, notReady: ['x'] }, checkedAt: 1 },
+        certs: { warnDays: 30, total: 5, expiring: [{ file: 'apiserver.crt', subject: 'CN=kube-apiserver', daysLeft: 12 }, { file: 'ca.crt', subject: 'CN=kubernetes-ca', daysLeft: -2 }] },
+      },
+      0,
+    );
+    expect(r.api).toEqual({ master: 'kube-master-02', server: 'https://10.0.0.112:6443', failover: true, passed: [{ name: 'kube-master-01', problem: 'refused' }], nodes: { total: 3, ready: 2, notReady: ['x'] }, error: null });
+    const text = formatReport(r);
+    expect(text).toContain('API server: kube-master-02 (https://10.0.0.112:6443), failover: kube-master-01: refused; nodes Ready 2/3\n');
+    expect(text).toContain('certificate apiserver.crt (CN=kube-apiserver) expires in 12 days: kcore-wizard certs renew\n');
+    expect(text).toContain('certificate ca.crt (CN=kubernetes-ca) has EXPIRED: kcore-wizard certs renew\n');
+    const none = healthReport({ ...base, api: { master: null, first: 'kube-master-01', passed: [{ name: 'kube-master-01', problem: 'refused' }], checkedAt: 1 } }, 0);
+    expect(none.api).toMatchObject({ master: null, failover: false });
+    expect(formatReport(none)).toContain('API server: none answers (kube-master-01: refused)\n');
+    expect(healthReport(base, 0)).toMatchObject({ api: null, certificates: null });
+  });
+});

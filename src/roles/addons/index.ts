@@ -49,6 +49,8 @@ const server = (ctx: TaskContext) => chosenApi.get(ctx.run)?.server ?? apiServer
  */
 export const apiChoiceTask = task({
   name: 'a master whose API server answers /readyz',
+  why: 'The add-ons run on one master, but that master may be up while its API server is not. So they first ask every master, in order, whether its API server is ready (/readyz) and talk to the first one that is.',
+  docs: 'https://kubernetes.io/docs/reference/using-api/health-checks/',
   tags: [ALWAYS],
   skip: (ctx) => (mastersOf(ctx.run.spec).length > 1 ? undefined : 'one master: the add-ons use its API server'),
   async gather(ctx) {
