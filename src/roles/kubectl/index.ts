@@ -166,7 +166,7 @@ export const kubectlRole: Role = {
         const file = adminKubeconfigPath(ctx.run.workspace);
         const r = await execa(localKubectl()!, ['--kubeconfig', file, '--request-timeout=10s', 'get', '--raw', '/readyz'], { reject: false, cancelSignal: ctx.signal });
         if (r.exitCode !== 0 || r.stdout.trim() !== 'ok')
-          throw new TaskFailure(`${apiServerUrl(ctx.run.spec)}/readyz from this machine: ${(r.stderr || r.stdout).trim().split('\n').pop()}`, 'is the private network reachable from here? (the masters answer it over SSH: kcore-wizard test --tags kube-master)');
+          throw new TaskFailure(`${apiServerUrl(ctx.run.spec)}/readyz from this machine: ${(r.stderr || r.stdout).trim().split('\n').pop()}`, `is the private network reachable from here? (the masters answer it over SSH: kcore-wizard test --tags kube-master)${hostsOf(ctx.run.spec, 'kube-master').length > 1 ? '; with this master down, `kcore-wizard kubeconfig --healthy` switches the file to one that answers' : ''}`);
       },
       // It asks a master's API server: nothing to ask (and no timeout to wait for) when every master failed.
       { needs: ['kube-master'], skip: () => (localKubectl() ? undefined : 'kubectl is not installed on this machine') },
