@@ -150,3 +150,20 @@ describe('dashboard --once: the cluster read and the certificates in the report'
     expect(healthReport(base, 0)).toMatchObject({ api: null, certificates: null });
   });
 });
+
+describe('kubeconfig --healthy reads its servers and TLS material from the file itself', () => {
+  it('one entry per master in order; a file without a master context is refused naming it and what writes it', async () => {
+    const { masterContexts } = await import('../../src/commands/kubeconfig.js');
+    const { kubeconfigDoc } = await import('../../src/roles/kube-common/index.js');
+    const YAML = (await import('yaml')).default;
+    const doc = kubeconfigDoc({ cluster: 'kcore-demo', server: masters[0]!.server, ca: 'CA', user: 'kcore-demo-admin', cert: 'CERT', key: 'KEY' });
+    expect(() => masterContexts(YAML.stringify(doc), spec, '/ws/kubeconfig')).toThrow('/ws/kubeconfig has no context kcore-demo-kube-master-02: `kcore-wizard converge --tags kubectl` writes it');
+    for (const m of masters.slice(1)) {
+      doc.clusters.push({ name: `kcore-demo-${m.name}`, cluster: { ...doc.clusters[0]!.cluster, server: m.server } });
+      doc.contexts.push({ name: `kcore-demo-${m.name}`, context: { cluster: `kcore-demo-${m.name}`, user: 'kcore-demo-admin' } });
+    }
+    const entries = masterContexts(YAML.stringify(doc), spec, '/ws/kubeconfig');
+    expect(entries.map((e) => [e.master.name, e.context, e.master.server])).toEqual(masters.map((m, i) => [m.name, i ? `kcore-demo-${m.name}` : 'kcore-demo', m.server]));
+    expect(entries[2]!.tls).toEqual({ ca: Buffer.from('CA'), cert: Buffer.from('CERT'), key: Buffer.from('KEY') });
+  });
+});
