@@ -26,10 +26,14 @@ export const pkiRole: Role = {
       name: 'certificates and keys',
       // Read-only: what ensurePki would issue or reissue, and why.
       gather: (ctx) => ensurePki(ctx.run.workspace, pkiInput(ctx.run.spec), { dryRun: true }),
-      plan: (_ctx, r) => r.changed.map((id) => `${verb(r.reasons[id])} ${id} (${r.reasons[id] ?? 'new'})`),
+      plan: (_ctx, r) => [
+        ...r.changed.map((id) => `${verb(r.reasons[id])} ${id} (${r.reasons[id] ?? 'new'})`),
+        ...r.orphans.map((id) => `archive ${id} (no longer in the spec) into pki/archive/`),
+      ],
       async apply(ctx) {
         const r = await ensurePki(ctx.run.workspace, pkiInput(ctx.run.spec));
         for (const w of r.warnings) ctx.output(w, 'stderr');
+        if (r.archived.length) ctx.output(archivedLine(r.orphans, r.archiveDir));
       },
     }),
     smokeTest('every certificate is valid for at least 30 days', async (ctx) => {
@@ -40,6 +44,11 @@ export const pkiRole: Role = {
     }),
   ],
 };
+
+/** What the output says when certificates of removed hosts were moved aside. */
+export function archivedLine(ids: string[], dir: string | null): string {
+  return `archived the certificates of what is no longer in the spec (${ids.join(', ')}) into pki/${dir}/ (moved, not deleted)`;
+}
 
 function verb(reason: string | undefined): string {
   return reason && !/missing|new/.test(reason) ? 'reissue' : 'issue';
