@@ -146,7 +146,8 @@ export function expiryWarningsOf(certs: readonly CertificateInfo[], warnDays = 3
     .sort((a, b) => a.notAfter.getTime() - b.notAfter.getTime())
     .map((c) => {
       const day = c.notAfter.toISOString().slice(0, 10);
-      const n = Math.abs(c.daysLeft);
+      // daysLeft is rounded down: -1 means expired less than a day ago
+      const n = c.daysLeft < 0 ? -c.daysLeft - 1 : c.daysLeft;
       const message = c.daysLeft < 0 ? `${c.file} expired ${n} day${n === 1 ? '' : 's'} ago (${day})` : `${c.file} expires in ${n} day${n === 1 ? '' : 's'} (${day})`;
       return { file: c.file, daysLeft: c.daysLeft, notAfter: c.notAfter, expired: c.daysLeft < 0, message };
     });
@@ -158,4 +159,9 @@ export function expiryWarningsOf(certs: readonly CertificateInfo[], warnDays = 3
  */
 export async function expiryWarnings(workspace: string, now: Date = new Date(), warnDays = 30): Promise<ExpiryWarning[]> {
   return expiryWarningsOf(await listCertificates(workspace, now), warnDays);
+}
+
+/** `warning: 2 certificates expire within 30 days or have expired: … (renew: kcore-wizard certs renew)` */
+export function expiryWarningLine(messages: string[]): string {
+  return `warning: ${messages.length} certificate${messages.length === 1 ? '' : 's'} expire${messages.length === 1 ? 's' : ''} within 30 days or expired: ${messages.join('; ')} (renew them: kcore-wizard certs renew)`;
 }

@@ -36,11 +36,12 @@ export const pkiRole: Role = {
         if (r.archived.length) ctx.output(archivedLine(r.orphans, r.archiveDir));
       },
     }),
-    smokeTest('every certificate is valid for at least 30 days', async (ctx) => {
+    // Expired fails; expiring within 30 days is a warning the `test` command prints (exit code unchanged).
+    smokeTest('no certificate has expired', async (ctx) => {
       const certs = await listCertificates(ctx.run.workspace);
       if (certs.length === 0) throw new TaskFailure('no certificates in the workspace', 'run `kcore-wizard converge` without --tags test first');
-      const bad = certs.filter((c) => c.daysLeft < 30);
-      if (bad.length) throw new TaskFailure(`expiring soon: ${bad.map((c) => `${c.file} (${c.daysLeft} days)`).join(', ')}`, 'run `kcore-wizard converge --tags pki` to renew them');
+      const bad = certs.filter((c) => c.daysLeft < 0);
+      if (bad.length) throw new TaskFailure(`expired: ${bad.map((c) => `${c.file} (${-c.daysLeft - 1} days ago)`).join(', ')}`, 'run `kcore-wizard certs renew` to reissue them');
     }),
   ],
 };
