@@ -8,6 +8,7 @@ import { ensurePki, expiryWarnings, expiryWarningsOf, listCertificates } from '.
 import { pkiInput } from '../../src/roles/pki/index.js';
 import { defaultSpec, saveSpec } from '../../src/spec/index.js';
 import { runCli } from '../support/cli.js';
+import type { Task, TaskContext } from '../../src/engine/task.js';
 
 const DAY = 86_400_000;
 let ws: string;
@@ -48,4 +49,31 @@ describe('expiry warnings', () => {
     const c = await runCli(['certs', ws]);
     expect(c.code).toBe(1);
   });
+});
+
+describe('the pki role says when it archives', () => {
+  it('plans "archive …" for a removed worker, and its apply names what moved and where', async () => {
+    const { pkiRole } = await import('../../src/roles/pki/index.js');
+    const { defaultSpec: ds } = await import('../../src/spec/index.js');
+    const big = ds({ name: 'demo' });
+    big.groups['kube-worker'].count = 3;
+    const w = await mkdtemp(path.join(tmpdir(), 'kcore-archive-role-'));
+    try {
+      await ensurePki(w, pkiInput(big), { caKeyBits: 2048 });
+      const small = ds({ name: 'demo' });
+      small.groups['kube-worker'].count = 2;
+      const lines: string[] = [];
+      const ctx = { run: { workspace: w, spec: small, dryRun: false }, output: (l: string) => lines.push(l) } as unknown as TaskContext;
+      const t = pkiRole.tasks[0] as Task<Awaited<ReturnType<typeof ensurePki>>>;
+      const facts = await t.gather(ctx);
+      const planned = t.plan!(ctx, facts);
+      expect(planned).toEqual(['archive kubelet/kube-worker-03 (no longer in the spec) into pki/archive/']);
+      await t.apply!(ctx, facts, planned);
+      expect(lines).toHaveLength(1);
+      expect(lines[0]).toMatch(/^archived the certificates of what is no longer in the spec \(kubelet\/kube-worker-03\) into pki\/archive\/\d{4}-\d{2}-\d{2}T\d{2}-\d{2}-\d{2}Z\/ \(moved, not deleted\)$/);
+      expect(t.plan!(ctx, await t.gather(ctx))).toEqual([]);
+    } finally {
+      await rm(w, { recursive: true, force: true });
+    }
+  }, 60_000);
 });
