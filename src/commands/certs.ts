@@ -44,6 +44,7 @@ export const certsCommand: CommandDef = {
     if (ctx.positionals[0] === 'renew') return renew({ ...ctx, positionals: ctx.positionals.slice(1) });
     const workspace = resolveWorkspace(ctx);
     const certs = await listCertificates(workspace);
+    const rotation = await readRotation(workspace);
     const expiring = certs.filter((c) => c.daysLeft < WARN_DAYS);
     if (outputFormat(ctx.values) === 'json') {
       ctx.stdout.write(JSON.stringify(certs.map((c) => ({ file: c.file, subject: c.subject, notAfter: c.notAfter, daysLeft: c.daysLeft, expiring: c.daysLeft < WARN_DAYS }))) + '\n');
@@ -54,6 +55,7 @@ export const certsCommand: CommandDef = {
       return 0;
     }
     ctx.stdout.write(formatCertificateTable(certs, { warnDays: WARN_DAYS }) + '\n');
+    if (rotation) ctx.stdout.write(`\na CA rotation is in progress: phase ${rotation.phase} of 3${rotation.rolled ? ' rolled out' : ''}; \`kcore-wizard certs renew --ca\` goes on with it\n`);
     if (expiring.length) ctx.stdout.write(`\nrenew them: kcore-wizard certs renew${ctx.positionals[0] ? ` ${ctx.positionals[0]}` : ''}\n`);
     return expiring.length ? 1 : 0;
   },

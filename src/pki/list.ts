@@ -55,7 +55,9 @@ export async function listCertificates(workspace: string, now: Date = new Date()
         .catch(() => null);
       const purpose = purposeOf(id);
       try {
-        const c = parseCertificate(await fs.readFile(path.join(root, file), 'utf8'));
+        const text = await fs.readFile(path.join(root, file), 'utf8');
+        const c = parseCertificate(text);
+        const more = (text.match(/-----BEGIN CERTIFICATE-----/g) ?? []).length - 1;
         return {
           file,
           subject: c.subjectText,
@@ -66,7 +68,8 @@ export async function listCertificates(workspace: string, now: Date = new Date()
           daysLeft: Math.floor((c.notAfter.getTime() - now.getTime()) / DAY_MS),
           isCa: c.isCa,
           extKeyUsage: c.extKeyUsage,
-          purpose,
+          // During a CA rotation the CA file is a trust bundle; the row shows its first (signing) CA.
+          purpose: more > 0 ? `${purpose} Trust bundle during a CA rotation: this signing CA and ${more} more (certs renew --ca).` : purpose,
           keyFile,
         };
       } catch {

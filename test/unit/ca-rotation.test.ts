@@ -227,6 +227,9 @@ describe('certs renew --ca, the command', () => {
   it('refuses a leaf renewal while a rotation is in progress', async () => {
     const ws = await copy('busy');
     await rotateCas(ws, input, { caKeyBits: 2048, say: () => undefined, roll: async () => 1 });
+    const l = await runCli(['certs', ws]);
+    expect(l.stdout).toContain('a CA rotation is in progress: phase 1 of 3; `kcore-wizard certs renew --ca` goes on with it');
+    expect(l.stdout).toMatch(/\nca\.crt .*Trust bundle during a CA rotation: this signing CA and 1 more/);
     const r = await runCli(['certs', 'renew', ws, '--yes']);
     expect(r.code).toBe(2);
     expect(r.stderr).toContain('a CA rotation is in progress (phase 1 of 3, pki/ca-rotation.json): finish it with `kcore-wizard certs renew --ca`');

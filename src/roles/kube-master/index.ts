@@ -61,7 +61,13 @@ export async function certificates(ctx: TaskContext): Promise<FileSpec[]> {
     // The cluster CA key: the controller manager signs CSRs with it (--cluster-signing-key-file).
     { path: `${K8S_PKI}/ca.key`, content: await read(p.ca.key), ...key, notify: R.controllerManager },
     // Its certificate alone: --cluster-signing-cert-file takes one certificate, ca.crt is a bundle during a CA rotation.
-    { path: `${K8S_PKI}/ca-signing.crt`, content: signingCertificate(await read(p.ca.cert)), mode: 0o644, notify: R.controllerManager },
+    {
+      path: `${K8S_PKI}/ca-signing.crt`,
+      content: signingCertificate(await read(p.ca.cert)),
+      mode: 0o644,
+      notify: R.controllerManager,
+      why: 'The cluster CA certificate that matches ca.key, alone: the controller manager signs certificate requests with this pair and refuses a file with more than one certificate. ca.crt holds two CAs while they are rotated (certs renew --ca).',
+    },
     { path: `${K8S_PKI}/apiserver.crt`, content: await read(p.apiserver.cert), mode: 0o644, notify: R.apiserver },
     { path: `${K8S_PKI}/apiserver.key`, content: await read(p.apiserver.key), ...key, notify: R.apiserver },
     { path: `${K8S_PKI}/apiserver-kubelet-client.crt`, content: await read(p.apiserverKubeletClient.cert), mode: 0o644, notify: R.apiserver },
