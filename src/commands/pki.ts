@@ -1,5 +1,5 @@
 /** `kcore-wizard pki`: list every certificate of the workspace: subject, SANs, expiry, why it exists. */
-import { formatCertificateTable, listCertificates } from '../pki/index.js';
+import { expiryWarningLine, expiryWarningsOf, formatCertificateTable, listCertificates } from '../pki/index.js';
 import { outputFormat, type CommandDef } from './args.js';
 import { resolveWorkspace, workspaceOptions } from './workspace.js';
 
@@ -16,15 +16,18 @@ export const pkiCommand: CommandDef = {
   async run(ctx) {
     const workspace = resolveWorkspace(ctx);
     const certs = await listCertificates(workspace);
+    const expiring = expiryWarningsOf(certs);
     if (outputFormat(ctx.values) === 'json') {
-      ctx.stdout.write(JSON.stringify(certs) + '\n');
+      ctx.stdout.write(JSON.stringify(certs.map((c) => ({ ...c, expiring: expiring.some((w) => w.file === c.file) }))) + '\n');
       return 0;
     }
     if (certs.length === 0) {
       ctx.stdout.write('no certificates yet: `kcore-wizard converge --tags pki` creates them\n');
       return 0;
     }
-    ctx.stdout.write(formatCertificateTable(certs, { wide: !!ctx.values.wide }));
+    ctx.stdout.write(formatCertificateTable(certs, { wide: !!ctx.values.wide }) + '\n');
+    // A listing, not a check: the exit code stays 0 (`certs` exits 1 for cron jobs and CI).
+    if (expiring.length) ctx.stdout.write(`\n${expiryWarningLine(expiring.map((w) => w.message))}\n`);
     return 0;
   },
 };

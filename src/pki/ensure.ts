@@ -6,6 +6,7 @@ import { createKeyGenerator, parseRsaKey, type RsaKeyPair } from './keys.js';
 import { pkiPaths } from './paths.js';
 import { writeFileAtomic as writeAtomic } from '../util/fs.js';
 import { CERT_MODE, ensurePrivateDir, KEY_MODE, readPem } from './store.js';
+import { moveIntoArchive, newArchiveDir } from './archive.js';
 import { PkiError, type EnsurePkiOptions, type EnsurePkiResult, type PkiInput } from './types.js';
 import { formatDn, issueCertificate, loadSigningCa, parseCertificate, type CertProfile, type SigningCa } from './x509.js';
 
@@ -103,12 +104,14 @@ async function evaluateLeaf(
   return { reissue: true, reasons, reuseKey: key && !opts.rotateKeys ? key.pair : null };
 }
 
-async function listCrtIds(root: string, sub: string): Promise<string[]> {
+/** Ids of the certificates and keys in one folder of the store (`kubelet/w1` for kubelet/w1.crt or .key). */
+async function listIds(root: string, sub: string): Promise<string[]> {
   try {
     const entries = await fs.readdir(path.join(root, sub), { withFileTypes: true });
-    return entries
-      .filter((e) => e.isFile() && e.name.endsWith('.crt'))
+    const ids = entries
+      .filter((e) => e.isFile() && /\.(crt|key)$/.test(e.name))
       .map((e) => (sub ? `${sub}/${e.name.slice(0, -4)}` : e.name.slice(0, -4)));
+    return [...new Set(ids)];
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
     throw err;
@@ -274,12 +277,24 @@ export async function ensurePki(workspace: string, input: PkiInput, options: Ens
 
     const allIds = [...profiles.map((p) => p.id), SERVICE_ACCOUNT_ID];
     const wanted = new Set(allIds);
-    const onDisk = (await Promise.all(['', 'kubelet', 'etcd'].map((sub) => listCrtIds(root, sub)))).flat();
+    const onDisk = (await Promise.all(['', 'kubelet', 'etcd'].map((sub) => listIds(root, sub)))).flat();
+    const orphans = onDisk.filter((id) => !wanted.has(id)).sort();
+    // A removed node's certificates are moved out of the way, never deleted and never left behind.
+    let archiveDir: string | null = null;
+    const archived: string[] = [];
+    if (!dryRun && orphans.length > 0) {
+      archiveDir = await newArchiveDir(root, now);
+      for (const id of orphans) {
+        for (const ext of ['crt', 'key']) if (await moveIntoArchive(root, archiveDir, `${id}.${ext}`)) archived.push(`${id}.${ext}`);
+      }
+    }
     return {
       changed: allIds.filter((id) => changed.has(id)),
       kept: allIds.filter((id) => !changed.has(id)),
       reasons,
-      orphans: onDisk.filter((id) => !wanted.has(id)).sort(),
+      orphans,
+      archived,
+      archiveDir: archiveDir && path.relative(root, archiveDir),
       warnings,
     };
   } finally {

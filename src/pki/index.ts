@@ -18,7 +18,8 @@
  * threadpool; node-forge only assembles certificates, which are signed with native crypto.
  */
 export { ensurePki, expiryReason } from './ensure.js';
-export { listCertificates, formatCertificateTable, type TableOptions } from './list.js';
+export { listCertificates, formatCertificateTable, expiryWarnings, expiryWarningsOf, expiryWarningLine, type TableOptions, type ExpiryWarning } from './list.js';
+export { ARCHIVE_DIR, utcStamp } from './archive.js';
 export { pkiPaths, pkiRoot, type PkiPaths, type CertKeyPaths } from './paths.js';
 export { readPem } from './store.js';
 export { certificateProfiles, purposeOf, CLUSTER_CA_ID, ETCD_CA_ID, SERVICE_ACCOUNT_ID, FLANNEL_USER } from './catalog.js';

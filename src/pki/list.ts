@@ -18,7 +18,12 @@ async function walkCrt(root: string, rel = ''): Promise<string[]> {
   const out: string[] = [];
   for (const e of entries) {
     const child = rel ? `${rel}/${e.name}` : e.name;
-    if (e.isDirectory()) out.push(...(await walkCrt(root, child)));
+    // archive/: certificates no longer in use (removed nodes, a rotated-out CA); rotation/: a CA rotation's
+    // working copies. Neither is part of the cluster's live PKI.
+    if (e.isDirectory()) {
+      if (!rel && (e.name === 'archive' || e.name === 'rotation')) continue;
+      out.push(...(await walkCrt(root, child)));
+    }
     else if (e.isFile() && e.name.endsWith('.crt')) out.push(child);
   }
   return out;
@@ -50,7 +55,9 @@ export async function listCertificates(workspace: string, now: Date = new Date()
         .catch(() => null);
       const purpose = purposeOf(id);
       try {
-        const c = parseCertificate(await fs.readFile(path.join(root, file), 'utf8'));
+        const text = await fs.readFile(path.join(root, file), 'utf8');
+        const c = parseCertificate(text);
+        const more = (text.match(/-----BEGIN CERTIFICATE-----/g) ?? []).length - 1;
         return {
           file,
           subject: c.subjectText,
@@ -61,7 +68,8 @@ export async function listCertificates(workspace: string, now: Date = new Date()
           daysLeft: Math.floor((c.notAfter.getTime() - now.getTime()) / DAY_MS),
           isCa: c.isCa,
           extKeyUsage: c.extKeyUsage,
-          purpose,
+          // During a CA rotation the CA file is a trust bundle; the row shows its first (signing) CA.
+          purpose: more > 0 ? `${purpose} Trust bundle during a CA rotation: this signing CA and ${more} more (certs renew --ca).` : purpose,
           keyFile,
         };
       } catch {
@@ -119,4 +127,44 @@ export function formatCertificateTable(list: readonly CertificateInfo[], options
   const expiring = list.filter((c) => c.subject !== '(unreadable)' && c.daysLeft < warnDays).length;
   out.push('', `${list.length} certificate${list.length === 1 ? '' : 's'}${expiring ? `, ${expiring} expiring within ${warnDays} days or expired (!)` : ''}`);
   return out.join('\n');
+}
+
+export interface ExpiryWarning {
+  /** Path relative to `<workspace>/pki`, e.g. `etcd/server-etcd-01.crt`. */
+  file: string;
+  daysLeft: number;
+  notAfter: Date;
+  expired: boolean;
+  /** One line for people: `etcd/server-etcd-01.crt expires in 12 days (2026-12-14)`. */
+  message: string;
+}
+
+/**
+ * The certificates that expire within `warnDays` days (or have expired), soonest first. Pure: give it
+ * what listCertificates returned (with the same `now`).
+ */
+export function expiryWarningsOf(certs: readonly CertificateInfo[], warnDays = 30): ExpiryWarning[] {
+  return certs
+    .filter((c) => c.subject !== '(unreadable)' && c.daysLeft < warnDays)
+    .sort((a, b) => a.notAfter.getTime() - b.notAfter.getTime())
+    .map((c) => {
+      const day = c.notAfter.toISOString().slice(0, 10);
+      // daysLeft is rounded down: -1 means expired less than a day ago
+      const n = c.daysLeft < 0 ? -c.daysLeft - 1 : c.daysLeft;
+      const message = c.daysLeft < 0 ? `${c.file} expired ${n} day${n === 1 ? '' : 's'} ago (${day})` : `${c.file} expires in ${n} day${n === 1 ? '' : 's'} (${day})`;
+      return { file: c.file, daysLeft: c.daysLeft, notAfter: c.notAfter, expired: c.daysLeft < 0, message };
+    });
+}
+
+/**
+ * Expiry warnings of the workspace's live certificates (archived ones excluded): reads certificates only,
+ * never a key, opens no connection. For the `certs`, `pki` and `test` commands and the dashboard header.
+ */
+export async function expiryWarnings(workspace: string, now: Date = new Date(), warnDays = 30): Promise<ExpiryWarning[]> {
+  return expiryWarningsOf(await listCertificates(workspace, now), warnDays);
+}
+
+/** `warning: 2 certificates expire within 30 days or have expired: … (renew: kcore-wizard certs renew)` */
+export function expiryWarningLine(messages: string[]): string {
+  return `warning: ${messages.length} certificate${messages.length === 1 ? '' : 's'} expire${messages.length === 1 ? 's' : ''} within 30 days or expired: ${messages.join('; ')} (renew them: kcore-wizard certs renew)`;
 }

@@ -57,8 +57,15 @@ export interface EnsurePkiResult {
   kept: string[];
   /** Why each changed id was (re)issued, e.g. `SANs changed: +10.0.0.112`, `expires in 12 days`. */
   reasons: Record<string, string>;
-  /** Certificates on disk that the input no longer asks for (a removed node). Listed, never deleted. */
+  /**
+   * Certificates on disk that the input no longer asks for (a removed node), by id. A real run moves
+   * them into `archive/<UTC time>/` (never deletes them); a dry run only lists them.
+   */
   orphans: string[];
+  /** Files moved into the archive by this run, relative to `<workspace>/pki` (e.g. `kubelet/w3.key`). */
+  archived: string[];
+  /** The archive folder of this run relative to `<workspace>/pki` (`archive/2026-12-02T04-39-14Z`), or null. */
+  archiveDir: string | null;
   /** Things worth telling the user that need no action from ensurePki (e.g. a CA close to expiry). */
   warnings: string[];
 }

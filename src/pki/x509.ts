@@ -98,7 +98,13 @@ export function parseCertificate(pem: string): ParsedCert {
   };
 }
 
-export function loadSigningCa(id: string, pem: string, key: KeyObject): SigningCa {
+/**
+ * The CA that signs, from `<id>.crt` and its key. During a CA rotation `<id>.crt` is a bundle of the
+ * old and the new CA (src/pki/rotate.ts): the signing CA is the certificate that matches the key.
+ */
+export function loadSigningCa(id: string, bundle: string, key: KeyObject): SigningCa {
+  const blocks = bundle.match(/-----BEGIN CERTIFICATE-----[^-]+-----END CERTIFICATE-----\n?/g) ?? [bundle];
+  const pem = blocks.length === 1 ? bundle : (blocks.find((b) => new X509Certificate(b).checkPrivateKey(key)) ?? blocks[0] ?? bundle);
   const parsed = parseCertificate(pem);
   if (!parsed.isCa) throw new PkiError(`${id}.crt is not a CA certificate (basicConstraints CA:FALSE)`);
   if (!parsed.x509.checkPrivateKey(key)) throw new PkiError(`${id}.key does not match ${id}.crt`);

@@ -318,7 +318,7 @@ describe('manifests and configuration files parse and follow the spec', () => {
     expect(cm).toContain('--cluster-cidr=10.244.0.0/16 ');
     expect(cm).toContain('--allocate-node-cidrs=true ');
     expect(cm).toContain('--service-cluster-ip-range=10.96.0.0/16 ');
-    expect(cm).toContain('--cluster-signing-cert-file=/etc/kubernetes/pki/ca.crt ');
+    expect(cm).toContain('--cluster-signing-cert-file=/etc/kubernetes/pki/ca-signing.crt ');
     expect(cm).toContain('--cluster-signing-key-file=/etc/kubernetes/pki/ca.key ');
     expect(cm).toContain('--use-service-account-credentials=true ');
   });

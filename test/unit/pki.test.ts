@@ -257,12 +257,42 @@ describe('ensurePki is idempotent and reissues only what changed', () => {
     expect(r.reasons['kubelet/worker-2']).toBe('SANs changed: +10.0.0.112, -10.0.0.202');
   });
 
-  it('removing a worker reports its certificate as an orphan and leaves it on disk', async () => {
+  it('removing nodes archives their certificates (moved, key still 0600, nothing deleted, no orphan left)', async () => {
     const ws = await copyOfBase('remove-worker');
-    const r = await ensurePki(ws, { ...input, workers: input.workers.slice(0, 2) });
+    const p = pkiPaths(ws);
+    const before = await snapshot(ws);
+    const smaller = { ...input, etcd: input.etcd.slice(0, 2), workers: input.workers.slice(0, 2) };
+    // A dry run lists them and moves nothing.
+    const dry = await ensurePki(ws, smaller, { dryRun: true });
+    expect(dry.orphans).toEqual(['etcd/peer-etcd-3', 'etcd/server-etcd-3', 'kubelet/worker-3']);
+    expect(dry.archived).toEqual([]);
+    await fs.access(p.kubelet('worker-3').cert);
+    const now = new Date('2026-12-02T04:39:14.123Z');
+    const r = await ensurePki(ws, smaller, { now });
     expect(r.changed).toEqual([]);
-    expect(r.orphans).toEqual(['kubelet/worker-3']);
-    await fs.access(pkiPaths(ws).kubelet('worker-3').cert);
+    expect(r.orphans).toEqual(['etcd/peer-etcd-3', 'etcd/server-etcd-3', 'kubelet/worker-3']);
+    expect(r.archiveDir).toBe('archive/2026-12-02T04-39-14Z');
+    expect(r.archived.sort()).toEqual(['etcd/peer-etcd-3.crt', 'etcd/peer-etcd-3.key', 'etcd/server-etcd-3.crt', 'etcd/server-etcd-3.key', 'kubelet/worker-3.crt', 'kubelet/worker-3.key']);
+    const arch = path.join(p.root, 'archive', '2026-12-02T04-39-14Z');
+    for (const f of r.archived) {
+      // moved byte for byte, and gone from the live store
+      expect(await fs.readFile(path.join(arch, f), 'utf8')).toBe(before.get(`pki/${f}`));
+      await expect(fs.access(path.join(p.root, f))).rejects.toThrow();
+      expect((await fs.stat(path.join(arch, f))).mode & 0o777).toBe(f.endsWith('.key') ? 0o600 : 0o644);
+    }
+    expect((await fs.stat(arch)).mode & 0o777).toBe(0o700);
+    expect((await fs.stat(path.join(arch, 'kubelet'))).mode & 0o777).toBe(0o700);
+    // Nothing left to archive; the listing does not show archived certificates.
+    const again = await ensurePki(ws, smaller, { now });
+    expect(again.orphans).toEqual([]);
+    expect(again.archiveDir).toBeNull();
+    expect((await listCertificates(ws)).map((c) => c.file).filter((f) => f.includes('worker-3') || f.includes('etcd-3'))).toEqual([]);
+    // A key left without its certificate is archived too, into a new folder within the same second.
+    await fs.writeFile(path.join(p.root, 'kubelet', 'gone.key'), 'x', { mode: 0o644 });
+    const third = await ensurePki(ws, smaller, { now });
+    expect(third.archiveDir).toBe('archive/2026-12-02T04-39-14Z-2');
+    expect(third.archived).toEqual(['kubelet/gone.key']);
+    expect((await fs.stat(path.join(p.root, third.archiveDir!, 'kubelet/gone.key'))).mode & 0o777).toBe(0o600);
   });
 
   it('reissues a certificate that expires within the threshold, with the days left as reason', async () => {

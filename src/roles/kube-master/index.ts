@@ -12,6 +12,7 @@
 import { directoryTask, filesTask, serviceTask, type FileSpec } from '../../engine/ops.js';
 import { smokeTest, task, TaskFailure, type Role, type TaskContext } from '../../engine/task.js';
 import { FLANNEL_USER } from '../../pki/catalog.js';
+import { signingCertificate } from '../../pki/rotate.js';
 import { renderTemplate } from '../../render/env.js';
 import type { ClusterSpec } from '../../spec/schema.js';
 import type { RoleServices } from '../index.js';
@@ -50,7 +51,8 @@ const R = RESTART;
 /** This master's own API server (components on a master talk to their local API server). */
 export const ownServer = (ctx: TaskContext) => apiServerUrl(ctx.run.spec, ctx.host.ip);
 
-async function certificates(ctx: TaskContext): Promise<FileSpec[]> {
+/** The certificates and keys a master gets (exported for the render tests). */
+export async function certificates(ctx: TaskContext): Promise<FileSpec[]> {
   const p = ctx.run.pki;
   const read = (f: string) => readPki(ctx, f);
   const key = { mode: 0o600, secret: true } as const;
@@ -58,6 +60,14 @@ async function certificates(ctx: TaskContext): Promise<FileSpec[]> {
     { path: `${K8S_PKI}/ca.crt`, content: await read(p.ca.cert), mode: 0o644, notify: [R.apiserver, R.controllerManager, R.scheduler] },
     // The cluster CA key: the controller manager signs CSRs with it (--cluster-signing-key-file).
     { path: `${K8S_PKI}/ca.key`, content: await read(p.ca.key), ...key, notify: R.controllerManager },
+    // Its certificate alone: --cluster-signing-cert-file takes one certificate, ca.crt is a bundle during a CA rotation.
+    {
+      path: `${K8S_PKI}/ca-signing.crt`,
+      content: signingCertificate(await read(p.ca.cert)),
+      mode: 0o644,
+      notify: R.controllerManager,
+      why: 'The cluster CA certificate that matches ca.key, alone: the controller manager signs certificate requests with this pair and refuses a file with more than one certificate. ca.crt holds two CAs while they are rotated (certs renew --ca).',
+    },
     { path: `${K8S_PKI}/apiserver.crt`, content: await read(p.apiserver.cert), mode: 0o644, notify: R.apiserver },
     { path: `${K8S_PKI}/apiserver.key`, content: await read(p.apiserver.key), ...key, notify: R.apiserver },
     { path: `${K8S_PKI}/apiserver-kubelet-client.crt`, content: await read(p.apiserverKubeletClient.cert), mode: 0o644, notify: R.apiserver },

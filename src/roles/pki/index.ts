@@ -26,20 +26,30 @@ export const pkiRole: Role = {
       name: 'certificates and keys',
       // Read-only: what ensurePki would issue or reissue, and why.
       gather: (ctx) => ensurePki(ctx.run.workspace, pkiInput(ctx.run.spec), { dryRun: true }),
-      plan: (_ctx, r) => r.changed.map((id) => `${verb(r.reasons[id])} ${id} (${r.reasons[id] ?? 'new'})`),
+      plan: (_ctx, r) => [
+        ...r.changed.map((id) => `${verb(r.reasons[id])} ${id} (${r.reasons[id] ?? 'new'})`),
+        ...r.orphans.map((id) => `archive ${id} (no longer in the spec) into pki/archive/`),
+      ],
       async apply(ctx) {
         const r = await ensurePki(ctx.run.workspace, pkiInput(ctx.run.spec));
         for (const w of r.warnings) ctx.output(w, 'stderr');
+        if (r.archived.length) ctx.output(archivedLine(r.orphans, r.archiveDir));
       },
     }),
-    smokeTest('every certificate is valid for at least 30 days', async (ctx) => {
+    // Expired fails; expiring within 30 days is a warning the `test` command prints (exit code unchanged).
+    smokeTest('no certificate has expired', async (ctx) => {
       const certs = await listCertificates(ctx.run.workspace);
       if (certs.length === 0) throw new TaskFailure('no certificates in the workspace', 'run `kcore-wizard converge` without --tags test first');
-      const bad = certs.filter((c) => c.daysLeft < 30);
-      if (bad.length) throw new TaskFailure(`expiring soon: ${bad.map((c) => `${c.file} (${c.daysLeft} days)`).join(', ')}`, 'run `kcore-wizard converge --tags pki` to renew them');
+      const bad = certs.filter((c) => c.daysLeft < 0);
+      if (bad.length) throw new TaskFailure(`expired: ${bad.map((c) => `${c.file} (${-c.daysLeft - 1} days ago)`).join(', ')}`, 'run `kcore-wizard certs renew` to reissue them');
     }),
   ],
 };
+
+/** What the output says when certificates of removed hosts were moved aside. */
+export function archivedLine(ids: string[], dir: string | null): string {
+  return `archived the certificates of what is no longer in the spec (${ids.join(', ')}) into pki/${dir}/ (moved, not deleted)`;
+}
 
 function verb(reason: string | undefined): string {
   return reason && !/missing|new/.test(reason) ? 'reissue' : 'issue';
