@@ -3,13 +3,13 @@
  * (its role units, etcd member health, API server /readyz, node Ready), keys to rerun the smoke tests,
  * reconverge a host or read a unit's journal. `--once` prints one snapshot for scripts (exit 1 when
  * anything is unhealthy). This file wires the real side effects (src/health/actions.ts) into the UI
- * (src/ui/dashboard/run.tsx); the UI only sees the stores and the actions.
+ * (src/ui/dashboard/run.tsx); the UI only sees the stores and the actions. Ink and React are imported
+ * only for the full screen: `--once` (text or JSON) never loads them.
  */
 import { openDashboard, DEFAULT_INTERVAL_MS } from '../health/actions.js';
 import { formatReport, snapshot } from '../health/report.js';
 import { UsageError } from '../spec/errors.js';
 import { loadSpec } from '../spec/load.js';
-import { DASHBOARD_NOT_A_TERMINAL, isInteractive, startDashboard } from '../ui/dashboard/run.js';
 import type { ProcessLike } from '../ui/terminal.js';
 import { outputFormat, stringFlag, type CommandDef } from './args.js';
 import { resolveWorkspace, workspaceOptions } from './workspace.js';
@@ -49,8 +49,9 @@ export const dashboardCommand: CommandDef = {
     const once = !!ctx.values.once;
     const format = outputFormat(ctx.values);
     if (format === 'json' && !once) throw new UsageError('--output json goes with --once (one snapshot for scripts)');
-    if (!once && !isInteractive(ctx.stdin, ctx.stdout)) {
-      ctx.stderr.write(`${DASHBOARD_NOT_A_TERMINAL}\n`);
+    const ui = once ? undefined : await import('../ui/dashboard/run.js');
+    if (ui && !ui.isInteractive(ctx.stdin, ctx.stdout)) {
+      ctx.stderr.write(`${ui.DASHBOARD_NOT_A_TERMINAL}\n`);
       return 2;
     }
     const intervalMs = parseSeconds('interval', stringFlag(ctx.values, 'interval'), DEFAULT_INTERVAL_MS);
@@ -59,7 +60,7 @@ export const dashboardCommand: CommandDef = {
     const { spec } = await loadSpec(workspace);
     const controller = await openDashboard({ workspace, spec, intervalMs, timeoutMs, limit: list(stringFlag(ctx.values, 'limit')), sshConfig: stringFlag(ctx.values, 'ssh-config') });
 
-    if (once) {
+    if (!ui) {
       try {
         const report = await snapshot(controller);
         ctx.stdout.write(format === 'json' ? `${JSON.stringify(report, null, 2)}\n` : formatReport(report));
@@ -72,7 +73,7 @@ export const dashboardCommand: CommandDef = {
     const real = ctx.stdout === process.stdout;
     try {
       await controller.start();
-      const handle = startDashboard({
+      const handle = ui.startDashboard({
         store: controller.store,
         runStore: controller.runStore,
         actions: controller.actions,

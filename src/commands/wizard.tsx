@@ -5,7 +5,6 @@
  */
 import os from 'node:os';
 import path from 'node:path';
-import { writeWorkspace } from '../render/workspace.js';
 import { loadSpec, saveSpec, specPath } from '../spec/load.js';
 import type { WizardActions } from '../ui/wizard/actions.js';
 import { NOT_A_TERMINAL, isInteractive, runWizard } from '../ui/wizard/run.js';
@@ -15,8 +14,9 @@ import { pathExists } from '../util/fs.js';
 
 
 /**
- * The real actions. Preflight and `up` (vagrant, SSH, the engine) are imported when first used, so the
- * wizard opens at once and a problem in those modules shows up as an error on screen, not a crash.
+ * The real actions. Preflight, `up` (vagrant, SSH, the engine) and the workspace renderer (nunjucks) are
+ * imported when first used, so the wizard opens at once and a problem in those modules shows up as an
+ * error on screen, not a crash.
  */
 export function realActions(env: NodeJS.ProcessEnv = process.env): WizardActions {
   return {
@@ -32,6 +32,7 @@ export function realActions(env: NodeJS.ProcessEnv = process.env): WizardActions
     },
     async writeFiles(dir, spec) {
       const saved = await saveSpec(dir, spec);
+      const { writeWorkspace } = await import('../render/workspace.js');
       const files = await writeWorkspace(dir, spec);
       return [{ path: path.basename(saved.file), changed: saved.changed }, ...files];
     },

@@ -3,6 +3,7 @@
  * interface that holds the host's private-network address (never the NAT interface), writable /opt/bin.
  */
 import type { HostConnection } from '../ssh/types.js';
+import { isSshError } from '../ssh/errors.js';
 import { TaskFailure } from './task.js';
 
 export interface Facts {
@@ -75,7 +76,20 @@ export function parseFacts(stdout: string, plannedIp: string, hostName: string):
   };
 }
 
+/**
+ * The host's facts, in one sudo exec that also checks that sudo works without a password (the SSH engine
+ * folds the check into the first sudo command on a connection): a host without it fails here, before
+ * anything else runs on it.
+ */
 export async function gatherFacts(conn: HostConnection, plannedIp: string, hostName: string, signal?: AbortSignal): Promise<Facts> {
-  const r = await conn.run(FACTS_SCRIPT, { sudo: true, signal });
+  let r;
+  try {
+    r = await conn.run(FACTS_SCRIPT, { sudo: true, signal });
+  } catch (e) {
+    const user = conn.target.user;
+    if (isSshError(e) && e.kind === 'sudo')
+      throw new TaskFailure(`${user} cannot use sudo without a password on ${hostName}`, `allow it: echo '${user} ALL=(ALL) NOPASSWD:ALL' | sudo tee /etc/sudoers.d/kcore`);
+    throw e;
+  }
   return parseFacts(r.stdout, plannedIp, hostName);
 }

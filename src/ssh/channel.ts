@@ -7,7 +7,7 @@ import { StringDecoder } from 'node:string_decoder';
 import type { Client, ClientChannel } from 'ssh2';
 import { SshError, abortedError } from './errors.js';
 import { LineSplitter, createRedactor } from './redact.js';
-import { killScript, wrapCommand } from './scripts.js';
+import { SUDO_REFUSED_TAG, killScript, sudoRefusal, wrapCommand } from './scripts.js';
 import type { Semaphore } from './semaphore.js';
 import type { ExecOptions, ExecResult } from './types.js';
 
@@ -20,10 +20,14 @@ export interface ChannelRun {
   raw?: boolean;
   /** Internal commands (the kill script) do not take a channel slot and are not killed themselves. */
   internal?: boolean;
+  /** Check `sudo -n` in the same session first (the connection does not know yet whether it works). */
+  sudoCheck?: boolean;
 }
 
 export interface RawResult extends ExecResult {
   rawStdout?: Buffer;
+  /** The folded sudo check failed (the command did not run): what sudo said. */
+  sudoRefused?: string;
 }
 
 /** Raised before a channel was opened: nothing ran, so the command can be retried on a new connection. */
@@ -45,7 +49,7 @@ export class ChannelRunner {
   run(client: Client, run: ChannelRun): Promise<RawResult> {
     const { opts } = run;
     const marker = randomBytes(9).toString('base64url');
-    const wrapped = wrapCommand(run.command, { sudo: run.sudo, marker });
+    const wrapped = wrapCommand(run.command, { sudo: run.sudo, marker, sudoCheck: run.sudoCheck });
     const started = Date.now();
     const secrets = opts.secrets ?? [];
 
@@ -69,7 +73,10 @@ export class ChannelRunner {
           }
         };
       const outLines = new LineSplitter(guard(opts.onStdout));
-      const errLines = new LineSplitter(guard(opts.onStderr));
+      const refusedLine = `${SUDO_REFUSED_TAG}${marker} `;
+      const toStderr = guard(opts.onStderr);
+      // The folded sudo check's refusal is the connection's to report, not a line of the command's output.
+      const errLines = new LineSplitter(run.sudoCheck ? (l) => void (l.startsWith(refusedLine) || toStderr(l)) : toStderr);
       let stdout = '';
       let stderr = '';
       const rawChunks: Buffer[] = [];
@@ -148,6 +155,10 @@ export class ChannelRunner {
         }
         const r: RawResult = { stdout, stderr, exitCode: exit.code, durationMs: Date.now() - started };
         if (exit.signal) r.signal = exit.signal;
+        if (run.sudoCheck) {
+          const refused = sudoRefusal(stderr, exit.code, marker);
+          if (refused !== undefined) r.sudoRefused = refused;
+        }
         if (run.raw) r.rawStdout = Buffer.concat(rawChunks);
         resolve(r);
       };

@@ -30,6 +30,8 @@ export class SshHostConnection implements HostConnection {
   private readonly slots: Semaphore;
   private readonly spare = new Semaphore(1);
   private sudoProbe: Promise<{ ok: boolean; why: string }> | undefined;
+  /** What the sudo probe (or the check folded into the first sudo command) found; undefined until then. */
+  private sudoKnown: { ok: boolean; why: string } | undefined;
   private closedByUser = false;
   private readonly name: string;
   private readonly connector: HostConnector;
@@ -204,14 +206,17 @@ export class SshHostConnection implements HostConnection {
       });
     }
     let sudo = false;
+    let sudoCheck = false;
     if (opts.sudo && this.target.user !== 'root') {
-      const probe = await this.probeSudo();
-      if (!probe.ok) throw this.sudoError(probe.why);
+      // Not known yet: the check rides in this command's own session (no round trip of its own).
+      const known = this.sudoKnown ?? (this.sudoProbe ? await this.sudoProbe : undefined);
+      if (known && !known.ok) throw this.sudoError(known.why);
       sudo = true;
+      sudoCheck = !known;
     }
     const release = await this.slots.acquire(opts.signal, () => abortedError(this.name, `\`${shown}\``, opts.signal?.reason));
     try {
-      const run: ChannelRun = { command, shown, sudo, opts, raw };
+      const run: ChannelRun = { command, shown, sudo, opts, raw, sudoCheck };
       let result: RawResult;
       let refusals = 0;
       for (let attempt = 0; ; attempt++) {
@@ -248,6 +253,14 @@ export class SshHostConnection implements HostConnection {
           throw e;
         }
       }
+      if (sudoCheck) {
+        if (result.sudoRefused !== undefined) {
+          this.sudoKnown = { ok: false, why: result.sudoRefused };
+          this.log('sudo -n true', 1, result.durationMs, false);
+          throw this.sudoError(result.sudoRefused);
+        }
+        this.sudoKnown ??= { ok: true, why: '' };
+      }
       this.log(shown, result.exitCode, result.durationMs, sudo);
       return result;
     } finally {
@@ -282,11 +295,15 @@ export class SshHostConnection implements HostConnection {
 
   private probeSudo(): Promise<{ ok: boolean; why: string }> {
     if (this.target.user === 'root') return Promise.resolve({ ok: true, why: '' });
+    if (this.sudoKnown) return Promise.resolve(this.sudoKnown);
     if (!this.sudoProbe) {
-      const p = this.exec('sudo -n true').then((r) => ({
-        ok: r.exitCode === 0,
-        why: r.stderr.trim().split('\n').slice(-1)[0]?.replace(/^sudo:\s*/, '') ?? '',
-      }));
+      const p = this.exec('sudo -n true').then((r) => {
+        this.sudoKnown ??= {
+          ok: r.exitCode === 0,
+          why: r.stderr.trim().split('\n').slice(-1)[0]?.replace(/^sudo:\s*/, '') ?? '',
+        };
+        return this.sudoKnown;
+      });
       p.catch(() => {
         if (this.sudoProbe === p) this.sudoProbe = undefined; // transport trouble: probe again next time
       });

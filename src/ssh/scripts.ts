@@ -11,11 +11,33 @@ export const MARKER_VAR = 'KCORE_EXEC';
  * `exec` keeps the pid, so `$$` is the session's process and signals that kill it are reported as such.
  * The marker is exported rather than set with `env`: one program fewer to start for every command.
  * With sudo: `sudo -n -- env KCORE_EXEC=… sh -c '<quoted>'` (sudo resets the environment).
+ * With `sudoCheck` (the first sudo command on a connection): `sudo -n true` runs first, in the same session;
+ * when it fails, the command does not run: the session prints `SUDO_REFUSED_TAG<marker> <what sudo said>`
+ * on stderr and exits with SUDO_REFUSED_EXIT (the probe costs no round trip of its own).
  */
-export function wrapCommand(command: string, opts: { sudo: boolean; marker: string }): string {
+export function wrapCommand(command: string, opts: { sudo: boolean; marker: string; sudoCheck?: boolean }): string {
   const tag = `${MARKER_VAR}=${opts.marker}`;
   const inner = `sh -c ${shellQuote(command)}`;
-  return `${tag}; export ${MARKER_VAR}; exec ${opts.sudo ? `sudo -n -- env ${tag} ` : ''}${inner}`;
+  const run = `exec ${opts.sudo ? `sudo -n -- env ${tag} ` : ''}${inner}`;
+  if (!opts.sudo || !opts.sudoCheck) return `${tag}; export ${MARKER_VAR}; ${run}`;
+  const refused = `printf '%s %s\\n' ${SUDO_REFUSED_TAG}${opts.marker} "$kcore_sudo" >&2; exit ${SUDO_REFUSED_EXIT}`;
+  return `${tag}; export ${MARKER_VAR}; if kcore_sudo=$(sudo -n true 2>&1); then ${run}; fi; ${refused}`;
+}
+
+/** What a session whose sudo check failed prints first on stderr (then the marker), and its exit status. */
+export const SUDO_REFUSED_TAG = 'KCORE_SUDO_REFUSED=';
+export const SUDO_REFUSED_EXIT = 97;
+
+/**
+ * What sudo said when the folded check refused (its last line, `sudo: ` removed), or undefined when the
+ * session did run the command (pure; exported for tests).
+ */
+export function sudoRefusal(stderr: string, exitCode: number | null, marker: string): string | undefined {
+  if (exitCode !== SUDO_REFUSED_EXIT) return undefined;
+  const at = stderr.lastIndexOf(`${SUDO_REFUSED_TAG}${marker} `);
+  if (at < 0 || (at > 0 && stderr[at - 1] !== '\n')) return undefined;
+  const said = stderr.slice(at + SUDO_REFUSED_TAG.length + marker.length + 1).trim();
+  return said.split('\n').slice(-1)[0]?.replace(/^sudo:\s*/, '') ?? '';
 }
 
 /**

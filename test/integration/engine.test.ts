@@ -107,6 +107,9 @@ describe('engine on real sshd hosts', () => {
       const demo = entries.filter((l) => l.includes('/opt/kcore-demo'));
       // No-op converge: the directory, the files and the smoke test looked at in one round trip (sudo).
       expect(demo, `${h}:\n${entries.join('\n')}`).toHaveLength(1);
+      // And the facts in one more: the sudo check rides in the facts exec (no `sudo -n true` of its own).
+      expect(entries, entries.join('\n')).toHaveLength(2);
+      expect(entries[0]).toMatch(/ \[sudo\] exit=0 \d+ms: if \[ -r \/etc\/os-release \]/);
       expect(demo[0]).toMatch(/ \[sudo\] exit=0 /);
       for (const part of ['if [ -d /opt/kcore-demo ]', "stat -c 'S %a %U %G %n' -- /opt/kcore-demo/config /opt/kcore-demo/secret", 'cat /opt/kcore-demo/config']) expect(demo[0]).toContain(part);
       console.log(`${h}: ${entries.length} execs in a no-op converge (facts role and demo role)`);
@@ -182,4 +185,28 @@ describe('engine on real sshd hosts', () => {
     expect(log).toMatch(/\[sudo\] exit=0 \d+ms: /);
     expect(log).not.toContain(SECRET);
   });
+});
+
+describe('a host whose user needs a password for sudo', () => {
+  let pw: TestHosts | undefined;
+  afterAll(async () => {
+    await pw?.teardown();
+  });
+
+  it('fails in gather facts with the sudo message and hint (one exec: the check rides in the facts command)', async () => {
+    const plan = layoutHosts(LAYOUT).filter((h) => h.group === 'etcd');
+    pw = await startSshHosts({ count: 1, names: plan.map((h) => h.name), ips: plan.map((h) => h.octet), sudo: 'password' });
+    const pwSpec = specForHosts(pw, LAYOUT);
+    const pwWs = await workspaceFor(pwSpec);
+    const { summary, ends } = await converge({ spec: pwSpec, workspace: pwWs, limit: ['etcd'] });
+    expect(summary.failedHosts).toEqual(['etcd-01']);
+    expect(ends.find((e) => e.status === 'failed')).toMatchObject({
+      host: 'etcd-01',
+      task: 'gather facts',
+      message: `${pw.user} cannot use sudo without a password on etcd-01\n  → allow it: echo '${pw.user} ALL=(ALL) NOPASSWD:ALL' | sudo tee /etc/sudoers.d/kcore`,
+    });
+    expect(ends.some((e) => e.host === 'etcd-01' && e.task === 'demo directory')).toBe(false);
+    const log = await readFile(path.join(pwWs, '.kcore', 'logs', 'etcd-01.log'), 'utf8');
+    expect(log.split('\n').filter((l) => / exit=\S+ \d+ms: /.test(l)).map((l) => l.replace(/^.* exit=(\S+) \d+ms: /, '$1 '))).toEqual(['1 sudo -n true']);
+  }, 120_000);
 });

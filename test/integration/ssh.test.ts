@@ -179,6 +179,19 @@ describe('exec on a real sshd', () => {
     expect(logs.slice(before).find((l) => l.command === 'id -u')).toMatchObject({ sudo: true, exitCode: 0 });
   });
 
+  it('sudo: the first sudo command carries the check itself (no round trip of its own), later ones do not', async () => {
+    const before = logs.length;
+    const c = await pool().connection(t('worker1'));
+    const first = await Promise.all([c.exec('id -u; echo err >&2', { sudo: true }), c.exec('id -u', { sudo: true })]);
+    expect(first.map((r) => [r.stdout, r.exitCode])).toEqual([['0\n', 0], ['0\n', 0]]);
+    expect(first[0]!.stderr).toBe('err\n');
+    // A command's own exit 97 is its own, not a refusal.
+    expect((await c.exec('exit 97', { sudo: true })).exitCode).toBe(97);
+    expect(await c.sudoOk()).toBe(true);
+    const mine = logs.slice(before).filter((l) => l.host === 'worker1');
+    expect(mine.map((l) => l.command).sort()).toEqual(['exit 97', 'id -u', 'id -u; echo err >&2']);
+  });
+
   it('timeout kills the command and everything it started (sudo or not)', async () => {
     const c = await pool().connection(t('cp1'));
     for (const sudo of [false, true]) {
@@ -279,6 +292,24 @@ describe('sudo that needs a password', () => {
     expect(err.hint).toContain('NOPASSWD');
     await expect(c.upload({ path: '/etc/x', content: 'x', mode: 0o644, sudo: true })).rejects.toMatchObject({ kind: 'sudo' });
     expect((await c.exec('echo fine')).stdout).toBe('fine\n');
+  });
+
+  it('the check folded into the first sudo command refuses it with the same error, and the command does not run', async () => {
+    const [target] = targetsFromSshConfig(readFileSync(pw.sshConfigPath, 'utf8'));
+    const before = logs.length;
+    const c = await pool({ knownHostsPath: join(work, 'kh_pw2') }).connection(target!);
+    const stderr: string[] = [];
+    const tag = `/tmp/kcore-pw-ran-${Date.now()}`;
+    const err = (await c.exec(`touch ${tag}`, { sudo: true, onStderr: (l) => stderr.push(l) }).catch((e: unknown) => e)) as Error & { kind: string; hint: string };
+    expect(err.kind).toBe('sudo');
+    expect(err.message).toMatch(new RegExp(`^User ${pw.user} on pw1 cannot use sudo without a password \\(sudo said: .*password is required\\)\\.$`));
+    expect(err.hint).toContain('NOPASSWD');
+    expect(stderr).toEqual([]); // the refusal is the error, not a line of the command's output
+    expect((await c.exec(`test -e ${tag} && echo ran || echo not-run`)).stdout).toBe('not-run\n');
+    // Known from then on: no second check, and sudoOk() costs nothing.
+    expect(await c.sudoOk()).toBe(false);
+    await expect(c.exec('id -u', { sudo: true })).rejects.toMatchObject({ kind: 'sudo' });
+    expect(logs.slice(before).map((l) => l.command)).toEqual(['sudo -n true', `test -e ${tag} && echo ran || echo not-run`]);
   });
 });
 

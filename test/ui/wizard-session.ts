@@ -37,6 +37,7 @@ export async function openWizard(fake: FakeOptions = {}, size: [number, number] 
       flushMs: 10,
       hardExit,
     });
+    await handle.ready;
   });
   await settle();
   const s: Session = { stdin, stdout, handle, actions, hardExit, frame: () => stripAnsi(stdout.lastFrame()) };

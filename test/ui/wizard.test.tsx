@@ -39,6 +39,7 @@ async function open(fake: FakeOptions = {}, size: [number, number] = [80, 24], e
       flushMs: 10,
       hardExit,
     });
+    await handle.ready;
   });
   await settle();
   const s: Session = { stdin, stdout, handle, actions, hardExit, frame: () => stripAnsi(stdout.lastFrame()) };

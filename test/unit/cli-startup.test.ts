@@ -80,6 +80,25 @@ describe('start-up', () => {
     expect(inline.packages).toContain('ssh2');
   }, 60_000);
 
+  it('dashboard --once (text or JSON) loads no Ink or React: only the full screen imports src/ui/dashboard/run.tsx', () => {
+    const g = staticGraph('src/commands/dashboard.tsx');
+    expect(g.packages.filter((p) => /^(ink|react)(\/|-|$)/.test(p))).toEqual([]);
+    expect(g.files.filter((f) => f.startsWith('src/ui/'))).toEqual([]);
+    // What it imports on demand does reach Ink (so the check above is about the import being lazy).
+    expect(readFileSync('src/commands/dashboard.tsx', 'utf8')).toContain("await import('../ui/dashboard/run.js')");
+    expect(staticGraph('src/ui/dashboard/run.tsx').packages).toEqual(expect.arrayContaining(['ink', 'react']));
+  }, 60_000);
+
+  it("the wizard's first frame needs only the workspace step: later steps and the Vagrantfile renderer (nunjucks) load after it", () => {
+    const g = staticGraph('src/commands/wizard.tsx');
+    expect(g.files).toContain('src/ui/wizard/steps/Workspace.tsx');
+    expect(g.files.filter((f) => f.startsWith('src/ui/wizard/steps/') && !f.endsWith('/Workspace.tsx'))).toEqual([]);
+    expect(g.files.filter((f) => /^src\/(render|vagrant|ssh|converge|roles)\//.test(f))).toEqual([]);
+    expect(g.packages).not.toContain('nunjucks');
+    // The steps loaded later do reach it (the Review step renders the Vagrantfile).
+    expect(staticGraph('src/ui/wizard/steps/Review.tsx').packages).toContain('nunjucks');
+  }, 60_000);
+
   it('every listed command loads its module, whose name and summary are the ones --help prints', async () => {
     for (const c of commands) {
       const def = await c.load();

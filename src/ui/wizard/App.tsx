@@ -4,9 +4,7 @@
  * Ink never scrolls it (no flicker).
  */
 import { Box, Text, useApp, useInput, useStdin, type Key } from 'ink';
-import { useCallback, useEffect, useMemo } from 'react';
-import { HostDetail } from '../components/HostDetail.js';
-import { ProvisioningGrid } from '../components/ProvisioningGrid.js';
+import { useCallback, useEffect, useMemo, useSyncExternalStore } from 'react';
 import { Dialog, FlashLine, Footer, Header, Rule } from '../components/Frame.js';
 import { applyTextKey, backspaceCount } from '../components/TextField.js';
 import { useTerminalSize, type SizedStream } from '../hooks.js';
@@ -17,13 +15,62 @@ import { useWizard, useWizardContext } from './context.js';
 import { OPTION_FIELDS } from './fields.js';
 import { KEYMAP, STEPS, STEP_TITLES, footerHints, matchBinding, type KeyContext } from './keymap.js';
 import { isRunning, type WizardState } from './store.js';
-import { MachinesStep } from './steps/Machines.js';
-import { OptionsStep } from './steps/Options.js';
-import { PreflightStep } from './steps/Preflight.js';
-import { ReviewStep } from './steps/Review.js';
-import { SizingStep } from './steps/Sizing.js';
-import { SummaryStep } from './steps/Summary.js';
 import { WorkspaceStep } from './steps/Workspace.js';
+
+/**
+ * The first screen (the workspace step) is imported here; every later step, the host detail and the
+ * provisioning grid (with what they reach: the Vagrantfile renderer and nunjucks among them) load after the
+ * first frame is drawn (startWizard calls loadLaterSteps), so the wizard opens before they are read.
+ */
+const later = {
+  modules: undefined as
+    | undefined
+    | {
+        PreflightStep: typeof import('./steps/Preflight.js').PreflightStep;
+        SizingStep: typeof import('./steps/Sizing.js').SizingStep;
+        OptionsStep: typeof import('./steps/Options.js').OptionsStep;
+        ReviewStep: typeof import('./steps/Review.js').ReviewStep;
+        MachinesStep: typeof import('./steps/Machines.js').MachinesStep;
+        SummaryStep: typeof import('./steps/Summary.js').SummaryStep;
+        HostDetail: typeof import('../components/HostDetail.js').HostDetail;
+        ProvisioningGrid: typeof import('../components/ProvisioningGrid.js').ProvisioningGrid;
+      },
+  loading: undefined as Promise<void> | undefined,
+  listeners: new Set<() => void>(),
+};
+
+/** Load the later steps (once); resolves when they are there and every mounted wizard has redrawn. */
+export function loadLaterSteps(): Promise<void> {
+  later.loading ??= Promise.all([
+    import('./steps/Preflight.js'),
+    import('./steps/Sizing.js'),
+    import('./steps/Options.js'),
+    import('./steps/Review.js'),
+    import('./steps/Machines.js'),
+    import('./steps/Summary.js'),
+    import('../components/HostDetail.js'),
+    import('../components/ProvisioningGrid.js'),
+  ]).then(([p, sz, o, r, m, su, hd, pg]) => {
+    later.modules = {
+      PreflightStep: p.PreflightStep,
+      SizingStep: sz.SizingStep,
+      OptionsStep: o.OptionsStep,
+      ReviewStep: r.ReviewStep,
+      MachinesStep: m.MachinesStep,
+      SummaryStep: su.SummaryStep,
+      HostDetail: hd.HostDetail,
+      ProvisioningGrid: pg.ProvisioningGrid,
+    };
+    for (const l of later.listeners) l();
+  });
+  return later.loading;
+}
+
+const subscribeLater = (l: () => void) => {
+  later.listeners.add(l);
+  return () => void later.listeners.delete(l);
+};
+const laterSnapshot = () => later.modules;
 
 export const FLASH_MS = 5000;
 
@@ -191,6 +238,7 @@ export function WizardApp({ stdout, onExit }: WizardAppProps) {
   const flash = useWizard((s) => s.flash);
   const cluster = useWizard((s) => s.draft.name);
   const selectedHost = useWizard((s) => s.selectedHost);
+  const m = useSyncExternalStore(subscribeLater, laterSnapshot);
   const state = useWizard((s) => s);
   const canGoBack = controller.canGoBack(state);
   const ctx = useMemo(() => keyContext(state, canGoBack), [state, canGoBack]);
@@ -271,6 +319,11 @@ export function WizardApp({ stdout, onExit }: WizardAppProps) {
     if (modal === 'help') return <Help width={width} height={bodyHeight} ctx={ctx} />;
     if (modal === 'quit') return <QuitDialog width={width} height={bodyHeight} />;
     if (modal === 'start') return <StartDialog width={width} height={bodyHeight} />;
+    if (step !== 'workspace' || modal === 'host') {
+      // Only until the later steps have loaded (a few hundred ms after the first frame at most).
+      if (!m) return <Text>loading…</Text>;
+    }
+    const { HostDetail, PreflightStep, SizingStep, OptionsStep, ReviewStep, MachinesStep, ProvisioningGrid, SummaryStep } = m ?? ({} as NonNullable<typeof m>);
     if (modal === 'host' && selectedHost)
       return (
         <Box paddingX={1}>

@@ -8,7 +8,7 @@ import { createRunStore, type RunStore } from '../../state/run-store.js';
 import { isInteractive, openFullScreen, type ProcessLike } from '../terminal.js';
 import { colourFromEnv, makeTheme, ThemeProvider } from '../theme.js';
 import type { WizardActions } from './actions.js';
-import { WizardApp } from './App.js';
+import { WizardApp, loadLaterSteps } from './App.js';
 import { WizardContext } from './context.js';
 import { WizardController } from './controller.js';
 import { createWizardStore, type WizardStore } from './store.js';
@@ -44,6 +44,8 @@ export interface WizardHandle {
   controller: WizardController;
   /** Resolves with the exit code once the terminal is restored. */
   done: Promise<number>;
+  /** Resolves once every step of the wizard is loaded (the first frame does not wait for it). */
+  ready: Promise<void>;
 }
 
 export { isInteractive };
@@ -100,7 +102,15 @@ export function startWizard(opts: RunWizardOptions): WizardHandle {
     },
   );
   if (opts.dir) void controller.openWorkspace();
-  return { store, runStore, controller, done };
+  // The first frame is out: now read the later steps (and what they need) while the user reads it.
+  const ready = new Promise<void>((resolve, reject) => setImmediate(() => loadLaterSteps().then(resolve, reject)));
+  ready.catch((err: unknown) => {
+    stderr.write(`kcore-wizard: internal error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    code = 1;
+    controller.dispose();
+    instance.unmount();
+  });
+  return { store, runStore, controller, done, ready };
 }
 
 /** Run the wizard to the end; resolves with the exit code (2 without a terminal). */
