@@ -192,7 +192,7 @@ const NODE_READY_MS = 300_000;
  * the admin kubeconfig against the first master (spec order, never one in `exclude`) whose /readyz
  * answers. Never a node's credentials: the Node authorizer lets a kubelet read only its own Node.
  */
-export function nodeOpsRole(node: string, ops: NodeOp[], opts: { exclude?: string[]; readyTimeoutMs?: number } = {}): Role {
+export function nodeOpsRole(node: string, ops: NodeOp[], opts: { exclude?: string[]; readyTimeoutMs?: number; /** a Node that is not registered needs no cordon or drain (remove-node) */ missingOk?: boolean } = {}): Role {
   const exclude = new Set([...(opts.exclude ?? []), node]);
   let server = '';
   const read = async (ctx: TaskContext): Promise<LiveNode | null> => {
@@ -205,6 +205,7 @@ export function nodeOpsRole(node: string, ops: NodeOp[], opts: { exclude?: strin
     return { unschedulable: j.spec?.unschedulable === true, ready: info.ready, why: info.why };
   };
   const must = (n: LiveNode | null): LiveNode => {
+    if (!n && opts.missingOk) return { unschedulable: true, ready: true, why: 'not registered' };
     if (!n) throw new TaskFailure(`node ${node} is not registered with the API server`, `is its kubelet running? journalctl -u kubelet on ${node}`);
     return n;
   };
@@ -240,7 +241,7 @@ export function nodeOpsRole(node: string, ops: NodeOp[], opts: { exclude?: strin
         task({
           name: `drain ${node}`,
           gather: async (ctx) => must(await read(ctx)),
-          plan: () => [`drain ${node} (${DRAIN_FLAGS.join(' ')}: its pods are evicted, DaemonSet pods stay)`],
+          plan: (_c, n) => (n.why === 'not registered' ? [] : [`drain ${node} (${DRAIN_FLAGS.join(' ')}: its pods are evicted, DaemonSet pods stay)`]),
           apply: (ctx) => run(ctx, 'drain', `${node} stays cordoned. A pod without a controller, or a PodDisruptionBudget, blocks the drain: move or delete it (kubectl get pods -A -o wide --field-selector spec.nodeName=${node}), then run the same command again`),
         }),
       );

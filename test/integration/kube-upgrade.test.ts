@@ -6,7 +6,10 @@
 // on the masters that records each call and answers from state files; and the node step, a real role
 // whose systemd unit restarts on the new version and may be made to fail. The node operations
 // (cordon, drain, Ready, uncordon) are kcore-wizard's own roles, run as the command runs them.
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCli } from '../support/cli.js';
 import { canRunHosts, startSystemdHosts, type TestHosts } from '../hosts/index.js';
 import { layoutHosts, specForHosts, workspaceFor } from '../support/cluster.js';
 import { kubectlStandin, standinNodeRole } from '../support/kube-standin.js';
@@ -168,5 +171,53 @@ describe('upgrade --kubernetes: ordering and gates on real systemd hosts (API se
     expect(await cordoned('kube-worker-01')).toBe(true);
     expect(await version('kube-worker-02')).toBe('1.37.1');
     await hosts.exec(M1, `rm -f /var/lib/kstandin/down-${hosts.prefix}.111 /var/lib/kstandin/notready/kube-worker-01`);
+  });
+});
+
+describe('remove-node on the same machines (provider existing: any worker may go)', () => {
+  it('drains and deletes the Node, stops and disables its units, takes it out of kcore.yaml and known_hosts; its certificates stay', { timeout: 300_000 }, async () => {
+    const w = 'kube-worker-01';
+    const ip = `${hosts.prefix}.121`;
+    // Units under the names the node role gives them (stand-ins: the real binaries cannot run here).
+    const unit = '[Service]\nExecStart=/bin/sleep infinity\n[Install]\nWantedBy=multi-user.target\n';
+    await hosts.exec(w, `cat > /tmp/u.service && for u in kubelet kube-proxy; do cp /tmp/u.service /etc/systemd/system/$u.service; done; rm /tmp/u.service; systemctl daemon-reload && systemctl enable --now kubelet kube-proxy`, { input: unit });
+    expect((await hosts.exec(w, 'systemctl is-active kubelet kube-proxy')).stdout).toBe('active\nactive\n');
+    await hosts.exec(M1, `rm -f /var/lib/kstandin/cordoned/${w}`); // the test before left it cordoned
+    const knownBefore = await readFile(path.join(ws, 'known_hosts'), 'utf8');
+    expect(knownBefore).toContain(ip);
+    await mkdir(path.join(ws, 'pki', 'kubelet'), { recursive: true });
+    await writeFile(path.join(ws, 'pki', 'kubelet', `${w}.crt`), 'stand-in certificate\n');
+    const t0 = await now();
+    const r = await runCli(['remove-node', ws, w, '--yes']);
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    expect(story(await events(t0))).toEqual([`kubectl cordon ${w}`, `kubectl drain ${w}`, `kubectl delete node ${w}`]);
+    expect((await hosts.exec(w, 'systemctl is-active kubelet kube-proxy; systemctl is-enabled kubelet kube-proxy; true')).stdout).toBe('inactive\ninactive\ndisabled\ndisabled\n');
+    const after = (await loadSpec(ws)).spec;
+    expect(after.groups['kube-worker'].count).toBe(1);
+    expect(after.machines.map((m) => m.name)).toEqual(['etcd-01', 'kube-master-01', 'kube-master-02', 'kube-worker-02']);
+    const knownAfter = await readFile(path.join(ws, 'known_hosts'), 'utf8');
+    expect(knownAfter).not.toContain(`${ip} `);
+    expect(knownAfter).toContain(`${hosts.prefix}.122`);
+    expect(await readFile(path.join(ws, 'pki', 'kubelet', `${w}.crt`), 'utf8')).toBe('stand-in certificate\n');
+    expect(r.stdout).toContain(`${w} removed: groups.kube-worker.count is 1, ${w} is out of machines; its ssh.config and known_hosts entries are forgotten; its certificates stay in pki/`);
+    // A rerun is refused clearly: it is gone from kcore.yaml. The last worker may not go.
+    const again = await runCli(['remove-node', ws, w, '--yes']);
+    expect(again.code).toBe(2);
+    expect(again.stderr).toContain(`remove-node ${w}: no such machine in kcore.yaml`);
+    const last = await runCli(['remove-node', ws, 'kube-worker-02', '--yes']);
+    expect(last.code).toBe(2);
+    expect(last.stderr).toContain("it is the cluster's only worker");
+  });
+
+  it('a Node that cannot be drained stops remove-node before anything else changes', { timeout: 300_000 }, async () => {
+    // kube-master-02 may go (existing: any master while another remains); its drain is refused here.
+    await hosts.exec(M1, 'touch /var/lib/kstandin/drainfail/kube-master-02');
+    const before = await readFile(path.join(ws, 'kcore.yaml'), 'utf8');
+    const r = await runCli(['remove-node', ws, 'kube-master-02', '--yes']);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toContain('cannot delete Pods that declare no controller');
+    expect(r.stdout).toContain('remove-node stopped: kube-master-02 could not be drained and deleted (see above); kcore.yaml is unchanged');
+    expect(await readFile(path.join(ws, 'kcore.yaml'), 'utf8')).toBe(before);
+    expect((await hosts.exec('kube-master-02', 'systemctl is-active kstandin-kubelet')).stdout.trim()).toBe('active');
   });
 });
