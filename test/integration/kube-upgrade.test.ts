@@ -174,6 +174,19 @@ describe('upgrade --kubernetes: ordering and gates on real systemd hosts (API se
   });
 });
 
+describe('--etcd and --kubernetes together: etcd first', () => {
+  it('when the etcd part cannot go (etcd-01 is not there: no machine at its address), no Kubernetes host is touched and kcore.yaml is put back', { timeout: 300_000 }, async () => {
+    const t0 = await now();
+    // (The roll before stopped on 1.37.2: that is what kcore.yaml says now.)
+    const r = await upgrade({ etcd: '3.6.11', kubernetes: '1.37.3' });
+    expect(r.code, r.stdout + r.stderr).toBe(1);
+    expect(r.stderr).toContain('upgrade not started: the plan fails (above); kcore.yaml is back on etcd 3.6.11 and Kubernetes 1.37.2');
+    expect(r.stdout).toContain('etcd-01');
+    expect((await loadSpec(ws)).spec.versions.kubernetes).toBe('1.37.2');
+    expect(story(await events(t0))).toEqual([]);
+  });
+});
+
 describe('remove-node on the same machines (provider existing: any worker may go)', () => {
   it('drains and deletes the Node, stops and disables its units, takes it out of kcore.yaml and known_hosts; its certificates stay', { timeout: 300_000 }, async () => {
     const w = 'kube-worker-01';
