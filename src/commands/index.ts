@@ -30,7 +30,16 @@ export const commands: CommandEntry[] = [
   { name: 'dashboard', summary: 'Watch a running cluster: host health every 2 s, keys to rerun smoke tests (--once for scripts)', load: async () => (await import('./dashboard.js')).dashboardCommand },
   { name: 'backup', summary: "Take an etcd snapshot from a healthy member into the workspace's backups/ folder (0600), checked.", load: async () => (await import('./backup.js')).backupCommand },
   { name: 'restore', summary: 'Restore the whole etcd cluster from a snapshot (backups/etcd-….db); old data dirs are kept aside.', load: async () => (await import('./restore.js')).restoreCommand },
-  { name: 'upgrade', summary: 'Upgrade etcd one member at a time, each healthy again before the next; stops at the first that is not.', load: async () => (await import('./upgrade.js')).upgradeCommand },
+  {
+    name: 'upgrade',
+    summary: 'Upgrade etcd one member at a time, then Kubernetes: masters, then workers (cordon, drain, uncordon); stops at the first unhealthy host.',
+    load: async () => (await import('./upgrade.js')).upgradeCommand,
+  },
+  {
+    name: 'remove-node',
+    summary: 'Remove a Kubernetes node: drain and delete its Node, stop its units, take it out of kcore.yaml (vagrant: destroy it).',
+    load: async () => (await import('./remove-node.js')).removeNodeCommand,
+  },
   {
     name: 'destroy',
     summary: 'Destroy the machines (vagrant destroy) and forget them: ssh.config, known_hosts entries, the lxc bridge.',

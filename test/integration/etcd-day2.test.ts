@@ -312,9 +312,10 @@ describe('upgrade etcd 3.4 → 3.5 on 3 systemd members (Debian 12 → Debian 13
     const skip = await cli('upgrade', '--etcd', '3.7.0', '--yes');
     expect(skip.code).toBe(2);
     expect(skip.stderr).toContain('etcd upgrades one minor version at a time');
-    const k = await cli('upgrade', '--kubernetes', '1.37.2', '--yes');
+    // Kubernetes keeps the upstream skew policy the same way: no downgrade, before anything is written.
+    const k = await cli('upgrade', '--kubernetes', '1.36.4', '--yes');
     expect(k.code).toBe(2);
-    expect(k.stderr).toContain('is not built yet');
+    expect(k.stderr).toContain('Kubernetes 1.37.1 cannot be downgraded');
     expect(await readFile(path.join(ws, 'kcore.yaml'), 'utf8')).toBe(before);
   });
 });

@@ -49,6 +49,7 @@ import {
 import { flannelRbacManifest, kubeMasterRole, masterKubeconfigs } from '../../src/roles/kube-master/index.js';
 import { kubeWorkerRole, nodeKubeconfigs } from '../../src/roles/kube-worker/index.js';
 import { pkiInput } from '../../src/roles/pki/index.js';
+import { nodeOpCommand, nodeOpsRole } from '../../src/commands/run-common.js';
 import { defaultSpec, hostsOf, plannedHosts } from '../../src/spec/index.js';
 
 const spec = defaultSpec({ name: 'demo' });
@@ -267,6 +268,19 @@ function requestsOf(words: string[], stdin: string | undefined): Array<Req & { f
   if (verb === 'wait') return [{ verb: 'list', resource: KINDS[rest[0]!], namespace }, { verb: 'watch', resource: KINDS[rest[0]!], namespace }];
   if (verb === 'label') return [{ verb: 'get', resource: KINDS[rest[0]!], name: rest[1] }, { verb: 'patch', resource: KINDS[rest[0]!], name: rest[1] }];
   if (verb === 'exec') return [{ verb: 'get', resource: 'pods', name: rest[0], namespace }, { verb: 'create', resource: 'pods/exec', name: rest[0], namespace }];
+  // cordon/uncordon: a GET of the Node and a PATCH of spec.unschedulable (kubectl pkg/cmd/drain/cordon.go).
+  if (verb === 'cordon' || verb === 'uncordon') return [{ verb: 'get', resource: 'nodes', name: rest[0] }, { verb: 'patch', resource: 'nodes', name: rest[0] }];
+  // drain (kubectl pkg/drain/drain.go, filters.go): cordon, list the node's pods across namespaces by
+  // field selector, read each pod's DaemonSet, evict (pods/eviction), then GET the pods until gone.
+  if (verb === 'drain')
+    return [
+      { verb: 'get', resource: 'nodes', name: rest[0] },
+      { verb: 'patch', resource: 'nodes', name: rest[0] },
+      { verb: 'list', resource: 'pods', fieldSelector: `spec.nodeName=${rest[0]}` },
+      { verb: 'get', resource: 'daemonsets' },
+      { verb: 'create', resource: 'pods/eviction' },
+      { verb: 'get', resource: 'pods' },
+    ];
   if (verb === 'delete') return [{ verb: 'delete', resource: KINDS[rest[0]!], name: rest[1], namespace }];
   throw new Error(`the contract test does not know kubectl ${words.join(' ')}: teach requestsOf which requests it makes`);
 }
@@ -454,10 +468,14 @@ beforeAll(async () => {
 
   // kubectl: what the roles (converge and dry run), their smoke tests and the dashboard probes run.
   commandLines = [];
-  for (const role of [kubeMasterRole, kubeWorkerRole, addonsRole]) for (const dry of [false, true]) await runRole(role, dry, commandLines);
+  // The node operations of `upgrade --kubernetes` and `remove-node` (src/commands/run-common.ts).
+  const nodeOps = nodeOpsRole('kube-worker-02', ['cordon', 'drain', 'ready', 'uncordon', 'delete']);
+  for (const role of [kubeMasterRole, kubeWorkerRole, addonsRole, nodeOps]) for (const dry of [false, true]) await runRole(role, dry, commandLines);
   for (const h of hosts) commandLines.push({ host: h.name, command: probeScript(h, { apiServer: `https://${h.ip}:6443` }) });
   // The dashboard's cluster read (src/health/api-master.ts): each master's /readyz, then GET /api/v1/nodes, admin credentials.
   for (const h of hostsOf(spec, 'kube-master')) commandLines.push({ host: h.name, command: clusterReadScript(mastersOf(spec), NODES_PATH) });
+  // Every node operation's command line, also those the stub's healthy, schedulable Nodes make the role skip (uncordon).
+  for (const op of ['get', 'cordon', 'drain', 'uncordon', 'delete'] as const) commandLines.push({ host: 'kube-master-01', command: nodeOpCommand(op, 'kube-worker-02', 'https://10.0.0.112:6443') });
   for (const rec of commandLines)
     for (const inv of kubectlInvocations(rec.command))
       for (const req of requestsOf(inv.words, rec.stdin)) calls.push({ who: `kubectl on ${rec.host} (${inv.words.join(' ').slice(0, 60)})`, identity: idOf(rec.host, inv.kubeconfig), req, fieldSelector: req.fieldSelector });
@@ -486,6 +504,11 @@ describe('API-access contract: every request, its identity, and the authorizer t
     expect(seen((c) => c.req.resource === 'leases')).toBe(true);
     // The dashboard's cluster read through a chosen master, with the admin identity.
     expect(seen((c) => c.req.url === NODES_PATH && c.identity.groups.includes('system:masters'))).toBe(true);
+    // upgrade's and remove-node's node operations, with the admin identity (a node's may not touch another Node).
+    const admin = (c: Call) => c.identity.groups.includes('system:masters');
+    for (const v of ['cordon', 'drain', 'uncordon']) expect(kubectlCalls.some((c) => c.who.includes(`(${v} kube-worker-02`) && admin(c)), v).toBe(true);
+    expect(seen((c) => c.req.resource === 'pods/eviction' && admin(c))).toBe(true);
+    expect(seen((c) => c.req.resource === 'nodes' && c.req.verb === 'delete' && c.req.name === 'kube-worker-02' && admin(c))).toBe(true);
     expect(kubectlCalls.length).toBeGreaterThan(30);
   });
 
