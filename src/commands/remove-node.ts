@@ -5,7 +5,7 @@
  *  3. vagrant providers: `vagrant destroy -f NAME`;
  *  4. remove it from kcore.yaml (and re-render the Vagrantfile and inventory), forget its ssh.config
  *     entry and its known_hosts entries.
- * Its certificates stay in pki/: archiving the certificates of removed nodes is the PKI's business.
+ * Its certificates are archived by the PKI (pki/archive/<UTC time>/), as for every node the spec no longer has.
  * Which NAME may go: vagrant providers number a group's machines 01..N from groups.<group>.count, so only
  * the highest-numbered one; provider `existing` lists machines by name, so any. Never the last master or
  * the last worker (a group has 1 to 9 machines), never an etcd member (that is etcd scale-down: lower
@@ -21,6 +21,8 @@ import { checkSpec, loadSpec, saveSpec } from '../spec/load.js';
 import type { ClusterSpec } from '../spec/schema.js';
 import { unitsOf } from '../roles/index.js';
 import { writeWorkspace } from '../render/workspace.js';
+import { ensurePki } from '../pki/ensure.js';
+import { pkiInput } from '../roles/pki/index.js';
 import { forgetKnownHosts, sshConfigHosts } from '../vagrant/known-hosts.js';
 import * as vagrant from '../vagrant/vagrant.js';
 import { writeFileAtomic, pathExists } from '../util/fs.js';
@@ -97,7 +99,7 @@ export const removeNodeCommand: CommandDef = {
   details: [
     'Cordons and drains the node and deletes its Node object (admin kubeconfig, on another master whose /readyz',
     'answers), stops and disables its units, destroys its machine for vagrant providers (vagrant destroy -f NAME),',
-    'removes it from kcore.yaml, and forgets its ssh.config and known_hosts entries. Its certificates stay in pki/.',
+    'removes it from kcore.yaml, forgets its ssh.config and known_hosts entries and archives its certificates in pki/archive/.',
     'Vagrant providers number machines 01..N per group, so only the highest-numbered one of a group can go;',
     'with provider existing, any. Never the last master or worker, never an etcd member (lower groups.etcd.count',
     'and run converge for that). After removing a master, run converge: the other nodes still list it.',
@@ -146,7 +148,10 @@ export const removeNodeCommand: CommandDef = {
     await forgetNode(workspace, spec, name);
     await saveSpec(workspace, next);
     await writeWorkspace(workspace, next);
-    say(`${name} removed: ${host.group === 'kube-master' ? 'groups.kube-master' : 'groups.kube-worker'}.count is ${next.groups[host.group].count}${spec.provider === 'existing' ? `, ${name} is out of machines` : ''}; its ssh.config and known_hosts entries are forgotten; its certificates stay in pki/`);
+    // Its certificates go where the PKI puts every removed node's: moved into pki/archive/, never deleted.
+    const pki = await ensurePki(workspace, pkiInput(next));
+    const certs = pki.archived.length > 0 ? `its certificates are archived in pki/${pki.archiveDir}/` : 'no certificates of it were in pki/';
+    say(`${name} removed: ${host.group === 'kube-master' ? 'groups.kube-master' : 'groups.kube-worker'}.count is ${next.groups[host.group].count}${spec.provider === 'existing' ? `, ${name} is out of machines` : ''}; its ssh.config and known_hosts entries are forgotten; ${certs}`);
     if (host.group === 'kube-master') say(`run \`kcore-wizard converge\`: the other nodes' API load balancer and the admin kubeconfig still name ${name}`);
     return 0;
   },

@@ -10,6 +10,7 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../support/cli.js';
+import { pathExists } from '../../src/util/fs.js';
 import { canRunHosts, startSystemdHosts, type TestHosts } from '../hosts/index.js';
 import { layoutHosts, specForHosts, workspaceFor } from '../support/cluster.js';
 import { kubectlStandin, standinNodeRole } from '../support/kube-standin.js';
@@ -188,7 +189,7 @@ describe('--etcd and --kubernetes together: etcd first', () => {
 });
 
 describe('remove-node on the same machines (provider existing: any worker may go)', () => {
-  it('drains and deletes the Node, stops and disables its units, takes it out of kcore.yaml and known_hosts; its certificates stay', { timeout: 300_000 }, async () => {
+  it('drains and deletes the Node, stops and disables its units, takes it out of kcore.yaml and known_hosts; its certificates are archived', { timeout: 300_000 }, async () => {
     const w = 'kube-worker-01';
     const ip = `${hosts.prefix}.121`;
     // Units under the names the node role gives them (stand-ins: the real binaries cannot run here).
@@ -211,8 +212,11 @@ describe('remove-node on the same machines (provider existing: any worker may go
     const knownAfter = await readFile(path.join(ws, 'known_hosts'), 'utf8');
     expect(knownAfter).not.toContain(`${ip} `);
     expect(knownAfter).toContain(`${hosts.prefix}.122`);
-    expect(await readFile(path.join(ws, 'pki', 'kubelet', `${w}.crt`), 'utf8')).toBe('stand-in certificate\n');
-    expect(r.stdout).toContain(`${w} removed: groups.kube-worker.count is 1, ${w} is out of machines; its ssh.config and known_hosts entries are forgotten; its certificates stay in pki/`);
+    const archived = /its certificates are archived in pki\/(archive\/[^/]+)\//.exec(r.stdout)?.[1];
+    expect(archived, r.stdout).toBeDefined();
+    expect(await pathExists(path.join(ws, 'pki', 'kubelet', `${w}.crt`))).toBe(false);
+    expect(await readFile(path.join(ws, 'pki', archived!, 'kubelet', `${w}.crt`), 'utf8')).toBe('stand-in certificate\n');
+    expect(r.stdout).toContain(`${w} removed: groups.kube-worker.count is 1, ${w} is out of machines; its ssh.config and known_hosts entries are forgotten; its certificates are archived in pki/${archived}/`);
     // A rerun is refused clearly: it is gone from kcore.yaml. The last worker may not go.
     const again = await runCli(['remove-node', ws, w, '--yes']);
     expect(again.code).toBe(2);
