@@ -119,8 +119,10 @@ export const DASHBOARD_CHECKS: Record<'etcd' | 'apiserver' | 'node', { group: Gr
 /** Commands run on this machine by the local roles' smoke tests (no SSH: written here, beside the checks they describe). */
 const LOCAL_COMMANDS: Record<string, (workspace: string) => string> = {
   'every certificate is valid for at least 30 days': (ws) => `read every certificate under ${path.join(ws, 'pki')} on this machine (node-forge, no command run)`,
-  'kubectl reads the admin kubeconfig (server, CA, admin certificate)': (ws) => `kubectl config view --kubeconfig ${path.join(ws, 'kubeconfig')} --raw -o json   (on this machine; without kubectl the file is parsed as YAML)`,
-  'the API server answers this machine with the admin kubeconfig': (ws) => `kubectl --kubeconfig ${path.join(ws, 'kubeconfig')} --request-timeout=10s get --raw /readyz   (on this machine)`,
+  // The argument lists the kubectl role passes to execa (src/roles/kubectl/index.ts).
+  'kubectl reads the admin kubeconfig (server, CA, admin certificate)': (ws) =>
+    `${['kubectl', 'config', 'view', '--kubeconfig', path.join(ws, 'kubeconfig'), '--raw', '-o', 'json'].join(' ')}   (on this machine; without kubectl the file is parsed as YAML)`,
+  'the API server answers this machine with the admin kubeconfig': (ws) => `${['kubectl', '--kubeconfig', path.join(ws, 'kubeconfig'), '--request-timeout=10s', 'get', '--raw', '/readyz'].join(' ')}   (on this machine)`,
 };
 
 /** Remove anything that looks like a secret from a command line (PEM blocks, bearer tokens, passwords). */
