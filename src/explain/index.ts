@@ -154,7 +154,7 @@ function checkHost(o: OfflineRun, role: Role, hostName: string | undefined) {
 }
 
 const NO_HOST = '(no host of this spec runs it)';
-const LATER = '(no command of its own before an earlier answer: it judges what its role gathered, or reads on only once a first read answers)';
+const LATER = '(no command of its own: it judges what its role already gathered on the host)';
 
 /**
  * A smoke test (by its task name) or one of the dashboard's checks (`etcd`, `apiserver`, `node`): what it
@@ -339,7 +339,11 @@ export async function explainPath(spec: ClusterSpec, filePath: string, opts: { w
     }
     for (const host of o.hosts) if ((await o.files(host)).some((x) => x.spec.path === filePath)) holders.push(host.name);
     if (opts.host && holders.length) throw new UsageError(`${opts.host} gets no ${filePath}: ${holders.join(', ')} ${holders.length === 1 ? 'does' : 'do'}`);
-    throw new UsageError(`no host gets ${filePath}${opts.host ? ` (on ${opts.host}: ${[...all].join(', ')})` : ''}; \`kcore-wizard explain HOST --files\` lists a host's files`);
+    if (!opts.host) for (const host of o.hosts) for (const f of await o.files(host)) all.add(f.spec.path);
+    const near = [...all].filter((p) => path.basename(p) === path.basename(filePath) || path.dirname(p) === path.dirname(filePath)).slice(0, 8);
+    const dirs = [...new Set([...all].map((p) => path.dirname(p)))].sort();
+    const hint = near.length ? `did you mean ${near.join(', ')}?` : `files go into ${dirs.join(', ')}`;
+    throw new UsageError(`no host${opts.host ? ` (${opts.host} asked for)` : ''} gets ${filePath}: ${hint} (\`kcore-wizard explain HOST --files\` lists every file of a host)`);
   } finally {
     await o.close();
   }
