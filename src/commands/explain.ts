@@ -142,6 +142,8 @@ export const explainCommand: CommandDef = {
     }
     if (isHost) {
       const h = await explainHost(spec, target, { workspace, files });
+      // The JSON of --files is the array of files; what was assumed about the machine goes to stderr.
+      if (files && format === 'json') for (const a of h.assumptions ?? []) ctx.stderr.write(`note: assumed ${a}\n`);
       write(files ? h.files : h, () => hostText(h, width));
       return 0;
     }

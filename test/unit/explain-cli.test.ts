@@ -69,6 +69,8 @@ describe('kcore-wizard explain', () => {
     expect(r.code).toBe(0);
     const files = JSON.parse(r.stdout) as FileExplanation[];
     expect(Array.isArray(files)).toBe(true);
+    // What was assumed about the machine (no SSH): said on stderr, the JSON stays an array.
+    expect(r.stderr).toMatch(/^note: assumed the machine runs the virtualbox box flatcar-stable \(Flatcar Container Linux\)/m);
     for (const f of files) {
       expect(Object.keys(f)).toEqual(expect.arrayContaining(['path', 'mode', 'owner', 'role', 'task', 'why', 'content']));
       expect(f.why.trim().length, f.path).toBeGreaterThan(20);
