@@ -258,14 +258,14 @@ function fileExplanation(f: OfflineFile, keys: Map<string, string>): FileExplana
   const buf = typeof s.content === 'string' ? Buffer.from(s.content) : s.content;
   const text = buf.toString('utf8');
   const kc = kubeconfigView(text);
-  const where = (pem: string | undefined) => (pem && keys.get(pem.trim()) ? `${keys.get(pem.trim())} in the workspace (0600)` : 'pki/ in the workspace (keys 0600)');
+  const where = (pem: string | undefined) => (pem && keys.get(pem.trim()) ? `${keys.get(pem.trim())} in the workspace (0600)` : 'a key of pki/ in the workspace (0600), not issued yet or not found there');
   if (kc) {
     const server = kc.servers.length ? `; it connects to ${kc.servers.join(', ')} as ${kc.users.join(', ') || 'its user'}` : '';
     return {
       ...base,
       content: null,
       servers: kc.servers,
-      note: `kubeconfig with an embedded private key: not shown (its key is ${where(kc.key)})${server}`,
+      note: `kubeconfig that embeds a private key, not shown (the key is ${where(kc.key)})${server}`,
     };
   }
   if (s.secret || looksSecret(text)) return { ...base, content: null, note: `private key: not shown; kept in ${where(text)} and uploaded only over SSH, mode ${octal(s.mode)}` };
