@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Task } from '../../src/engine/task.js';
-import { explainCheck, explainCheckFor, explainHost, explainPath, explainRole, explainRoles, explainUnit, NO_WHY } from '../../src/explain/index.js';
+import { explainCheck, explainCheckFor, explainHost, explainPath, explainRole, explainRoles, explainUnit, LOCAL_COMMANDS, NO_WHY } from '../../src/explain/index.js';
 import { ensurePki } from '../../src/pki/index.js';
 import { ROLES, SERVICES } from '../../src/roles/index.js';
 import { pkiInput } from '../../src/roles/pki/index.js';
@@ -253,6 +253,13 @@ describe('checks', () => {
     expect(explainCheck('apiserver')!.command).toContain('get --raw /readyz');
     expect(explainCheck('node', { spec: spec(), host: 'kube-worker-02' })!.command).toContain("get node kube-worker-02");
     expect(explainCheck('no such check')).toBeUndefined();
+  });
+
+  it('every smoke test of a role that runs on this machine says what it runs (a renamed test fails here)', () => {
+    const local = ROLES.filter((r) => r.local).flatMap((r) => (r.tasks as Task<unknown>[]).filter((t) => t.tags?.includes('test')).map((t) => t.name));
+    expect(local.length).toBeGreaterThan(0);
+    expect(local.filter((n) => !LOCAL_COMMANDS[n])).toEqual([]);
+    expect(Object.keys(LOCAL_COMMANDS).filter((n) => !local.includes(n))).toEqual([]);
   });
 
   it('a check that reads the host with plain commands shows them (offline: up to the first answer)', async () => {
