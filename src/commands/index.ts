@@ -45,6 +45,11 @@ export const commands: CommandEntry[] = [
     summary: 'Destroy the machines (vagrant destroy) and forget them: ssh.config, known_hosts entries, the lxc bridge.',
     load: async () => (await import('./destroy.js')).destroyCommand,
   },
+  {
+    name: 'explain',
+    summary: 'Explain how the cluster is put together and why: roles, tasks, hosts and every file they get (offline, no SSH).',
+    load: async () => (await import('./explain.js')).explainCommand,
+  },
   { name: 'pki', summary: 'List every certificate of the cluster: subject, SANs, expiry and why it exists.', load: async () => (await import('./pki.js')).pkiCommand },
   {
     name: 'certs',

@@ -117,10 +117,12 @@ export const DASHBOARD_CHECKS: Record<'etcd' | 'apiserver' | 'node', { group: Gr
 };
 
 /** Commands run on this machine by the local roles' smoke tests (no SSH: written here, beside the checks they describe). */
-const LOCAL_COMMANDS: Record<string, (workspace: string) => string> = {
-  'every certificate is valid for at least 30 days': (ws) => `read every certificate under ${path.join(ws, 'pki')} on this machine (node-forge, no command run)`,
-  'kubectl reads the admin kubeconfig (server, CA, admin certificate)': (ws) => `kubectl config view --kubeconfig ${path.join(ws, 'kubeconfig')} --raw -o json   (on this machine; without kubectl the file is parsed as YAML)`,
-  'the API server answers this machine with the admin kubeconfig': (ws) => `kubectl --kubeconfig ${path.join(ws, 'kubeconfig')} --request-timeout=10s get --raw /readyz   (on this machine)`,
+export const LOCAL_COMMANDS: Record<string, (workspace: string) => string> = {
+  'no certificate has expired': (ws) => `read every certificate under ${path.join(ws, 'pki')} on this machine (node-forge, no command run)`,
+  // The argument lists the kubectl role passes to execa (src/roles/kubectl/index.ts).
+  'kubectl reads the admin kubeconfig (server, CA, admin certificate)': (ws) =>
+    `${['kubectl', 'config', 'view', '--kubeconfig', path.join(ws, 'kubeconfig'), '--raw', '-o', 'json'].join(' ')}   (on this machine; without kubectl the file is parsed as YAML)`,
+  'the API server answers this machine with the admin kubeconfig': (ws) => `${['kubectl', '--kubeconfig', path.join(ws, 'kubeconfig'), '--request-timeout=10s', 'get', '--raw', '/readyz'].join(' ')}   (on this machine)`,
 };
 
 /** Remove anything that looks like a secret from a command line (PEM blocks, bearer tokens, passwords). */
@@ -152,7 +154,7 @@ function checkHost(o: OfflineRun, role: Role, hostName: string | undefined) {
 }
 
 const NO_HOST = '(no host of this spec runs it)';
-const LATER = '(no command of its own before an earlier answer: it judges what its role gathered, or reads on only once a first read answers)';
+const LATER = '(no command of its own: it judges what its role already gathered on the host)';
 
 /**
  * A smoke test (by its task name) or one of the dashboard's checks (`etcd`, `apiserver`, `node`): what it
@@ -256,14 +258,14 @@ function fileExplanation(f: OfflineFile, keys: Map<string, string>): FileExplana
   const buf = typeof s.content === 'string' ? Buffer.from(s.content) : s.content;
   const text = buf.toString('utf8');
   const kc = kubeconfigView(text);
-  const where = (pem: string | undefined) => (pem && keys.get(pem.trim()) ? `${keys.get(pem.trim())} in the workspace (0600)` : 'pki/ in the workspace (keys 0600)');
+  const where = (pem: string | undefined) => (pem && keys.get(pem.trim()) ? `${keys.get(pem.trim())} in the workspace (0600)` : 'a key of pki/ in the workspace (0600), not issued yet or not found there');
   if (kc) {
     const server = kc.servers.length ? `; it connects to ${kc.servers.join(', ')} as ${kc.users.join(', ') || 'its user'}` : '';
     return {
       ...base,
       content: null,
       servers: kc.servers,
-      note: `kubeconfig with an embedded private key: not shown (its key is ${where(kc.key)})${server}`,
+      note: `kubeconfig that embeds a private key, not shown (the key is ${where(kc.key)})${server}`,
     };
   }
   if (s.secret || looksSecret(text)) return { ...base, content: null, note: `private key: not shown; kept in ${where(text)} and uploaded only over SSH, mode ${octal(s.mode)}` };
@@ -337,7 +339,11 @@ export async function explainPath(spec: ClusterSpec, filePath: string, opts: { w
     }
     for (const host of o.hosts) if ((await o.files(host)).some((x) => x.spec.path === filePath)) holders.push(host.name);
     if (opts.host && holders.length) throw new UsageError(`${opts.host} gets no ${filePath}: ${holders.join(', ')} ${holders.length === 1 ? 'does' : 'do'}`);
-    throw new UsageError(`no host gets ${filePath}${opts.host ? ` (on ${opts.host}: ${[...all].join(', ')})` : ''}; \`kcore-wizard explain HOST --files\` lists a host's files`);
+    if (!opts.host) for (const host of o.hosts) for (const f of await o.files(host)) all.add(f.spec.path);
+    const near = [...all].filter((p) => path.basename(p) === path.basename(filePath) || path.dirname(p) === path.dirname(filePath)).slice(0, 8);
+    const dirs = [...new Set([...all].map((p) => path.dirname(p)))].sort();
+    const hint = near.length ? `did you mean ${near.join(', ')}?` : `files go into ${dirs.join(', ')}`;
+    throw new UsageError(`no host${opts.host ? ` (${opts.host} asked for)` : ''} gets ${filePath}: ${hint} (\`kcore-wizard explain HOST --files\` lists every file of a host)`);
   } finally {
     await o.close();
   }

@@ -110,6 +110,10 @@ const isUnreachable = (x: unknown): x is { unreachable: string } => typeof x ===
 function addonTask(label: string, manifest: (ctx: TaskContext) => Manifest, enabled: (ctx: TaskContext) => boolean) {
   return task({
     name: `${label} applied`,
+    why: label === 'CoreDNS'
+      ? "Applies CoreDNS, the cluster's DNS: a Deployment with a Service at the spec's dnsIp, which every pod's resolv.conf names (the kubelet's clusterDNS). It answers <service>.<namespace>.svc.<domain> from the API and forwards other names upstream. Applied with server-side apply, only when an object is missing or its manifest changed."
+      : 'Applies the Kubernetes dashboard (a web UI for the cluster) when addons.dashboard is on, with server-side apply, only when an object is missing or its manifest changed.',
+    docs: label === 'CoreDNS' ? 'https://coredns.io/' : undefined,
     skip: (ctx) => (enabled(ctx) ? undefined : `${label} is off in the spec (addons)`),
     async gather(ctx) {
       const m = manifest(ctx);
@@ -194,16 +198,30 @@ export const addonsRole: Role = {
   firstAvailable: true,
   // An API server to talk to and nodes to run on: skipped at once (no waits) when they all failed.
   needs: ['kube-master', 'kube-worker'],
+  why: 'The add-ons are what a cluster needs beyond its own components: CoreDNS, so pods find Services by name, and the dashboard when asked. They are applied from the first master that is still in the run, with its kubectl and the admin kubeconfig, once every node is Ready. Then the smoke tests prove the whole cluster works end to end: DNS from a pod, pod-to-pod traffic across workers, a NodePort on every node.',
+  docs: 'https://kubernetes.io/docs/concepts/overview/components/',
+  concepts: [
+    {
+      name: 'server-side apply',
+      text: 'kcore-wizard sends each manifest with `kubectl apply --server-side`: the API server merges it and records kcore-wizard as the manager of the fields it set. Each object carries a hash of its manifest, so a rerun applies nothing when nothing changed.',
+    },
+    {
+      name: 'cluster DNS',
+      text: "Every pod's /etc/resolv.conf names the cluster DNS service (the spec's dnsIp) and search domains such as default.svc.cluster.local, so `kubernetes.default` resolves to the API's service address. CoreDNS answers those names from the Kubernetes API and forwards the rest to the node's upstream resolvers.",
+      docs: 'https://coredns.io/',
+    },
+  ],
   tasks: [
-    directoryTask('add-on manifest directory', [{ path: ADDONS_DIR, mode: 0o755 }]),
-    filesTask('add-on manifests (for reference and kubectl apply by hand)', (ctx) => [
-      ...(ctx.run.spec.addons.dns ? [{ path: `${ADDONS_DIR}/coredns.yaml`, content: corednsManifest(ctx.run.spec).text, mode: 0o644 }] : []),
-      ...(ctx.run.spec.addons.dashboard ? [{ path: `${ADDONS_DIR}/dashboard.yaml`, content: dashboardManifest().text, mode: 0o644 }] : []),
-    ]),
+    { ...directoryTask('add-on manifest directory', [{ path: ADDONS_DIR, mode: 0o755 }]), why: '/etc/kubernetes/addons on the master, for the add-on manifests.' },
+    { ...filesTask('add-on manifests (for reference and kubectl apply by hand)', (ctx) => [
+      ...(ctx.run.spec.addons.dns ? [{ path: `${ADDONS_DIR}/coredns.yaml`, content: corednsManifest(ctx.run.spec).text, mode: 0o644, why: "The exact CoreDNS manifest kcore-wizard applies (ServiceAccount, RBAC, ConfigMap with the Corefile, Deployment, the kube-dns Service at the spec's dnsIp), kept on the master to read or to `kubectl apply -f` by hand." }] : []),
+      ...(ctx.run.spec.addons.dashboard ? [{ path: `${ADDONS_DIR}/dashboard.yaml`, content: dashboardManifest().text, mode: 0o644, why: 'The exact dashboard manifest kcore-wizard applies, kept on the master to read or to apply by hand.' }] : []),
+    ]), why: 'Keeps a copy of every add-on manifest on the master: what is in the cluster can be read as files, and applied by hand if need be.' },
     apiChoiceTask,
-    apiGateTask(server),
+    { ...apiGateTask(server), why: 'Waits (bounded) until the API server answers /readyz before anything is applied.', docs: 'https://kubernetes.io/docs/reference/using-api/health-checks/' },
     task({
       name: 'every node registered and Ready',
+      why: 'Add-ons are pods: applying them before the nodes are Ready only makes them wait unscheduled. This waits (bounded) until every node of the spec is registered and Ready, and names the ones that are not.',
       // One look; the bounded wait is the verify step (a dry run plans it).
       async gather(ctx) {
         try {
@@ -218,6 +236,7 @@ export const addonsRole: Role = {
     }),
     task({
       name: 'node role labels',
+      why: 'Labels masters node-role.kubernetes.io/control-plane and workers node-role.kubernetes.io/worker, which is what `kubectl get nodes` shows as ROLES. A kubelet may not set these labels on itself (NodeRestriction), so the admin does it.',
       async gather(ctx) {
         return orUnreachable(ctx, () => getNodes(ctx));
       },
@@ -241,7 +260,7 @@ export const addonsRole: Role = {
     smokeTest('cluster: every node of the spec is registered and Ready', async (ctx) => {
       const problem = nodesProblem(await getNodes(ctx), allNodes(ctx.run).map((h) => h.name));
       if (problem) throw new TaskFailure(problem, 'journalctl -u kubelet -u containerd -u flanneld on that node');
-    }),
+    }, { why: 'The cluster-wide view, with the admin credentials: every machine of the spec is a registered node and Ready. A node missing here has not registered at all; one not Ready says why.' }),
     smokeTest(
       'CoreDNS: ready, serving at the cluster DNS address',
       async (ctx) => {
@@ -253,7 +272,7 @@ export const addonsRole: Role = {
         if (!dep?.status?.readyReplicas) throw new TaskFailure('no CoreDNS pod is ready', 'kubectl -n kube-system describe pods -l k8s-app=kube-dns');
         if (svc?.spec?.clusterIP !== ctx.run.spec.network.dnsIp) throw new TaskFailure(`kube-dns has cluster IP ${svc?.spec?.clusterIP}, not the spec's dnsIp ${ctx.run.spec.network.dnsIp}`);
       },
-      { skip: (ctx) => (ctx.run.spec.addons.dns ? undefined : 'DNS add-on is off in the spec') },
+      { skip: (ctx) => (ctx.run.spec.addons.dns ? undefined : 'DNS add-on is off in the spec'), why: "CoreDNS has a ready pod and its Service sits at the spec's dnsIp, the address every kubelet writes into pods' resolv.conf: another address would leave every pod without DNS." },
     ),
     smokeTest(
       'CoreDNS: a pod resolves kubernetes.default',
@@ -267,7 +286,7 @@ export const addonsRole: Role = {
         if (!answers.includes(want))
           throw new TaskFailure(`kubernetes.default did not resolve to ${want} from a pod on ${first} (pods: ${w.pods.size}):\n${(r.stdout + r.stderr).trim()}`, 'kubectl -n kube-system logs -l k8s-app=kube-dns; check clusterDNS in /etc/kubernetes/kubelet-config.yaml');
       },
-      { skip: (ctx) => (ctx.run.spec.addons.dns ? undefined : 'DNS add-on is off in the spec') },
+      { skip: (ctx) => (ctx.run.spec.addons.dns ? undefined : 'DNS add-on is off in the spec'), why: 'DNS as a pod sees it: from a test pod on a worker, kubernetes.default must resolve to the first service address. It crosses the pod network, kube-proxy\'s rules for the DNS Service and CoreDNS\'s answer from the API, all at once.' },
     ),
     smokeTest('network: a pod on every worker reaches the pods on the other workers', async (ctx) => {
       const w = await workload(ctx);
@@ -282,7 +301,7 @@ export const addonsRole: Role = {
         }
       }
       if (failures.length) throw new TaskFailure(`pod-to-pod traffic fails: ${failures.join('; ')}`, 'flannel (vxlan, UDP 8472) must pass between the nodes\' private interfaces: journalctl -u flanneld');
-    }),
+    }, { why: "Kubernetes' network promise, tested: a web pod on every worker, and each fetches a page from the pods on the other workers by pod address. It fails when flannel's VXLAN traffic does not pass between the nodes.", docs: 'https://kubernetes.io/docs/concepts/cluster-administration/networking/' }),
     smokeTest('network: a NodePort service answers on every node', async (ctx) => {
       const w = await workload(ctx);
       const first = workers(ctx)[0]!;
@@ -295,19 +314,19 @@ export const addonsRole: Role = {
         .filter(({ line }) => !names.has(line))
         .map(({ h, line }) => `${h.name} ${h.ip}:${w.nodePort}: ${line || 'no answer'}`);
       if (failures.length) throw new TaskFailure(`NodePort ${w.nodePort} does not answer on: ${failures.join('; ')}`, 'kube-proxy programs the NodePort rules: journalctl -u kube-proxy on those nodes');
-    }),
+    }, { why: "A NodePort Service must answer on every node's address, masters included, whichever node its pods run on: that is kube-proxy's iptables rules at work on each node." }),
     smokeTest(
       'dashboard: running',
       async (ctx) => {
         const r = await ctx.conn.exec(k(ctx, '-n kubernetes-dashboard get deployment kubernetes-dashboard -o jsonpath={.status.readyReplicas}'), { sudo: true, signal: ctx.signal });
         if (r.exitCode !== 0 || !(Number(r.stdout.trim()) >= 1)) throw new TaskFailure(`the dashboard is not running: ${lastLine(r.stderr) || 'no ready replica'}`, 'kubectl -n kubernetes-dashboard describe pods');
       },
-      { skip: (ctx) => (ctx.run.spec.addons.dashboard ? undefined : 'dashboard is off in the spec') },
+      { skip: (ctx) => (ctx.run.spec.addons.dashboard ? undefined : 'dashboard is off in the spec'), why: 'When the dashboard is asked for, its Deployment has a ready replica.' },
     ),
     smokeTest('smoke-test pods removed', async (ctx) => {
       workloads.delete(ctx.run);
       const r = await ctx.conn.exec(k(ctx, `delete namespace ${SMOKE_NAMESPACE} --ignore-not-found --wait=false`), { sudo: true, signal: ctx.signal });
       if (r.exitCode !== 0) throw new TaskFailure(`could not remove namespace ${SMOKE_NAMESPACE}: ${lastLine(r.stderr)}`);
-    }),
+    }, { why: 'The test pods and their Service live in a namespace of their own, deleted here: the smoke tests leave nothing running in your cluster.' }),
   ],
 };

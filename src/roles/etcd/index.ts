@@ -127,6 +127,13 @@ export function etcdBinaries(version: string): string[] {
   return major > 3 || (major === 3 && minor >= 5) ? ['etcd', 'etcdctl', 'etcdutl'] : ['etcd', 'etcdctl'];
 }
 
+/** Why each binary of the etcd release is on a member (the teaching view). */
+const ETCD_BINARY_WHY: Record<string, string> = {
+  etcd: 'The etcd server itself, from the official release tarball (checked against its SHA-256). /opt/bin because Flatcar keeps /usr read-only; the unit runs it from here.',
+  etcdctl: "etcd's command-line client: the smoke tests and the dashboard ask the member for its health and its member list with it, over TLS with kcore-wizard's client certificate. You can use it the same way on the member.",
+  etcdutl: "etcd's offline tool (since 3.5): `kcore-wizard backup` checks a snapshot with it and `restore` rebuilds a member's data directory from one.",
+};
+
 async function readBinaries(ctx: TaskContext, arch: string): Promise<FileSpec[]> {
   const a = ARTIFACTS.etcd(ctx.run.spec.versions.etcd, arch);
   const dir = await ctx.run.artifacts.unpack(a, ctx.signal);
@@ -139,7 +146,7 @@ async function readBinaries(ctx: TaskContext, arch: string): Promise<FileSpec[]>
     } catch {
       throw new TaskFailure(`${a.file} has no ${path.basename(top)}/${bin}: it is not an etcd release tarball`, `check the file at ${ctx.run.artifacts.describe(a)}`);
     }
-    out.push({ path: `${BIN_DIR}/${bin}`, content, mode: 0o755, notify: bin === 'etcd' ? RESTART : undefined });
+    out.push({ path: `${BIN_DIR}/${bin}`, content, mode: 0o755, notify: bin === 'etcd' ? RESTART : undefined, why: ETCD_BINARY_WHY[bin] });
   }
   return out;
 }
@@ -150,14 +157,14 @@ async function certificates(ctx: TaskContext): Promise<FileSpec[]> {
   const read = (f: string) => readPki(ctx, f);
   const own = { owner: 'etcd', group: 'etcd' };
   return [
-    { path: `${ETCD_PKI}/ca.crt`, content: await read(p.ca.cert), mode: 0o644, notify: RESTART },
-    { path: `${ETCD_PKI}/server.crt`, content: await read(p.server(name).cert), mode: 0o644, notify: RESTART },
-    { path: `${ETCD_PKI}/server.key`, content: await read(p.server(name).key), mode: 0o600, ...own, secret: true, notify: RESTART },
-    { path: `${ETCD_PKI}/peer.crt`, content: await read(p.peer(name).cert), mode: 0o644, notify: RESTART },
-    { path: `${ETCD_PKI}/peer.key`, content: await read(p.peer(name).key), mode: 0o600, ...own, secret: true, notify: RESTART },
+    { path: `${ETCD_PKI}/ca.crt`, content: await read(p.ca.cert), mode: 0o644, notify: RESTART, why: "The etcd CA's certificate (never its key): etcd trusts a client or a peer only when its certificate is signed by this CA. It is a CA of its own, apart from the cluster CA, so no Kubernetes certificate opens etcd." },
+    { path: `${ETCD_PKI}/server.crt`, content: await read(p.server(name).cert), mode: 0o644, notify: RESTART, why: "This member's serving certificate on the client port 2379: clients (the API servers, etcdctl) check it names the address they dialled, the member's private IP or 127.0.0.1." },
+    { path: `${ETCD_PKI}/server.key`, content: await read(p.server(name).key), mode: 0o600, ...own, secret: true, notify: RESTART, why: "The private key of this member's serving certificate. Readable only by the etcd user: whoever holds it can pose as this member to clients." },
+    { path: `${ETCD_PKI}/peer.crt`, content: await read(p.peer(name).cert), mode: 0o644, notify: RESTART, why: 'The certificate this member presents to the other members on the peer port 2380 (and accepts theirs with the same CA). Peers replicate every write over this connection, so it is TLS both ways.' },
+    { path: `${ETCD_PKI}/peer.key`, content: await read(p.peer(name).key), mode: 0o600, ...own, secret: true, notify: RESTART, why: "The private key of this member's peer certificate, readable only by the etcd user." },
     // kcore-wizard's own client certificate, for the smoke tests and `etcdctl` by hand (root only).
-    { path: `${ETCD_PKI}/kcore-client.crt`, content: await read(p.kcoreClient.cert), mode: 0o644 },
-    { path: `${ETCD_PKI}/kcore-client.key`, content: await read(p.kcoreClient.key), mode: 0o600, secret: true },
+    { path: `${ETCD_PKI}/kcore-client.crt`, content: await read(p.kcoreClient.cert), mode: 0o644, why: "kcore-wizard's own etcd client certificate: with client-certificate auth on, etcdctl needs one to ask anything, so the smoke tests, the dashboard and `backup` use this one, as root on the member." },
+    { path: `${ETCD_PKI}/kcore-client.key`, content: await read(p.kcoreClient.key), mode: 0o600, secret: true, why: "The private key of kcore-wizard's etcd client certificate, root only." },
   ];
 }
 
@@ -188,23 +195,47 @@ export const etcdServices: RoleServices = { role: 'etcd', groups: ['etcd'], unit
 
 export const etcdRole: Role = {
   name: 'etcd',
+  why: 'etcd is the database of the cluster: every Kubernetes object (nodes, pods, secrets, leases) lives there and nowhere else, and only the API servers talk to it. It runs on machines of its own as one cluster of members that agree on every write (Raft), so it survives losing a minority of them. Everything is TLS with client certificates: without a certificate from the etcd CA nobody reads or writes a key.',
+  docs: 'https://etcd.io/docs/latest/op-guide/clustering/',
+  concepts: [
+    {
+      name: 'members and ETCD_INITIAL_CLUSTER',
+      text: 'Each etcd machine is a member with a name (etcd-01 …) and a peer URL (https://<ip>:2380). A new cluster is bootstrapped statically: every member starts with the same ETCD_INITIAL_CLUSTER list (name=peer URL for all members, written from the spec into the drop-in), ETCD_INITIAL_CLUSTER_STATE=new and a cluster token, and they find each other from it. The list matters only at the first start; later changes of membership go through `etcdctl member add/remove`, which is why the smoke test compares the live member list with the spec.',
+      docs: 'https://etcd.io/docs/latest/op-guide/clustering/',
+    },
+    {
+      name: 'peer TLS and client TLS',
+      text: 'A member listens on two ports: 2380 for the other members (peer traffic: replication, elections) and 2379 for clients (the API servers, etcdctl). Each has its own certificate (peer.crt, server.crt) and both require TLS; the peer port also checks the other member holds a certificate of the etcd CA (ETCD_PEER_CLIENT_CERT_AUTH).',
+      docs: 'https://etcd.io/docs/latest/op-guide/security/',
+    },
+    {
+      name: 'client-certificate authentication',
+      text: "With ETCD_CLIENT_CERT_AUTH=true and ETCD_TRUSTED_CA_FILE set, etcd refuses in the TLS handshake any client that does not present a certificate signed by the etcd CA: there are no passwords. The API servers use apiserver-etcd-client, kcore-wizard its own kcore-client; the smoke test 'a client without a certificate is refused' proves the door is shut.",
+      docs: 'https://etcd.io/docs/latest/op-guide/security/',
+    },
+    {
+      name: 'quorum',
+      text: 'A write is committed when a majority of the members (the quorum: 2 of 3, 3 of 5) have it. A cluster of n members survives losing (n-1)/2 of them, rounded down: 1 member survives none, 3 survive one, 5 survive two. An even count adds no tolerance (4 survive one, like 3), which is why the spec warns about it; without quorum the cluster refuses writes and Kubernetes stops changing.',
+      docs: 'https://etcd.io/docs/latest/faq/',
+    },
+  ],
   hosts: (run) => run.hostsOf('etcd'),
   tasks: [
-    systemUserTask('etcd system user', 'etcd', ETCD_DATA),
-    directoryTask('etcd directories', [
+    { ...systemUserTask('etcd system user', 'etcd', ETCD_DATA), why: 'etcd runs as its own unprivileged user, not root: a flaw in etcd then reaches only its data directory and its keys. The user has no login shell and no home of its own.' },
+    { ...directoryTask('etcd directories', [
       { path: BIN_DIR, mode: 0o755 },
       { path: '/etc/etcd', mode: 0o755 },
       { path: ETCD_PKI, mode: 0o755 },
       { path: ETCD_DATA, mode: 0o700, owner: 'etcd' },
       { path: '/etc/systemd/system/etcd.service.d', mode: 0o755 },
-    ]),
-    filesTask('etcd binaries', binaries),
-    filesTask('etcd certificates', certificates),
-    filesTask('etcd unit and drop-in', (ctx) => [
-      { path: UNIT, content: etcdUnit(ctx.run), mode: 0o644, notify: [RESTART, 'daemon-reload'] },
-      { path: DROPIN, content: etcdDropIn(ctx.run, ctx.host), mode: 0o644, notify: [RESTART, 'daemon-reload'] },
-    ]),
-    serviceTask('etcd', {
+    ]), why: "The folders etcd needs, with their owners: /opt/bin for the binaries, /etc/etcd/pki for its certificates, and /var/lib/etcd (0700, the etcd user's) for the data, which converge never touches once it exists." },
+    { ...filesTask('etcd binaries', binaries), why: 'Installs etcd, etcdctl and etcdutl of versions.etcd from the official release (or your mirror), checked against the published SHA-256. A new version restarts etcd; an unchanged one changes nothing.' },
+    { ...filesTask('etcd certificates', certificates), why: "Copies to this member only its own certificates and keys (server, peer) and the etcd CA's certificate, from the workspace PKI. Keys are 0600 and owned by the etcd user; a changed certificate restarts etcd." },
+    { ...filesTask('etcd unit and drop-in', (ctx) => [
+      { path: UNIT, content: etcdUnit(ctx.run), mode: 0o644, notify: [RESTART, 'daemon-reload'], why: 'The systemd unit that runs etcd as the etcd user from /opt/bin and restarts it when it dies. It holds no settings: those are in the drop-in, so the unit is the same on every member.' },
+      { path: DROPIN, content: etcdDropIn(ctx.run, ctx.host), mode: 0o644, notify: [RESTART, 'daemon-reload'], why: "This member's settings as environment variables: its name, its client and peer URLs, ETCD_INITIAL_CLUSTER (every member, from the spec), the cluster token, and TLS with client-certificate auth on both ports. Read it to see exactly how the member is configured." },
+    ]), why: 'Writes the systemd unit and its drop-in. A change to either reloads systemd and restarts etcd, and only then.' },
+    { ...serviceTask('etcd', {
       restartHandler: RESTART,
       wait: (ctx) =>
         waitFor(`etcd on ${ctx.host.name}`, () => health(ctx), {
@@ -213,7 +244,7 @@ export const etcdRole: Role = {
           signal: ctx.signal,
           hint: `look at the journal: kcore-wizard dashboard (key l), or ssh in and run journalctl -u etcd`,
         }),
-    }),
+    }), why: "Keeps etcd enabled and running, restarted only when its binary, certificates or settings changed, then waits (90 s at most) until the member reports healthy. The members of a new cluster wait for each other, so they are started without blocking and checked together." },
 
     // Probes: the engine runs them with the role's other probes on the host, in one round trip.
     smokeProbe('etcd: member healthy over TLS', (ctx) => ({
@@ -222,7 +253,7 @@ export const etcdRole: Role = {
         const problem = healthProblem(ctx.host.name, o);
         if (problem) throw new TaskFailure(problem, `start it: sudo systemctl start etcd (on ${ctx.host.name}); see journalctl -u etcd`);
       },
-    })),
+    }), { why: "Asks this member, over TLS with kcore-wizard's client certificate, whether it is healthy: it answers only when it is part of a cluster with quorum and can commit. The first thing to check when the API server cannot reach its database." }),
     smokeProbe('etcd: member list equals the spec', (ctx) => ({
       script: etcdctl(ctx.host.ip, 'member list -w json'),
       parse(r) {
@@ -233,7 +264,7 @@ export const etcdRole: Role = {
         if (have.join(',') !== want.join(','))
           throw new TaskFailure(`etcd members differ from the spec: have ${have.join(', ')}; want ${want.join(', ')}`, 'adding or removing etcd members needs `etcdctl member add/remove`; kcore-wizard creates new clusters only');
       },
-    })),
+    }), { why: 'ETCD_INITIAL_CLUSTER matters only at the first start: later, the members the cluster really has may drift from the spec. This compares the live member list (names and peer URLs) with the spec, so a member that never joined or one left over is named.' }),
     smokeProbe('etcd: put/get round trip', (ctx) => {
       const key = `/kcore-wizard/smoke/${ctx.host.name}`;
       const value = randomBytes(8).toString('hex');
@@ -249,7 +280,7 @@ export const etcdRole: Role = {
             throw new TaskFailure(`put/get through ${ctx.host.name} failed: ${(r.stderr.trim() || `read back "${r.stdout.trim()}" instead of "${value}"`).split('\n').pop()}`);
         },
       };
-    }),
+    }, { why: 'Healthy is not the same as working: this writes a random value under /kcore-wizard/smoke/<host>, reads it back through this member and deletes it. A write needs quorum, so it proves the cluster commits.' }),
     // Batched with the other probes: a no-op etcd role is one round trip per host.
     smokeProbe('etcd: a client without a certificate is refused', (ctx) => ({
       script: refusalProbe(ctx.host.ip),
@@ -258,6 +289,6 @@ export const etcdRole: Role = {
         if (problem === 'answered') throw new TaskFailure(`etcd on ${ctx.host.name} answered a client without a certificate: client-certificate auth is off`, 'check ETCD_CLIENT_CERT_AUTH=true in the drop-in and restart etcd');
         if (problem) throw new TaskFailure(problem, `start it: sudo systemctl start etcd (on ${ctx.host.name}); see journalctl -u etcd`);
       },
-    })),
+    }), { why: 'Client-certificate auth is the only lock on etcd: this connects without a certificate and expects the TLS handshake to be refused. A member that answered would hand every secret of the cluster to anyone on the network.', docs: 'https://etcd.io/docs/latest/op-guide/security/' }),
   ],
 };

@@ -108,6 +108,25 @@ export function artifactFailure(store: ArtifactStore, a: ArtifactSpec, e: Artifa
   );
 }
 
+/** Why each release binary is on a node (the teaching view), by its file name on the host. */
+export const BINARY_WHY: Record<string, string> = {
+  'kube-apiserver': 'The Kubernetes API server, from the official server release (checked against its SHA-256). Every other component, kubectl and kcore-wizard talk to the cluster only through it; it alone reads and writes etcd.',
+  'kube-controller-manager': 'The controller manager, from the server release: the loops that make the cluster match what was asked (replicas, node pod ranges, service accounts, certificate requests).',
+  'kube-scheduler': 'The scheduler, from the server release: it picks a node for every pod that has none yet.',
+  kubectl: 'The Kubernetes command-line client. kcore-wizard runs it on the machines (checks, add-ons, node reads), so this machine needs no kubectl of its own; you can use it on the node too.',
+  kubelet: "The node agent, from the Kubernetes release: it registers the node, starts the pods assigned to it through containerd and reports their state. /opt/bin because Flatcar's /usr is read-only.",
+  'kube-proxy': 'kube-proxy, from the Kubernetes release: it turns Services into iptables rules on every node, so a Service address reaches one of its pods.',
+  bridge: 'CNI plugin (containernetworking/plugins release): creates the cni0 bridge and the pod\'s network interface; flannel\'s plugin delegates to it.',
+  'host-local': "CNI IPAM plugin: hands each pod an address out of this node's pod range (the /24 flannel leased).",
+  loopback: "CNI plugin that brings up each pod's lo interface.",
+  portmap: 'CNI plugin for hostPort: forwards a port of the node to a pod.',
+  flannel: "flannel's CNI plugin (flannel-io/cni-plugin release): what the kubelet calls, through containerd, for every pod. It reads flannel's subnet.env and hands the pod to the bridge plugin with this node's range.",
+  flanneld: "The flannel daemon (flannel-io/flannel release): leases this node's pod range from the Kubernetes API and carries pod traffic to the other nodes in VXLAN over the private network.",
+  containerd: 'containerd from its release tarball (hosts without one of their own): the container runtime the kubelet talks to over CRI. It pulls images and starts containers through runc.',
+  'containerd-shim-runc-v2': "containerd's shim: one per pod, it keeps the containers running while containerd restarts and reports their exit.",
+  ctr: "containerd's low-level client, for looking at images and containers by hand (crictl is the Kubernetes-aware one).",
+};
+
 interface Gathered {
   set: BinarySet;
   want: FileSpec[];
@@ -139,7 +158,7 @@ export function binariesTask(name: string, pick: (ctx: TaskContext) => BinarySet
         } catch {
           throw new TaskFailure(`${a.file} has no ${entry.from}: it is not the expected ${a.id} release file`, `check the file at ${ctx.run.artifacts.describe(a)}`);
         }
-        want.push({ path: entry.to, content, mode: 0o755, notify: entry.notify });
+        want.push({ path: entry.to, content, mode: 0o755, notify: entry.notify, why: BINARY_WHY[path.basename(entry.to)] });
       }
       const r = await ctx.conn.run(statScript(want.map((f) => f.path)), { sudo: true, signal: ctx.signal });
       return { set, want, have: parseStat(r.stdout, want.map((f) => f.path)) };

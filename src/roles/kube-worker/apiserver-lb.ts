@@ -68,9 +68,9 @@ export async function apiLbFiles(ctx: TaskContext): Promise<FileSpec[]> {
   if (!needsApiLb(spec, ctx.host)) return [];
   const config = haproxyConfig(spec, ctx.host);
   return [
-    { path: API_LB_CA, content: await readPki(ctx, ctx.run.pki.ca.cert), mode: 0o644 },
-    { path: API_LB_CONFIG, content: config, mode: 0o644 },
-    { path: API_LB_MANIFEST, content: haproxyStaticPod(spec, ctx.host, config), mode: 0o644 },
+    { path: API_LB_CA, content: await readPki(ctx, ctx.run.pki.ca.cert), mode: 0o644, why: "The cluster CA's certificate, for haproxy's health checks: it checks each master's /readyz over HTTPS against this CA before sending any traffic there." },
+    { path: API_LB_CONFIG, content: config, mode: 0o644, why: "The local API load balancer's configuration: haproxy listens on 127.0.0.1:6444 in TCP mode (TLS passes through untouched, end to end from the kubelet to the API server) and forwards to every master's :6443 that answers its /readyz health check. This node's kubelet, kube-proxy and flanneld connect here, so losing a master does not take the node down." },
+    { path: API_LB_MANIFEST, content: haproxyStaticPod(spec, ctx.host, config), mode: 0o644, why: 'The static pod that runs haproxy from a pinned image: the kubelet starts it from this folder by itself, without any API server (it needs the load balancer to reach one), and restarts it when it dies. The manifest carries the configuration\'s hash, so a new configuration recreates the pod.' },
   ];
 }
 
@@ -89,6 +89,8 @@ interface LbGathered {
  */
 export const apiLbTask = task<LbGathered>({
   name: 'API load balancer (haproxy static pod, more than one master)',
+  why: "With more than one master, every worker gets a local TCP load balancer in front of all of them, before its kubeconfigs point at it. With one master it writes nothing (and removes a load balancer left from a larger spec): the node talks to that master directly.",
+  docs: 'https://kubernetes.io/docs/tasks/configure-pod-container/static-pod/',
   async gather(ctx) {
     const want = await apiLbFiles(ctx);
     if (!want.length) {
@@ -136,5 +138,8 @@ export const apiLbSmokeTest = smokeTest(
     if (problems.length)
       throw new TaskFailure(`from ${ctx.host.name}: ${problems.join('; ')}`, `the load balancer is a static pod: crictl ps --name haproxy and journalctl -u kubelet on ${ctx.host.name}; each master: kcore-wizard test --tags kube-master`);
   },
-  { skip: (ctx) => (needsApiLb(ctx.run.spec, ctx.host) ? undefined : 'one master: no load balancer (or a master: it uses its own API server)') },
+  {
+    skip: (ctx) => (needsApiLb(ctx.run.spec, ctx.host) ? undefined : 'one master: no load balancer (or a master: it uses its own API server)'),
+    why: 'Asks /readyz through the local load balancer and then from each master directly, with the node\'s own credentials: a master the load balancer cannot use is named now, before the day it is the only one left.',
+  },
 );

@@ -107,12 +107,22 @@ export function kubeconfigProblem(view: ViewJson, run: Pick<RunContext, 'spec'>,
 
 export const kubectlRole: Role = {
   name: 'kubectl',
+  why: "Gives you the keys to the cluster on this machine: the admin kubeconfig in the workspace (`kubeconfig`, 0600), so kubectl here can talk to the API server as cluster-admin. `kcore-wizard kubeconfig --merge` adds it to your own ~/.kube/config without touching the other entries.",
+  docs: 'https://kubernetes.io/docs/concepts/configuration/organize-cluster-access-kubeconfig/',
+  concepts: [
+    {
+      name: 'kubeconfig: clusters, users, contexts',
+      text: 'A kubeconfig names clusters (an API server URL and the CA to check it with), users (here a client certificate and key) and contexts that pair one with the other; current-context says which kubectl uses. With more than one master this file has a context per master (kcore-<name>-kube-master-02 …), so `kubectl --context` still reaches the cluster when the first master is down.',
+      docs: 'https://kubernetes.io/docs/concepts/configuration/organize-cluster-access-kubeconfig/',
+    },
+  ],
   local: true,
   serves: ['kube-master'],
   hosts: () => [],
   tasks: [
     task({
       name: 'admin kubeconfig in the workspace',
+      why: "Writes the workspace's admin kubeconfig: the first master's API server, the cluster CA, and the admin certificate and key embedded (user kcore-<name>-admin, group system:masters). Written atomically with mode 0600 because it holds a private key that opens the whole cluster.",
       async gather(ctx) {
         const file = adminKubeconfigPath(ctx.run.workspace);
         let have: string | null = null;
@@ -159,7 +169,7 @@ export const kubectlRole: Role = {
       }
       const problem = kubeconfigProblem(view, ctx.run, (await readPki(ctx, ctx.run.pki.ca.cert)).toString(), (await readPki(ctx, ctx.run.pki.admin.cert)).toString());
       if (problem) throw new TaskFailure(`${file}: ${problem}`, 'run `kcore-wizard converge --tags kubectl` to write it again');
-    }),
+    }, { why: "Reads the workspace kubeconfig as kubectl does (or as YAML when this machine has no kubectl) and checks it names the right server, the workspace CA and the admin certificate, so a stale or hand-edited file is caught." }),
     smokeTest(
       'the API server answers this machine with the admin kubeconfig',
       async (ctx) => {
@@ -169,7 +179,7 @@ export const kubectlRole: Role = {
           throw new TaskFailure(`${apiServerUrl(ctx.run.spec)}/readyz from this machine: ${(r.stderr || r.stdout).trim().split('\n').pop()}`, `is the private network reachable from here? (the masters answer it over SSH: kcore-wizard test --tags kube-master)${hostsOf(ctx.run.spec, 'kube-master').length > 1 ? '; with this master down, `kcore-wizard kubeconfig --healthy` switches the file to one that answers' : ''}`);
       },
       // It asks a master's API server: nothing to ask (and no timeout to wait for) when every master failed.
-      { needs: ['kube-master'], skip: () => (localKubectl() ? undefined : 'kubectl is not installed on this machine') },
+      { needs: ['kube-master'], skip: () => (localKubectl() ? undefined : 'kubectl is not installed on this machine'), why: 'Uses the kubeconfig from this machine for real: /readyz through the private network, with the admin certificate. It proves you can run kubectl from here, not only from the masters.' },
     ),
   ],
 };

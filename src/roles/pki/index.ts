@@ -19,11 +19,30 @@ export function pkiInput(spec: ClusterSpec): PkiInput {
 
 export const pkiRole: Role = {
   name: 'pki',
+  why: "Every connection in the cluster is TLS, and every component proves who it is with a certificate signed by a certificate authority (CA) the others trust. This role makes those CAs and certificates on this machine, in the workspace's pki/ folder (keys 0600), and later roles copy to each machine only what that machine needs. It is idempotent: a rerun issues only what is missing, expiring or no longer matches the spec (a new master's address, say).",
+  docs: 'https://kubernetes.io/docs/setup/best-practices/certificates/',
+  concepts: [
+    {
+      name: 'certificate authority (CA)',
+      text: 'A CA is a key pair whose certificate everyone trusts; a certificate it signs is believed. The cluster has two: the cluster CA (API server, kubelets, components, users) and a separate etcd CA, so a Kubernetes client certificate opens nothing in etcd. The CA keys stay in the workspace, except the cluster CA key the controller manager needs on the masters to sign certificate requests.',
+      docs: 'https://kubernetes.io/docs/setup/best-practices/certificates/',
+    },
+    {
+      name: 'subject alternative names (SANs)',
+      text: "A server certificate lists every name and address clients may use to reach it; a client that dials an address not in the list refuses the connection. The API server's certificate therefore carries every master's address, the first service IP (the in-cluster kubernetes service), kubernetes.default.svc names, 127.0.0.1 and localhost (for the local load balancer). `kcore-wizard pki` lists them.",
+    },
+    {
+      name: 'client certificates as identities',
+      text: 'The API server takes a client certificate\'s common name (CN) as the user name and its organisation (O) as groups: the kubelet of kube-worker-01 is CN=system:node:kube-worker-01, O=system:nodes, the admin is in system:masters. No passwords or tokens are needed between components.',
+      docs: 'https://kubernetes.io/docs/reference/access-authn-authz/authentication/',
+    },
+  ],
   local: true,
   hosts: () => [],
   tasks: [
     task({
       name: 'certificates and keys',
+      why: 'Issues, on this machine, every CA, certificate and key the spec needs and reissues those whose names, addresses or expiry no longer fit. Nothing leaves this machine here: the later roles upload each file to the machines that use it.',
       // Read-only: what ensurePki would issue or reissue, and why.
       gather: (ctx) => ensurePki(ctx.run.workspace, pkiInput(ctx.run.spec), { dryRun: true }),
       plan: (_ctx, r) => [
@@ -42,7 +61,7 @@ export const pkiRole: Role = {
       if (certs.length === 0) throw new TaskFailure('no certificates in the workspace', 'run `kcore-wizard converge` without --tags test first');
       const bad = certs.filter((c) => c.daysLeft < 0);
       if (bad.length) throw new TaskFailure(`expired: ${bad.map((c) => `${c.file} (${-c.daysLeft - 1} days ago)`).join(', ')}`, 'run `kcore-wizard certs renew` to reissue them');
-    }),
+    }, { why: 'An expired certificate stops the component that presents it, usually all at once and long after setup. This check fails the pki role as soon as one has expired; `kcore-wizard certs` warns a month ahead, and `certs renew` reissues them.' }),
   ],
 };
 
