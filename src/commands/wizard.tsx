@@ -41,6 +41,7 @@ export function realActions(env: NodeJS.ProcessEnv = process.env): WizardActions
       const r = await runUp({ workspace: dir, spec, emit, signal, env });
       return { ok: r.ok, kubeconfig: r.kubeconfig, message: r.message };
     },
+    explain: async () => (await import('./explain-actions.js')).wizardExplain,
   };
 }
 

@@ -187,9 +187,9 @@ describe('the wizard in a real terminal (tmux)', () => {
       expect(lines.filter((l) => l.startsWith(`   ✗ ${c.check}: `))).toHaveLength(1);
       expect(flat).toContain(`fix: ${c.fix}`);
     }
-    expect(s).toMatch(/^ lines 1–\d+ of \d+ \(↑↓ scroll\)/m);
+    expect(s).toMatch(/^ lines 1–\d+ of \d+ \(↑↓ host · pgup\/pgdn scroll\)/m);
     for (let i = 0; i < 14; i++) keys('Down');
-    s = await waitFor(/^ {3}kube-worker-02 +10\.0\.0\.122/m);
+    s = await waitFor(/^ [ ›] kube-worker-02 +10\.0\.0\.122/m);
     show('5/8 review at 80×24, scrolled to the machines');
     linesOf(s, 80, 24);
     for (let i = 0; i < 14; i++) keys('Up');
@@ -197,7 +197,7 @@ describe('the wizard in a real terminal (tmux)', () => {
     s = await resize(200, 60, /^ kcore-wizard .*5\/8 Review\s+cluster demo/);
     s = show('5/8 review at 200×60');
     lines = linesOf(s, 200, 60);
-    for (const h of ['etcd-01', 'kube-master-01', 'kube-worker-01', 'kube-worker-02']) expect(lines.filter((l) => new RegExp(`^ {3}${h} +10\\.0\\.0\\.1\\d\\d`).test(l))).toHaveLength(1);
+    for (const h of ['etcd-01', 'kube-master-01', 'kube-worker-01', 'kube-worker-02']) expect(lines.filter((l) => new RegExp(`^ [ ›] ${h} +10\\.0\\.0\\.1\\d\\d`).test(l))).toHaveLength(1);
     expect(s).not.toMatch(/^ lines \d+–\d+ of/m); // all of it fits: no scroll position line
     await resize(120, 40, /^ kcore-wizard .*5\/8 Review\s+cluster demo/);
 

@@ -117,7 +117,7 @@ describe('high availability on the review', () => {
       const ls = rowsOf(s);
       // At the bottom: the failover lines, then where the list is, then what enter does.
       expect(ls.some((l) => /^ Failover {3}API: 2 masters, survives losing 1 master/.test(l)), s.frame()).toBe(true);
-      const scroll = ls.findIndex((l) => /^ lines \d+–(\d+) of \1 \(↑↓ scroll\)/.test(l));
+      const scroll = ls.findIndex((l) => /^ lines \d+–(\d+) of \1 \(↑↓ host · pgup\/pgdn scroll\)/.test(l));
       expect(scroll, s.frame()).toBeGreaterThan(0);
       expect(ls[scroll + 1]).toMatch(/^ enter writes the files and creates the machines/);
       // Each line `plan` prints is on the review, word for word, wrapped beside its label.

@@ -70,10 +70,10 @@ describe('the wizard at 80×24', () => {
     expect(s.frame()).not.toMatch(/…$/m);
     // The table is below: the last rows say where the list is and what enter does.
     const ls = lines(s);
-    expect(ls.at(-4)).toMatch(/^ lines 1–\d+ of \d+ \(↑↓ scroll\)/);
+    expect(ls.at(-4)).toMatch(/^ lines 1–\d+ of \d+ \(↑↓ host · pgup\/pgdn scroll\)/);
     expect(ls.at(-3)).toMatch(/^ enter writes the files and creates the machines/);
     for (let i = 0; i < 12; i++) await press(s.stdin, KEYS.down);
-    for (const h of ['etcd-01', 'kube-master-01', 'kube-worker-01', 'kube-worker-02']) expect(s.frame()).toMatch(new RegExp(`^   ${h} +10\\.0\\.0\\.1\\d\\d`, 'm'));
+    for (const h of ['etcd-01', 'kube-master-01', 'kube-worker-01', 'kube-worker-02']) expect(s.frame()).toMatch(new RegExp(`^ [ ›] ${h} +10\\.0\\.0\\.1\\d\\d`, 'm'));
     expectFits(s);
   });
 

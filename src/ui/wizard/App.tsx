@@ -5,6 +5,7 @@
  */
 import { Box, Text, useApp, useInput, useStdin, type Key } from 'ink';
 import { useCallback, useEffect, useMemo, useSyncExternalStore } from 'react';
+import { useStore } from 'zustand';
 import { Dialog, FlashLine, Footer, Header, Rule } from '../components/Frame.js';
 import { applyTextKey, backspaceCount } from '../components/TextField.js';
 import { useTerminalSize, type SizedStream } from '../hooks.js';
@@ -16,6 +17,7 @@ import { OPTION_FIELDS } from './fields.js';
 import { KEYMAP, STEPS, STEP_TITLES, footerHints, matchBinding, type KeyContext } from './keymap.js';
 import { isRunning, type WizardState } from './store.js';
 import { WorkspaceStep } from './steps/Workspace.js';
+import { WizardExplainView, explainHints } from './ExplainView.js';
 
 /**
  * The first screen (the workspace step) is imported here; every later step, the host detail and the
@@ -242,6 +244,7 @@ export function WizardApp({ stdout, onExit }: WizardAppProps) {
   const state = useWizard((s) => s);
   const canGoBack = controller.canGoBack(state);
   const ctx = useMemo(() => keyContext(state, canGoBack), [state, canGoBack]);
+  const explaining = useStore(controller.explain.store, (s) => s.view);
 
   // Exit is wired here: the controller asks, the root unmounts Ink and reports the code.
   useEffect(() => {
@@ -265,6 +268,11 @@ export function WizardApp({ stdout, onExit }: WizardAppProps) {
       if (key.ctrl && input === 'c') return controller.handle('interrupt');
       if (s.modal === 'help') {
         if (key.escape || input === '?' || input === 'q' || key.return) controller.closeModal();
+        return;
+      }
+      // The teaching view (e) owns the keys while it is open.
+      if (controller.explain.view) {
+        controller.explain.key({ up: key.upArrow, down: key.downArrow, pageUp: key.pageUp, pageDown: key.pageDown, enter: key.return, left: key.leftArrow, right: key.rightArrow, escape: key.escape, input });
         return;
       }
       if (s.modal === 'host') {
@@ -292,6 +300,10 @@ export function WizardApp({ stdout, onExit }: WizardAppProps) {
       if (b) {
         if (b.id === 'open-select') return controller.cycleChoice(key.leftArrow ? -1 : 1);
         if (b.id === 'select-host') return controller.selectHost(key.upArrow ? -1 : 1);
+        if (b.id === 'review-host') {
+          if (!controller.explain.moveReviewHost(key.upArrow ? -1 : 1)) controller.scrollReview(key.upArrow ? -1 : 1);
+          return;
+        }
         controller.handle(b.id);
         return;
       }
@@ -319,6 +331,12 @@ export function WizardApp({ stdout, onExit }: WizardAppProps) {
     if (modal === 'help') return <Help width={width} height={bodyHeight} ctx={ctx} />;
     if (modal === 'quit') return <QuitDialog width={width} height={bodyHeight} />;
     if (modal === 'start') return <StartDialog width={width} height={bodyHeight} />;
+    if (explaining)
+      return (
+        <Box paddingX={1}>
+          <WizardExplainView store={controller.explain.store} width={width - 2} height={bodyHeight} />
+        </Box>
+      );
     if (step !== 'workspace' || modal === 'host') {
       // Only until the later steps have loaded (a few hundred ms after the first frame at most).
       if (!m) return <Text>loading…</Text>;
@@ -361,7 +379,7 @@ export function WizardApp({ stdout, onExit }: WizardAppProps) {
         {body()}
       </Box>
       <FlashLine width={width} flash={flash} />
-      <Footer width={width} hints={footerHints(ctx)} />
+      <Footer width={width} hints={(modal !== 'help' && explaining && explainHints(controller.explain.store)) || footerHints(ctx)} />
     </Box>
   );
 }

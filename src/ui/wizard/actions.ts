@@ -7,6 +7,8 @@
 import type { EngineEvent } from '../../engine/events.js';
 import type { ClusterSpec } from '../../spec/schema.js';
 import type { SpecProblem } from '../../spec/errors.js';
+import type { HostExplanation } from '../../explain/types.js';
+import type { RunningTaskExplanation } from '../components/Explain.js';
 
 /** One preflight result, as src/vagrant/preflight.ts reports it. */
 export type { PreflightCheck } from '../../vagrant/preflight.js';
@@ -42,6 +44,19 @@ export interface WizardActions {
    * aborted through `signal`.
    */
   up(dir: string, spec: ClusterSpec, emit: (e: EngineEvent) => void, signal: AbortSignal): Promise<UpResult>;
+  /** The teaching view's answers (`e`), loaded when first asked for (the wizard opens without them). */
+  explain(): Promise<WizardExplainActions>;
+}
+
+/** What `e` asks; offline, from the spec, the roles' own whys and the PKI (src/explain). */
+export interface WizardExplainActions {
+  /**
+   * One host of the spec (`e` on the review): what it is for, and every file converge writes there
+   * with its why and content (secrets: content null and a note saying where they are).
+   */
+  host(dir: string, spec: ClusterSpec, host: string): Promise<HostExplanation>;
+  /** Why the role and the task a host is running exist (`e` on the provisioning screen). */
+  task(spec: ClusterSpec, host: string, role: string, task: string | undefined): Promise<RunningTaskExplanation>;
 }
 
 /** Thrown by an action this build cannot perform yet (e.g. a module not shipped). */

@@ -17,6 +17,7 @@ import { OPTION_FIELDS, SIZE_FIELDS, SIZE_STEP, optionPathFor, setSize } from '.
 import { STEPS, type BindingId, type StepId } from './keymap.js';
 import { isRunning, type FlashTone, type WizardState, type WizardStore } from './store.js';
 import { validateDraft } from './validate.js';
+import { WizardExplainer } from './explain.js';
 
 export interface ControllerDeps {
   store: WizardStore;
@@ -48,7 +49,12 @@ export class WizardController {
   private buffer: EventBuffer | null = null;
   private exitFn: (code: number) => void = () => {};
 
-  constructor(private readonly deps: ControllerDeps) {}
+  /** The teaching view (`e`): its own store and keys (explain.ts). */
+  readonly explain: WizardExplainer;
+
+  constructor(private readonly deps: ControllerDeps) {
+    this.explain = new WizardExplainer(deps.actions, () => this.state, deps.runStore);
+  }
 
   /** The root component wires how to leave the app (unmount and report the code). */
   setExit(fn: (code: number) => void): void {
@@ -135,11 +141,19 @@ export class WizardController {
       case 'open-select':
         return false; // handled with the arrow direction: see cycleChoice
       case 'scroll-up':
-        this.set({ reviewScroll: Math.max(0, s.reviewScroll - 1) });
+        this.explain.releaseReviewHost();
+        this.set({ reviewScroll: Math.max(0, s.reviewScroll - 10) });
         return true;
       case 'scroll-down':
-        this.set({ reviewScroll: s.reviewScroll + 1 });
+        this.explain.releaseReviewHost();
+        this.set({ reviewScroll: s.reviewScroll + 10 });
         return true;
+      case 'review-host':
+        return false; // handled with the arrow direction: see explain.moveReviewHost
+      case 'explain':
+        if (this.explain.open()) return true;
+        if (s.step !== 'review') this.flash(`${s.selectedHost ?? 'this host'} has not started a role yet: nothing to explain`);
+        return false;
       case 'select-host':
         return false; // handled with the arrow direction: see selectHost
       case 'host-details':
@@ -509,6 +523,11 @@ export class WizardController {
     const i = this.state.selectedHost ? order.indexOf(this.state.selectedHost) : -1;
     const next = i < 0 ? (dir > 0 ? 0 : order.length - 1) : (i + dir + order.length) % order.length;
     this.set({ selectedHost: order[next]! });
+  }
+
+  /** The review moved by `lines` (↑↓ past the first or last host line: to what is above or below). */
+  scrollReview(lines: number): void {
+    this.set({ reviewScroll: Math.max(0, this.state.reviewScroll + lines) });
   }
 
   closeModal(): void {

@@ -52,6 +52,8 @@ export type BindingId =
   | 'fresh'
   | 'scroll-up'
   | 'scroll-down'
+  | 'review-host'
+  | 'explain'
   | 'select-host'
   | 'host-details'
   | 'back'
@@ -150,21 +152,38 @@ export const KEYMAP: Binding[] = [
     when: (c) => c.step === 'options' && c.choice,
   },
   {
-    id: 'scroll-up',
+    id: 'review-host',
     keys: '↑↓',
-    label: 'scroll',
-    help: 'scroll the host list',
-    match: (_i, k) => k.upArrow || k.pageUp,
+    label: 'host',
+    help: 'select a host line (the list scrolls to it; e explains it)',
+    match: (_i, k) => k.upArrow || k.downArrow,
     when: on('review'),
   },
   {
-    id: 'scroll-down',
-    keys: '↓',
-    label: 'scroll down',
-    help: 'scroll the host list down',
-    match: (_i, k) => k.downArrow || k.pageDown,
+    id: 'scroll-up',
+    keys: 'pgup/pgdn',
+    label: 'scroll',
+    help: 'scroll the review a page up or down',
+    match: (_i, k) => k.pageUp,
     when: on('review'),
     quiet: true,
+  },
+  {
+    id: 'scroll-down',
+    keys: 'pgdn',
+    label: 'scroll down',
+    help: 'scroll the review down',
+    match: (_i, k) => k.pageDown,
+    when: on('review'),
+    quiet: true,
+  },
+  {
+    id: 'explain',
+    keys: 'e',
+    label: 'why',
+    help: 'explain: on the review, the selected host\'s files (path, mode, owner, role › task, why; enter shows the content, never a secret\'s); while a role runs, why the selected host\'s task exists. esc closes',
+    match: (i, k) => i === 'e' && !k.ctrl && !k.meta,
+    when: (c) => c.step === 'review' || ((c.step === 'provision' || c.step === 'summary') && c.selected),
   },
   {
     id: 'select-host',

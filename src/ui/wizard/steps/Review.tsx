@@ -1,13 +1,15 @@
 /** Step 5: what will be written and created: the files, and every machine with its address and size. */
 import { Box } from 'ink';
-import { useMemo } from 'react';
+import { useEffect, useMemo } from 'react';
+import { useStore } from 'zustand';
 import { renderWorkspace } from '../../../render/workspace.js';
 import { plannedHosts, totals } from '../../../spec/hosts.js';
 import type { ClusterSpec } from '../../../spec/schema.js';
 import { clip, formatMb, wrapIndented, wrapText } from '../../format.js';
 import { LineView, LinesBox, seg, type Line } from '../../dashboard/lines.js';
 import type { PreflightCheck } from '../actions.js';
-import { useWizard } from '../context.js';
+import { useWizard, useWizardContext } from '../context.js';
+import { scrollTop } from '../../components/Explain.js';
 import { validateDraft } from '../validate.js';
 import { draftHaLines } from './Sizing.js';
 
@@ -39,7 +41,8 @@ export function failedCheckLines(checks: PreflightCheck[], width: number): Line[
  * Everything to check before creating, as one list of lines that ↑↓ scrolls when it is taller than
  * the screen: what is wrong first (every failed preflight check with its fix, the spec's problems),
  * then the files, the cluster, every machine and what failover the counts give (the lines `plan`
- * prints, whole). The last row says what enter does.
+ * prints, whole). The last row says what enter does. ↑↓ picks a host line (marked ›, kept in view)
+ * for `e` to explain; page keys scroll freely.
  */
 export function ReviewStep({ width, height }: { width: number; height: number }) {
   const draft = useWizard((s) => s.draft);
@@ -47,6 +50,8 @@ export function ReviewStep({ width, height }: { width: number; height: number })
   const loadedFrom = useWizard((s) => s.loadedFrom);
   const scroll = useWizard((s) => s.reviewScroll);
   const preflight = useWizard((s) => s.preflight);
+  const { controller, store } = useWizardContext();
+  const picked = useStore(controller.explain.store, (s) => s.reviewHost);
   const files = useMemo(() => filesOf(draft), [draft]);
   const hosts = plannedHosts(draft);
   const sum = totals(draft);
@@ -76,20 +81,27 @@ export function ReviewStep({ width, height }: { width: number; height: number })
   else lines.push([label('Creates'), seg(`${sum.machines} machines · ${formatMb(sum.memory)} memory · ${sum.cpus} CPUs`)]);
   lines.push([]);
   lines.push([seg(`  ${'NAME'.padEnd(nameW)}${'IP'.padEnd(15)}${'MEMORY'.padEnd(9)}${'CPUS'.padEnd(6)}ROLE`, 'muted')]);
-  for (const h of hosts)
-    lines.push([seg('  '), seg(h.name.padEnd(nameW), undefined, true), seg(`${h.ip.padEnd(15)}${formatMb(h.memory).padEnd(9)}${String(h.cpus).padEnd(6)}`), seg(ROLES[h.group] ?? h.group, 'muted')]);
+  let pickedLine: number | undefined;
+  for (const [i, h] of hosts.entries()) {
+    if (i === picked) pickedLine = lines.length;
+    lines.push([seg(i === picked ? '› ' : '  ', 'accent', true), { text: h.name.padEnd(nameW), bold: true, inverse: i === picked }, seg(`${h.ip.padEnd(15)}${formatMb(h.memory).padEnd(9)}${String(h.cpus).padEnd(6)}`), seg(ROLES[h.group] ?? h.group, 'muted')]);
+  }
   const ha = draftHaLines(draft, problems.errors);
   if (ha.length) lines.push([]);
   ha.forEach((l, i) => wrapText(l, inner - 11).forEach((r, j) => lines.push([i === 0 && j === 0 ? label('Failover') : seg(''.padEnd(11)), seg(r)])));
   // The last row is the action; one more says where the list is when it does not fit.
   const fits = lines.length <= height - 1;
   const rows = Math.max(1, fits ? height - 1 : height - 2);
-  const top = Math.max(0, Math.min(scroll, lines.length - rows));
+  const top = scrollTop(lines.length, rows, scroll, pickedLine === undefined ? undefined : { from: pickedLine, to: pickedLine });
   const shown = lines.slice(top, top + rows);
+  // Following the picked host moved the view: remember where, so the page keys scroll from here.
+  useEffect(() => {
+    if (picked !== null && store.getState().reviewScroll !== top) store.setState({ reviewScroll: top });
+  }, [picked, top, store]);
   return (
     <Box flexDirection="column" width={width} height={height} paddingX={1} overflow="hidden">
       <LinesBox lines={shown} width={inner} height={rows} />
-      {!fits && <LineView line={[seg(`lines ${top + 1}–${top + shown.length} of ${lines.length} (↑↓ scroll)`, 'muted')]} width={inner} />}
+      {!fits && <LineView line={[seg(`lines ${top + 1}–${top + shown.length} of ${lines.length} (↑↓ host · pgup/pgdn scroll)`, 'muted')]} width={inner} />}
       <LineView
         line={[seg(draft.provider === 'existing' ? 'enter writes the files (no machine is touched); nothing is written before' : 'enter writes the files and creates the machines; nothing is written before', 'accent')]}
         width={inner}
