@@ -77,6 +77,7 @@ export const dashboardCommand: CommandDef = {
         store: controller.store,
         runStore: controller.runStore,
         actions: controller.actions,
+        explain: async (host) => (await import('./explain-actions.js')).dashboardExplain(workspace, spec)(host),
         stdin: ctx.stdin as NodeJS.ReadStream,
         stdout: ctx.stdout as NodeJS.WriteStream,
         stderr: (ctx.stderr === process.stderr ? process.stderr : ctx.stderr) as NodeJS.WriteStream,

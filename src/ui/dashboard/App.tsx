@@ -5,7 +5,9 @@
  * It reads the stores and calls the actions it is given: no SSH, no processes, no files.
  */
 import { Box, Text, useApp, useInput, useStdin, type Key } from 'ink';
-import { useCallback, useEffect, useMemo, type ReactNode } from 'react';
+import { useCallback, useEffect, useMemo, useRef, useState, type ReactNode } from 'react';
+import type { HostExplanation } from '../../explain/types.js';
+import { ExplainBox, hostEntries, hostExplainLines } from '../components/Explain.js';
 import type { DashboardState } from '../../state/dashboard-store.js';
 import { Dialog, FlashLine, Footer, Rule } from '../components/Frame.js';
 import { useNow, useTerminalSize, type SizedStream } from '../hooks.js';
@@ -13,13 +15,15 @@ import { useTheme } from '../theme.js';
 import { useDash, useDashboardContext } from './context.js';
 import { footerHints, helpRows, matchBinding, type DashBindingId, type DashKeyContext } from './keymap.js';
 import { DashboardHeader, DetailPane, HostList, VRule } from './panes.js';
+import { seg } from './lines.js';
 
 export const FLASH_MS = 4000;
 /** Below this width the list and the detail pane do not fit side by side: enter shows the detail. */
 export const SPLIT_MIN_WIDTH = 70;
 
-export function keyContext(s: Pick<DashboardState, 'dialog' | 'filtering' | 'filter' | 'view' | 'pane' | 'selected'>, running: boolean): DashKeyContext {
+export function keyContext(s: Pick<DashboardState, 'dialog' | 'filtering' | 'filter' | 'view' | 'pane' | 'selected'>, running: boolean, explaining = false): DashKeyContext {
   return {
+    explaining,
     dialog: s.dialog ? s.dialog.kind : 'none',
     filtering: s.filtering,
     hasFilter: s.filter !== '',
@@ -110,6 +114,18 @@ function PickUnitDialog({ width, height }: { width: number; height: number }) {
   );
 }
 
+/** The teaching view of a host (`e`): UI state only, kept in the App (the store holds what the cluster is). */
+type ExplainView = { host: string; index: number } & ({ status: 'loading' } | { status: 'ready'; data: HostExplanation } | { status: 'error'; error: string });
+
+function ExplainPane({ view, width, height }: { view: ExplainView; width: number; height: number }) {
+  const title = [seg(`Why: ${view.host}`, 'title', true), seg('  what it is for, its units and its checks', 'muted')];
+  if (view.status !== 'ready') {
+    const lines = view.status === 'loading' ? [[seg('● reading the spec and the roles…', 'running')]] : [[seg(`✗ cannot explain ${view.host}: ${view.error}`, 'failed')]];
+    return <ExplainBox title={title} body={{ lines }} legend="esc closes" width={width} height={height} />;
+  }
+  return <ExplainBox title={title} body={hostExplainLines(view.data, view.index, width)} legend="↑↓ host, unit or check · esc closes" width={width} height={height} />;
+}
+
 export interface DashboardAppProps {
   stdout: SizedStream;
   /** Called once with the exit code when the app leaves. */
@@ -119,7 +135,11 @@ export interface DashboardAppProps {
 }
 
 export function DashboardApp({ stdout, onExit, flashMs = FLASH_MS }: DashboardAppProps) {
-  const { store, actions } = useDashboardContext();
+  const { store, actions, explain } = useDashboardContext();
+  const [explainView, setExplainView] = useState<ExplainView | null>(null);
+  const explainRef = useRef(explainView);
+  explainRef.current = explainView;
+  const explainSeq = useRef(0);
   const { exit } = useApp();
   const { isRawModeSupported } = useStdin();
   const { columns, rows } = useTerminalSize(stdout);
@@ -133,7 +153,10 @@ export function DashboardApp({ stdout, onExit, flashMs = FLASH_MS }: DashboardAp
   const filter = useDash((s) => s.filter);
   const pane = useDash((s) => s.pane);
   const hostsRef = useDash((s) => s.hosts);
-  const ctx = useMemo(() => keyContext({ dialog, filtering, filter, view, pane, selected }, running), [dialog, filtering, filter, view, pane, selected, running]);
+  const ctx = useMemo(
+    () => keyContext({ dialog, filtering, filter, view, pane, selected }, running, explainView !== null),
+    [dialog, filtering, filter, view, pane, selected, running, explainView],
+  );
 
   // The flash line clears itself.
   useEffect(() => {
@@ -189,6 +212,28 @@ export function DashboardApp({ stdout, onExit, flashMs = FLASH_MS }: DashboardAp
             actions.journal(d.host, d.units[d.index]!);
           }
           return;
+        case 'explain': {
+          const host = s.selected;
+          if (!host) return;
+          if (!explain) return s.flashMessage('explanations are not available here', 'warn');
+          const seq = ++explainSeq.current;
+          setExplainView({ host, index: 0, status: 'loading' });
+          explain(host).then(
+            (data) => seq === explainSeq.current && setExplainView({ host, index: 0, status: 'ready', data }),
+            (e: unknown) => seq === explainSeq.current && setExplainView({ host, index: 0, status: 'error', error: (e as Error).message ?? String(e) }),
+          );
+          return;
+        }
+        case 'explain-up':
+        case 'explain-down':
+          return setExplainView((v) => {
+            if (v?.status !== 'ready') return v;
+            const n = hostEntries(v.data).length;
+            return { ...v, index: Math.max(0, Math.min(n - 1, v.index + (id === 'explain-up' ? -1 : 1))) };
+          });
+        case 'explain-close':
+          explainSeq.current++;
+          return setExplainView(null);
         case 'filter-accept':
           return s.endFilter(true);
         case 'filter-cancel':
@@ -234,13 +279,13 @@ export function DashboardApp({ stdout, onExit, flashMs = FLASH_MS }: DashboardAp
           return quit(0);
       }
     },
-    [store, actions, quit],
+    [store, actions, quit, explain],
   );
 
   const onKey = useCallback(
     (input: string, key: Key) => {
       const s = store.getState();
-      const kctx = keyContext(s, s.run?.status === 'running');
+      const kctx = keyContext(s, s.run?.status === 'running', explainRef.current !== null);
       const b = matchBinding(kctx, input, key);
       if (b) return handle(b.id);
       if (kctx.filtering && kctx.dialog === 'none') {
@@ -263,6 +308,12 @@ export function DashboardApp({ stdout, onExit, flashMs = FLASH_MS }: DashboardAp
     if (dialog?.kind === 'help') return <HelpDialog width={width} height={bodyHeight} />;
     if (dialog?.kind === 'confirm') return <ConfirmDialog width={width} height={bodyHeight} />;
     if (dialog?.kind === 'pick-unit') return <PickUnitDialog width={width} height={bodyHeight} />;
+    if (explainView)
+      return (
+        <Box paddingX={1}>
+          <ExplainPane view={explainView} width={width - 2} height={bodyHeight} />
+        </Box>
+      );
     if (view === 'detail' || (!split && pane !== 'info'))
       return (
         <Box paddingX={1}>

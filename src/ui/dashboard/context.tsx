@@ -2,6 +2,7 @@
 import { createContext, useContext } from 'react';
 import { useStore } from 'zustand';
 import type { DashboardActions } from '../../health/actions.js';
+import type { HostExplanation } from '../../explain/types.js';
 import type { DashboardState, DashboardStore } from '../../state/dashboard-store.js';
 import type { RunState, RunStore } from '../../state/run-store.js';
 
@@ -9,6 +10,8 @@ export interface DashboardContextValue {
   store: DashboardStore;
   runStore: RunStore;
   actions: DashboardActions;
+  /** The teaching view of a host (`e`): offline, from the spec and the roles. Absent: `e` says so. */
+  explain?: (host: string) => Promise<HostExplanation>;
 }
 
 export const DashboardContext = createContext<DashboardContextValue | null>(null);

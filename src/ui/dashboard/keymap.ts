@@ -17,6 +17,8 @@ export interface DashKeyContext {
   /** A rerun or reconverge is in progress. */
   running: boolean;
   hasSelection: boolean;
+  /** The teaching view (`e`) is open: it owns the arrows and esc. */
+  explaining?: boolean;
 }
 
 export type DashBindingId =
@@ -29,6 +31,10 @@ export type DashBindingId =
   | 'pick-up'
   | 'pick-down'
   | 'pick-enter'
+  | 'explain'
+  | 'explain-up'
+  | 'explain-down'
+  | 'explain-close'
   | 'filter-accept'
   | 'filter-cancel'
   | 'up'
@@ -63,7 +69,8 @@ export interface DashBinding {
   rank?: number;
 }
 
-const main = (ctx: DashKeyContext) => ctx.dialog === 'none' && !ctx.filtering;
+const main = (ctx: DashKeyContext) => ctx.dialog === 'none' && !ctx.filtering && !ctx.explaining;
+const explaining = (ctx: DashKeyContext) => ctx.dialog === 'none' && !ctx.filtering && !!ctx.explaining;
 const plain = (ch: string) => (input: string, key: Key) => input === ch && !key.ctrl && !key.meta;
 
 export const DASHBOARD_KEYMAP: DashBinding[] = [
@@ -149,6 +156,35 @@ export const DASHBOARD_KEYMAP: DashBinding[] = [
     help: 'close a dialog without doing anything',
     match: (i, k) => k.escape || i === 'n' || i === 'q',
     when: (c) => c.dialog === 'confirm' || c.dialog === 'pick-unit',
+  },
+  // The teaching view (e), open over the detail pane.
+  {
+    id: 'explain-up',
+    scope: 'dialog',
+    keys: '↑↓/jk',
+    label: 'entry',
+    help: 'in an explanation: move between the host, its units and its checks (the chosen one opens)',
+    match: (i, k) => k.upArrow || plain('k')(i, k),
+    when: explaining,
+  },
+  {
+    id: 'explain-down',
+    scope: 'dialog',
+    keys: '↓/j',
+    label: null,
+    help: 'in an explanation: the next entry',
+    quiet: true,
+    match: (i, k) => k.downArrow || plain('j')(i, k),
+    when: explaining,
+  },
+  {
+    id: 'explain-close',
+    scope: 'dialog',
+    keys: 'esc/e/q',
+    label: 'close',
+    help: 'close the explanation',
+    match: (i, k) => k.escape || plain('e')(i, k) || plain('q')(i, k),
+    when: explaining,
   },
   // The filter being typed.
   {
@@ -238,6 +274,16 @@ export const DASHBOARD_KEYMAP: DashBinding[] = [
     label: 'journal',
     help: "show the last 50 lines of a unit's journal on the selected host (pick the unit)",
     match: plain('l'),
+    when: (c) => main(c) && c.hasSelection,
+  },
+  {
+    id: 'explain',
+    rank: 1,
+    scope: 'main',
+    keys: 'e',
+    label: 'why',
+    help: 'explain the selected host: what it is for, each unit and check and why it exists, the exact command a check runs',
+    match: plain('e'),
     when: (c) => main(c) && c.hasSelection,
   },
   {

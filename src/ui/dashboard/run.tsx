@@ -6,6 +6,7 @@
 import { render, type Instance } from 'ink';
 import type { ReactElement } from 'react';
 import type { DashboardActions } from '../../health/actions.js';
+import type { HostExplanation } from '../../explain/types.js';
 import type { DashboardStore } from '../../state/dashboard-store.js';
 import type { RunStore } from '../../state/run-store.js';
 import { isInteractive, openFullScreen, type ProcessLike } from '../terminal.js';
@@ -21,6 +22,8 @@ export interface DashboardParts {
   store: DashboardStore;
   runStore: RunStore;
   actions: DashboardActions;
+  /** The teaching view of a host (`e`), injected by the command (src/commands/explain-actions.ts). */
+  explain?: (host: string) => Promise<HostExplanation>;
 }
 
 /** The dashboard's element (for tests rendering it with ink-testing-library). */
