@@ -3,19 +3,12 @@
  * the spec, the roles' own whys and the PKI; no SSH). Loaded when `e` is first pressed, so neither
  * screen pays for the roles at start-up. The UI only draws what comes back.
  */
-import type { HostExplanation, RoleExplanation } from '../explain/types.js';
+import type { HostExplanation } from '../explain/types.js';
 import type { ClusterSpec } from '../spec/schema.js';
 import type { RunningTaskExplanation } from '../ui/components/Explain.js';
-import { NotAvailableError, type WizardExplainActions } from '../ui/wizard/actions.js';
+import type { WizardExplainActions } from '../ui/wizard/actions.js';
 
-interface ExplainModule {
-  explainRole(spec: ClusterSpec, name: string): RoleExplanation;
-  explainHost(spec: ClusterSpec, name: string, opts: { workspace: string; files?: boolean }): Promise<HostExplanation>;
-}
-
-async function load(): Promise<ExplainModule> {
-  throw new NotAvailableError('the teaching view', 'src/explain');
-}
+const load = () => import('../explain/index.js');
 
 /** The role and task a host runs, with their whys; a task the role does not list comes back without one. */
 export async function explainRunningTask(spec: ClusterSpec, host: string, role: string, task: string | undefined): Promise<RunningTaskExplanation> {

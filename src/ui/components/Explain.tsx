@@ -28,6 +28,12 @@ export interface ExplainLines {
   selected?: { from: number; to: number };
 }
 
+/** Why a file's content is not shown: a binary (named by its note) or a secret (keys, tokens, kubeconfigs with a key). */
+export function hiddenKind(f: FileExplanation): 'binary' | 'secret' | null {
+  if (f.content !== null) return null;
+  return /^binary\b/i.test(f.note ?? '') ? 'binary' : 'secret';
+}
+
 const text = (prefix: string, body: string, width: number, tone?: 'muted' | 'accent'): Line[] =>
   wrapIndented(prefix, body, width).map((l) => [seg(l, tone)]);
 
@@ -39,6 +45,7 @@ export function fileListLines(expl: HostExplanation, index: number, width: numbe
   const files = expl.files ?? [];
   const lines: Line[] = [];
   for (const l of wrapText(`${expl.name} (${expl.group} · ${expl.ip}): ${expl.why}`, width)) lines.push([seg(l, 'muted')]);
+  for (const a of expl.assumptions ?? []) lines.push(...text('assumed: ', a, width, 'muted'));
   lines.push([]);
   if (!files.length) {
     lines.push([seg('no files are written on this host', 'muted')]);
@@ -57,13 +64,14 @@ export function fileListLines(expl: HostExplanation, index: number, width: numbe
       seg(sel ? '› ' : '  ', 'accent', true),
       { text: f.path.padEnd(pathW), bold: sel, inverse: sel },
       seg(`  ${f.mode} ${f.owner.padEnd(ownerW)}`, 'muted'),
-      f.content === null ? seg(' secret', 'warn', true) : seg('       '),
+      hiddenKind(f) === 'secret' ? seg(' secret', 'warn', true) : hiddenKind(f) === 'binary' ? seg(' binary', 'muted') : seg('       '),
       ...(wide ? [seg(`  ${f.role} › ${f.task}`, 'muted')] : []),
     ]);
     if (sel) {
       if (!wide) lines.push(...text('    from: ', `${f.role} › ${f.task}`, width, 'muted'));
       lines.push(...text('    why: ', f.why, width));
       if (f.content === null && f.note) lines.push(...text('    note: ', f.note, width, 'muted'));
+      if (f.servers?.length) lines.push(...text('    servers: ', f.servers.join(', '), width, 'muted'));
       selected = { from, to: lines.length - 1 };
     }
   });
@@ -78,8 +86,10 @@ export function fileContentLines(f: FileExplanation, width: number): Line[] {
     [],
   ];
   if (f.content === null) {
-    lines.push([seg('content not shown: this is a secret', 'warn', true)]);
+    const kind = hiddenKind(f);
+    lines.push([seg(kind === 'binary' ? 'content not shown: a binary' : 'content not shown: this is a secret', kind === 'binary' ? 'muted' : 'warn', true)]);
     if (f.note) lines.push(...text('', f.note, width, 'muted'));
+    if (f.servers?.length) lines.push(...text('servers: ', f.servers.join(', '), width, 'muted'));
     return lines;
   }
   const body = f.content.replace(/\n$/, '').split('\n');
