@@ -3,7 +3,7 @@
  * with fake actions (no vagrant; preflight answers with three failed checks whose fixes are longer than
  * a line), keys are sent with send-keys, and each screen is captured, printed into the test output and
  * checked line by line — also after resizing the window to 80×24 and 200×60 (the preflight, the review
- * and the provisioning grid). Then Ctrl+C cancels the run (every host shown cancelled), Ctrl+C again
+ * and the provisioning grid); on the review `e` opens one host's files and a secret's note. Then Ctrl+C cancels the run (every host shown cancelled), Ctrl+C again
  * exits, and the terminal must be usable: alternate screen left, cursor shown, cooked mode, the shell's
  * marker and prompt shown.
  */
@@ -192,7 +192,8 @@ describe('the wizard in a real terminal (tmux)', () => {
     s = await waitFor(/^ [ ›] kube-worker-02 +10\.0\.0\.122/m);
     show('5/8 review at 80×24, scrolled to the machines');
     linesOf(s, 80, 24);
-    for (let i = 0; i < 14; i++) keys('Up');
+    // ↑ walks the host lines up first (the first ↑ picks the last), then scrolls to the top.
+    for (let i = 0; i < 24; i++) keys('Up');
     await waitFor(/^ lines 1–/m);
     s = await resize(200, 60, /^ kcore-wizard .*5\/8 Review\s+cluster demo/);
     s = show('5/8 review at 200×60');
@@ -200,6 +201,35 @@ describe('the wizard in a real terminal (tmux)', () => {
     for (const h of ['etcd-01', 'kube-master-01', 'kube-worker-01', 'kube-worker-02']) expect(lines.filter((l) => new RegExp(`^ [ ›] ${h} +10\\.0\\.0\\.1\\d\\d`).test(l))).toHaveLength(1);
     expect(s).not.toMatch(/^ lines \d+–\d+ of/m); // all of it fits: no scroll position line
     await resize(120, 40, /^ kcore-wizard .*5\/8 Review\s+cluster demo/);
+
+    // e: the picked host's files with their whys (the real teaching view, offline), a secret's note.
+    for (let i = 0; i < 8 && !/^ › kube-worker-01 +10\.0\.0\.121/m.test(screen()); i++) {
+      keys('Down');
+      await new Promise((r) => setTimeout(r, 150));
+    }
+    await waitFor(/^ › kube-worker-01 +10\.0\.0\.121/m);
+    keys('e');
+    s = await waitFor(/Files converge writes on kube-worker-01 +\d+ files/, 30_000);
+    s = show('5/8 review: e on kube-worker-01');
+    linesOf(s, 120, 40);
+    expect(s).toMatch(/^ {3}\/etc\/kubernetes\/pki\/kubelet\.key +0600 root:root +secret/m);
+    expect(s).toMatch(/^ {5}why: \S/m);
+    // ↓ to the kubelet's key, one file at a time (each press seen on screen before the next).
+    const paths = [...s.matchAll(/^ [ ›] (\/\S+) +0\d{3} /gm)].map((m) => m[1]!);
+    const key = paths.indexOf('/etc/kubernetes/pki/kubelet.key');
+    expect(key, s).toBeGreaterThan(0);
+    const picked = (p: string) => new RegExp(`^ › ${p.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')} `, 'm');
+    for (let i = 1; i <= key; i++) await step(picked(paths[i]!), 'Down');
+    s = await waitFor(/^ {5}note: private key: not shown/m);
+    keys('Enter');
+    s = await waitFor('content not shown: this is a secret');
+    s = show('5/8 review: the kubelet key (its note, not its content)');
+    linesOf(s, 120, 40);
+    expect(s).not.toMatch(/BEGIN [A-Z ]*PRIVATE KEY/);
+    // One key at a time: two escapes in one read are one keypress to a terminal parser.
+    await step(/^ › \/etc\/kubernetes\/pki\/kubelet\.key/m, 'Escape');
+    await step(/^ › kube-worker-01/m, 'Escape');
+    await waitFor(/enter writes the files and creates the machines/);
 
     await step('Create the cluster?', 'Enter');
     show('confirm');

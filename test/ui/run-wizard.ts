@@ -5,6 +5,7 @@
  *   KCORE_WIZARD_FAKE_STEP_MS   delay between replayed events (default 40)
  *   KCORE_WIZARD_FAKE_PAUSE     stop replaying after this many events until cancelled
  *   KCORE_WIZARD_FAKE_PREFLIGHT failing: three failed checks with long fixes (preflight-checks.ts)
+ * `e` (the teaching view) is always the real one: it reads only the spec and the roles.
  */
 import { realActions, runWizardCommand } from '../../src/commands/wizard.js';
 import { fakeActions } from './fixtures/fake-actions.js';
@@ -20,6 +21,8 @@ const actions = fake
       preflight: env.KCORE_WIZARD_FAKE_PREFLIGHT === 'failing' ? FAILING_PREFLIGHT : undefined,
     })
   : realActions();
+// The teaching view is offline and pure: the real one, even with the other actions faked.
+if (fake) actions.explain = realActions().explain;
 
 const code = await runWizardCommand(
   {

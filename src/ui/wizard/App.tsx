@@ -301,7 +301,7 @@ export function WizardApp({ stdout, onExit }: WizardAppProps) {
         if (b.id === 'open-select') return controller.cycleChoice(key.leftArrow ? -1 : 1);
         if (b.id === 'select-host') return controller.selectHost(key.upArrow ? -1 : 1);
         if (b.id === 'review-host') {
-          if (!controller.explain.moveReviewHost(key.upArrow ? -1 : 1)) controller.scrollReview(key.upArrow ? -1 : 1);
+          if (!controller.explain.moveReviewHost(key.upArrow ? -1 : 1)) controller.explain.scrollReview(key.upArrow ? -1 : 1);
           return;
         }
         controller.handle(b.id);

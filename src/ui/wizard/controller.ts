@@ -53,7 +53,7 @@ export class WizardController {
   readonly explain: WizardExplainer;
 
   constructor(private readonly deps: ControllerDeps) {
-    this.explain = new WizardExplainer(deps.actions, () => this.state, deps.runStore);
+    this.explain = new WizardExplainer(deps.actions, () => this.state, deps.runStore, (reviewScroll) => this.set({ reviewScroll }));
   }
 
   /** The root component wires how to leave the app (unmount and report the code). */
@@ -142,11 +142,11 @@ export class WizardController {
         return false; // handled with the arrow direction: see cycleChoice
       case 'scroll-up':
         this.explain.releaseReviewHost();
-        this.set({ reviewScroll: Math.max(0, s.reviewScroll - 10) });
+        this.explain.scrollReview(-10);
         return true;
       case 'scroll-down':
         this.explain.releaseReviewHost();
-        this.set({ reviewScroll: s.reviewScroll + 10 });
+        this.explain.scrollReview(10);
         return true;
       case 'review-host':
         return false; // handled with the arrow direction: see explain.moveReviewHost
@@ -523,11 +523,6 @@ export class WizardController {
     const i = this.state.selectedHost ? order.indexOf(this.state.selectedHost) : -1;
     const next = i < 0 ? (dir > 0 ? 0 : order.length - 1) : (i + dir + order.length) % order.length;
     this.set({ selectedHost: order[next]! });
-  }
-
-  /** The review moved by `lines` (↑↓ past the first or last host line: to what is above or below). */
-  scrollReview(lines: number): void {
-    this.set({ reviewScroll: Math.max(0, this.state.reviewScroll + lines) });
   }
 
   closeModal(): void {

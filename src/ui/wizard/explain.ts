@@ -22,13 +22,23 @@ export type ExplainView =
 export interface ExplainState {
   /** The host line picked on the review (index into the spec's planned hosts); null: none yet. */
   reviewHost: number | null;
+  /** ↑↓ went past the first (top) or last (bottom) host: the same direction scrolls on, the other picks again. */
+  reviewEdge: 'top' | 'bottom' | null;
+  /** The review as last drawn (published by the step): rows for the list, its length, where each host line is. */
+  reviewLayout: ReviewLayout | null;
   view: ExplainView;
+}
+
+export interface ReviewLayout {
+  rows: number;
+  total: number;
+  hostLines: number[];
 }
 
 export type ExplainStore = StoreApi<ExplainState>;
 
 export class WizardExplainer {
-  readonly store: ExplainStore = createStore<ExplainState>()(() => ({ reviewHost: null, view: null }));
+  readonly store: ExplainStore = createStore<ExplainState>()(() => ({ reviewHost: null, reviewEdge: null, reviewLayout: null, view: null }));
   /** Bumped on every open, so an answer that arrives after esc (or another open) is dropped. */
   private seq = 0;
 
@@ -36,27 +46,67 @@ export class WizardExplainer {
     private readonly actions: WizardActions,
     private readonly wizard: () => WizardState,
     private readonly runStore: RunStore,
+    private readonly setScroll: (top: number) => void,
   ) {}
+
+  /** The step publishes its layout when it changes (size, spec, preflight results), never the scroll. */
+  setReviewLayout(layout: ReviewLayout): void {
+    const cur = this.store.getState().reviewLayout;
+    if (cur && cur.rows === layout.rows && cur.total === layout.total && cur.hostLines.join() === layout.hostLines.join()) return;
+    this.store.setState({ reviewLayout: layout });
+  }
+
+  /** The review's first line moved by `lines`, within the list (so a held key never runs past the end). */
+  scrollReview(lines: number): void {
+    const l = this.store.getState().reviewLayout;
+    const max = l ? Math.max(0, l.total - l.rows) : Number.MAX_SAFE_INTEGER;
+    const top = this.wizard().reviewScroll;
+    this.setScroll(Math.max(0, Math.min(max, Math.min(top, max) + lines)));
+  }
+
+  /** Scroll just enough to show host line `i`. */
+  private follow(i: number): void {
+    const l = this.store.getState().reviewLayout;
+    const line = l?.hostLines[i];
+    if (!l || line === undefined) return;
+    let top = Math.min(this.wizard().reviewScroll, Math.max(0, l.total - l.rows));
+    if (line < top) top = line;
+    if (line >= top + l.rows) top = line - l.rows + 1;
+    this.setScroll(top);
+  }
 
   get view(): ExplainView {
     return this.store.getState().view;
   }
 
   /**
-   * ↑↓ on the review: the next or previous host line (the first or last when none is picked). Returns
-   * false at the first or last host: there the key scrolls on (to what is above or below the table).
+   * ↑↓ on the review: the next or previous host line (the first or last when none is picked). Past the
+   * first or last host the pick is let go and the key scrolls on (to what is above or below the table):
+   * returns false then, and the caller scrolls.
    */
   moveReviewHost(dir: 1 | -1): boolean {
     const n = plannedHosts(this.wizard().draft).length;
-    const cur = this.store.getState().reviewHost;
-    if (!n || (cur !== null && (cur + dir < 0 || cur + dir >= n))) return false;
-    this.store.setState({ reviewHost: cur === null ? (dir > 0 ? 0 : n - 1) : cur + dir });
+    const { reviewHost: cur, reviewEdge: edge } = this.store.getState();
+    const out = dir > 0 ? 'bottom' : 'top';
+    if (!n) return false;
+    if (cur === null) {
+      if (edge === out) return false;
+      this.store.setState({ reviewHost: dir > 0 ? 0 : n - 1, reviewEdge: null });
+      this.follow(dir > 0 ? 0 : n - 1);
+      return true;
+    }
+    if (cur + dir < 0 || cur + dir >= n) {
+      this.store.setState({ reviewHost: null, reviewEdge: out });
+      return false;
+    }
+    this.store.setState({ reviewHost: cur + dir });
+    this.follow(cur + dir);
     return true;
   }
 
   /** Free scrolling on the review (page keys) lets go of the picked host, so the view can move. */
   releaseReviewHost(): void {
-    this.store.setState({ reviewHost: null });
+    this.store.setState({ reviewHost: null, reviewEdge: null });
   }
 
   /** `e`: open the teaching view for where the wizard is. Returns false when there is nothing to explain. */

@@ -50,7 +50,7 @@ export function ReviewStep({ width, height }: { width: number; height: number })
   const loadedFrom = useWizard((s) => s.loadedFrom);
   const scroll = useWizard((s) => s.reviewScroll);
   const preflight = useWizard((s) => s.preflight);
-  const { controller, store } = useWizardContext();
+  const { controller } = useWizardContext();
   const picked = useStore(controller.explain.store, (s) => s.reviewHost);
   const files = useMemo(() => filesOf(draft), [draft]);
   const hosts = plannedHosts(draft);
@@ -82,7 +82,9 @@ export function ReviewStep({ width, height }: { width: number; height: number })
   lines.push([]);
   lines.push([seg(`  ${'NAME'.padEnd(nameW)}${'IP'.padEnd(15)}${'MEMORY'.padEnd(9)}${'CPUS'.padEnd(6)}ROLE`, 'muted')]);
   let pickedLine: number | undefined;
+  const pickedAt: number[] = [];
   for (const [i, h] of hosts.entries()) {
+    pickedAt[i] = lines.length;
     if (i === picked) pickedLine = lines.length;
     lines.push([seg(i === picked ? '› ' : '  ', 'accent', true), { text: h.name.padEnd(nameW), bold: true, inverse: i === picked }, seg(`${h.ip.padEnd(15)}${formatMb(h.memory).padEnd(9)}${String(h.cpus).padEnd(6)}`), seg(ROLES[h.group] ?? h.group, 'muted')]);
   }
@@ -94,10 +96,9 @@ export function ReviewStep({ width, height }: { width: number; height: number })
   const rows = Math.max(1, fits ? height - 1 : height - 2);
   const top = scrollTop(lines.length, rows, scroll, pickedLine === undefined ? undefined : { from: pickedLine, to: pickedLine });
   const shown = lines.slice(top, top + rows);
-  // Following the picked host moved the view: remember where, so the page keys scroll from here.
-  useEffect(() => {
-    if (picked !== null && store.getState().reviewScroll !== top) store.setState({ reviewScroll: top });
-  }, [picked, top, store]);
+  // The controller scrolls (↑↓ follow the picked host, page keys, past the ends): it needs the layout.
+  const hostLines = hosts.map((_, i) => (pickedAt[i] ?? 0));
+  useEffect(() => controller.explain.setReviewLayout({ rows, total: lines.length, hostLines }));
   return (
     <Box flexDirection="column" width={width} height={height} paddingX={1} overflow="hidden">
       <LinesBox lines={shown} width={inner} height={rows} />
