@@ -74,8 +74,12 @@ describe('e in the wizard', () => {
       await press(s.stdin, 'q');
       expect(s.frame()).toContain('5/8 Review');
       expect(s.frame()).toMatch(/^ › kube-master-01/m);
-      // e without picking: the first host is explained (and picked); esc closes.
       expect(rows(s).some((l) => l.includes('enter writes the files'))).toBe(true);
+      // ? on the review lists e, at this size too.
+      await press(s.stdin, '?');
+      expect(s.frame()).toMatch(/│ e +explain: on the review/);
+      expectFits(s);
+      await press(s.stdin, KEYS.esc);
     }, 30_000);
 
   it('review: e before ↑↓ explains the first host; an error is shown, not a crash; ? lists e', async () => {
