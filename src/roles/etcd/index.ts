@@ -16,6 +16,7 @@ import { renderTemplate } from '../../render/env.js';
 import { hostsOf } from '../../spec/hosts.js';
 import { shellQuote } from '../../ssh/quote.js';
 import type { RoleServices } from '../index.js';
+import { initialSettings, joinedThisRun, memberJoinTask, memberRecordTask, membershipChangeTask, membershipSettledTask, probeAfterMembershipSettled } from './membership.js';
 
 export const BIN_DIR = '/opt/bin';
 export const ETCD_PKI = '/etc/etcd/pki';
@@ -34,13 +35,15 @@ export function etcdUnit(run: Pick<RunContext, 'spec'>): string {
   return renderTemplate('etcd/etcd.service.njk', { cluster: run.spec.name, bin: BIN_DIR });
 }
 
-export function etcdDropIn(run: Pick<RunContext, 'spec'>, host: { name: string; ip: string }): string {
+/** `initial`: ETCD_INITIAL_CLUSTER and its state (default: the spec's members, `new`; see membership.ts initialSettings). */
+export function etcdDropIn(run: Pick<RunContext, 'spec'>, host: { name: string; ip: string }, initial?: { cluster: string; state: 'new' | 'existing' }): string {
   return renderTemplate('etcd/10-kcore.conf.njk', {
     cluster: run.spec.name,
     name: host.name,
     ip: host.ip,
     dataDir: ETCD_DATA,
-    initialCluster: initialCluster(run),
+    initialCluster: initial?.cluster ?? initialCluster(run),
+    initialState: initial?.state ?? 'new',
     token: `kcore-${run.spec.name}-etcd`,
     pki: ETCD_PKI,
   });
@@ -190,6 +193,7 @@ export const etcdRole: Role = {
   name: 'etcd',
   hosts: (run) => run.hostsOf('etcd'),
   tasks: [
+    membershipChangeTask,
     systemUserTask('etcd system user', 'etcd', ETCD_DATA),
     directoryTask('etcd directories', [
       { path: BIN_DIR, mode: 0o755 },
@@ -200,11 +204,15 @@ export const etcdRole: Role = {
     ]),
     filesTask('etcd binaries', binaries),
     filesTask('etcd certificates', certificates),
-    filesTask('etcd unit and drop-in', (ctx) => [
+    filesTask('etcd unit and drop-in', async (ctx) => [
       { path: UNIT, content: etcdUnit(ctx.run), mode: 0o644, notify: [RESTART, 'daemon-reload'] },
-      { path: DROPIN, content: etcdDropIn(ctx.run, ctx.host), mode: 0o644, notify: [RESTART, 'daemon-reload'] },
+      { path: DROPIN, content: etcdDropIn(ctx.run, ctx.host, await initialSettings(ctx.run, ctx.host)), mode: 0o644, notify: [RESTART, 'daemon-reload'] },
     ]),
-    serviceTask('etcd', {
+    memberJoinTask,
+    {
+      // A member that joined in this run (etcd member join) is started and healthy already.
+      skip: (ctx) => (joinedThisRun(ctx) ? 'joined the cluster in this run (etcd member join)' : undefined),
+      ...serviceTask('etcd', {
       restartHandler: RESTART,
       wait: (ctx) =>
         waitFor(`etcd on ${ctx.host.name}`, () => health(ctx), {
@@ -213,7 +221,10 @@ export const etcdRole: Role = {
           signal: ctx.signal,
           hint: `look at the journal: kcore-wizard dashboard (key l), or ssh in and run journalctl -u etcd`,
         }),
-    }),
+      }),
+    },
+    memberRecordTask,
+    membershipSettledTask,
 
     // Probes: the engine runs them with the role's other probes on the host, in one round trip.
     smokeProbe('etcd: member healthy over TLS', (ctx) => ({
@@ -223,15 +234,15 @@ export const etcdRole: Role = {
         if (problem) throw new TaskFailure(problem, `start it: sudo systemctl start etcd (on ${ctx.host.name}); see journalctl -u etcd`);
       },
     })),
-    smokeProbe('etcd: member list equals the spec', (ctx) => ({
-      script: etcdctl(ctx.host.ip, 'member list -w json'),
+    smokeProbe('etcd: member list equals the spec', async (ctx) => ({
+      script: (await probeAfterMembershipSettled(ctx)) ?? etcdctl(ctx.host.ip, 'member list -w json'),
       parse(r) {
         if (r.exitCode !== 0) throw new TaskFailure(`etcdctl member list failed on ${ctx.host.name}: ${r.stderr.trim().split('\n').pop()}`);
         const members = (JSON.parse(r.stdout) as { members?: Array<{ name?: string; peerURLs?: string[] }> }).members ?? [];
         const have = members.map((m) => `${m.name ?? '(unstarted)'}=${(m.peerURLs ?? []).join('|')}`).sort();
         const want = initialCluster(ctx.run).split(',').sort();
         if (have.join(',') !== want.join(','))
-          throw new TaskFailure(`etcd members differ from the spec: have ${have.join(', ')}; want ${want.join(', ')}`, 'adding or removing etcd members needs `etcdctl member add/remove`; kcore-wizard creates new clusters only');
+          throw new TaskFailure(`etcd members differ from the spec: have ${have.join(', ')}; want ${want.join(', ')}`, 'converge adds and removes members to match kcore.yaml (etcd membership change, etcd member join): run it, or see its refusal');
       },
     })),
     smokeProbe('etcd: put/get round trip', (ctx) => {
