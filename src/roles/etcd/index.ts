@@ -235,7 +235,7 @@ export const etcdRole: Role = {
       },
     })),
     smokeProbe('etcd: member list equals the spec', async (ctx) => ({
-      script: (await probeAfterMembershipSettled(ctx)) ?? etcdctl(ctx.host.ip, 'member list -w json'),
+      script: await probeAfterMembershipSettled(ctx, etcdctl(ctx.host.ip, 'member list -w json')),
       parse(r) {
         if (r.exitCode !== 0) throw new TaskFailure(`etcdctl member list failed on ${ctx.host.name}: ${r.stderr.trim().split('\n').pop()}`);
         const members = (JSON.parse(r.stdout) as { members?: Array<{ name?: string; peerURLs?: string[] }> }).members ?? [];

@@ -253,17 +253,18 @@ function markSettled(ctx: TaskContext): void {
  * before any task ran; when this run is to change the membership (kcore.yaml's members differ from the record, or a
  * removed member is still to be stopped), its first preparation is refused so that it is probed at its own turn,
  * after `etcd membership settled`. Only the first: under `kcore-wizard test` (no membership task) it runs at its turn.
+ * Returns the smoke test's script.
  */
-export async function probeAfterMembershipSettled(ctx: TaskContext): Promise<void> {
-  if (settledOn.get(ctx.run)?.has(ctx.host.name)) return;
+export async function probeAfterMembershipSettled(ctx: TaskContext, script: string): Promise<string> {
+  if (settledOn.get(ctx.run)?.has(ctx.host.name)) return script;
   let d = deferredOn.get(ctx.run);
   if (!d) deferredOn.set(ctx.run, (d = new Set()));
-  if (d.has(ctx.host.name)) return;
+  if (d.has(ctx.host.name)) return script;
   const rec = await readMembersRecord(ctx.run.workspace);
   const live = rec.members.filter((m) => !m.removedAt).map((m) => m.name);
   const want = hostsOf(ctx.run.spec, 'etcd').map((h) => h.name);
   const changing = rec.members.some((m) => m.removedAt) || (live.length > 0 && (live.length !== want.length || want.some((n) => !live.includes(n))));
-  if (!changing) return;
+  if (!changing) return script;
   d.add(ctx.host.name);
   throw new Error('the etcd membership changes in this run: probed at its turn');
 }
