@@ -200,4 +200,36 @@ describe('etcd scaling on 5 systemd machines: 3 → 5 → 3 members', () => {
     const t = await cli('test', '--limit', 'etcd');
     expect(t.code).toBe(0);
   }, 600_000);
+  it('a removed member that cannot be reached: the removal stands, converge says so at once, the next converge stops it', async () => {
+    // etcd-04 back in (its earlier data dir stays aside), then out again with its sshd stopped.
+    await setMembers([...three, 'etcd-04']);
+    const back = await cli('converge', '--limit', 'etcd');
+    if (back.code !== 0) console.log(back.stdout, back.stderr);
+    expect(back.code).toBe(0);
+    expect(memberList(three)).toEqual(want([...three, 'etcd-04']));
+    await setMembers(three);
+    await hosts.exec('etcd-04', 'systemctl stop ssh.socket ssh.service 2>/dev/null; systemctl stop ssh; true');
+    try {
+      const t0 = Date.now();
+      const r = await cli('converge', '--limit', 'etcd');
+      const ms = Date.now() - t0;
+      console.log(`converge with etcd-04 unreachable: ${ms} ms`);
+      expect(r.code).not.toBe(0);
+      expect(r.stdout).toContain('etcd-04 was removed from the etcd cluster (the cluster no longer counts it), but etcd on it could not be stopped');
+      expect(r.stdout).toContain(`the next converge tries again (it is kept in ${MEMBERS_FILE} until then)`);
+      expect(ms).toBeLessThan(60_000);
+      expect(memberList(three)).toEqual(want(three));
+      expect((await record()).members.find((m) => m.name === 'etcd-04')?.removedAt).toBeDefined();
+      const plan = await cli('plan', '--limit', 'etcd');
+      expect(plan.stdout).toContain('stop etcd on etcd-04 (removed from the cluster earlier, not stopped then): disable it, move /var/lib/etcd aside');
+    } finally {
+      await hosts.exec('etcd-04', 'systemctl start ssh.socket 2>/dev/null; systemctl start ssh; true');
+    }
+    const again = await cli('converge', '--limit', 'etcd');
+    if (again.code !== 0) console.log(again.stdout, again.stderr);
+    expect(again.code).toBe(0);
+    const s = await hosts.exec('etcd-04', 'systemctl is-enabled etcd; ls -d /var/lib/etcd.removed-*/member | wc -l');
+    expect(s.stdout).toBe('disabled\n2\n');
+    expect((await record()).members.map((m) => m.name).sort()).toEqual(three);
+  }, 600_000);
 });
