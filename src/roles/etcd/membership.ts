@@ -384,10 +384,9 @@ export async function removeEtcdMember(opts: RemoveMemberOptions): Promise<{ dat
     if (target) {
       const sick = await unhealthy(via, list, signal);
       if (sick) throw new TaskFailure(`etcd is not healthy (${sick}): removing ${name} now could lose quorum`, UNHEALTHY_HINT);
-      const majority = Math.floor(list.length / 2) + 1;
-      if (list.length - 1 < majority && list.length > 2)
-        throw new TaskFailure(`removing ${name} would leave ${list.length - 1} of ${list.length} members, less than a majority`, 'add members first');
-      if (list.length <= 2 && list.length - 1 < 1) throw new TaskFailure(`${name} is the last etcd member: it cannot be removed`, 'keep at least one etcd member');
+      // From 3 members up, the others are a majority; from 2, "it is unsafe to remove a member" (runtime-configuration docs).
+      if (list.length === 1) throw new TaskFailure(`${name} is the last etcd member: it cannot be removed`, 'keep at least one etcd member');
+      if (list.length === 2) throw new TaskFailure(`removing ${name} from a 2-member etcd cluster is unsafe (its quorum is 2)`, 'add a member first (converge), then remove');
       say(`etcdctl member remove ${target.id} (${name})`);
       const r = await via.exec(etcdctlAt(list.filter((m) => m.known !== name && m.clientURLs.length).map((m) => m.clientURLs[0]!), `member remove ${target.id}`), { sudo: true, signal });
       if (r.exitCode !== 0) throw new TaskFailure(`etcdctl member remove ${name} failed: ${r.stderr.trim().split('\n').pop()}`, 'nothing else was changed; see the error, then converge again');
@@ -408,7 +407,10 @@ export async function removeEtcdMember(opts: RemoveMemberOptions): Promise<{ dat
       );
     } else say(`${name} is no longer an etcd member`);
   }
-  if (!entry) return {};
+  if (!entry) {
+    say(`${name} is not in ${MEMBERS_FILE}: kcore-wizard does not know how to reach it; stop etcd on it by hand (systemctl disable --now etcd)`);
+    return {};
+  }
   // Stop it there. Its own etcd stops itself once it learns it was removed; systemd would start it again (Restart=on-failure).
   let conn: HostConnection | undefined;
   let pool: SshPool | undefined;
