@@ -3,6 +3,9 @@
  * (masters and workers are in the spec, which needs one of each, but not started: runs are
  * --limit etcd), a local artifact mirror with Debian's etcd in the release layout, and a workspace.
  */
+import { execFile } from 'node:child_process';
+import path from 'node:path';
+import { promisify } from 'node:util';
 import { canRunHosts, startSystemdHosts, type TestHosts } from '../hosts/index.js';
 import { layoutHosts, specForHosts, workspaceFor } from './cluster.js';
 import { buildLocalEtcdMirror, type Mirror } from './mirror.js';
@@ -16,15 +19,62 @@ export interface EtcdTestCluster {
   ws: string;
 }
 
-/** Start the machines and write the workspace (nothing converged yet). Tear down with hosts.teardown(). */
-export async function startEtcdTestCluster(): Promise<EtcdTestCluster> {
+/** etcd-01 … etcd-0N with their last octets (etcd-0N is <prefix>.10N). */
+export function etcdHosts(n: number): Array<{ name: string; octet: number }> {
+  return layoutHosts({ etcd: n, 'kube-master': 0, 'kube-worker': 0 }).map((h) => ({ name: h.name, octet: h.octet }));
+}
+
+/**
+ * Start the machines and write the workspace (nothing converged yet). Tear down with hosts.teardown().
+ * `machines`: how many etcd machines to start (default 3); the spec lists the first 3 as members, the others
+ * are spare machines for scaling (etcd-scale.test.ts).
+ */
+export async function startEtcdTestCluster(opts: { machines?: number } = {}): Promise<EtcdTestCluster> {
   const can = await canRunHosts();
   if (!can.ok) throw new Error(`real test hosts cannot run here: ${can.reason}`);
   const mirror = await buildLocalEtcdMirror();
-  const hosts = await startSystemdHosts({ count: ETCD_HOSTS.length, names: ETCD_HOSTS.map((h) => h.name), ips: ETCD_HOSTS.map((h) => h.octet) });
+  const machines = etcdHosts(Math.max(opts.machines ?? ETCD_HOSTS.length, ETCD_HOSTS.length));
+  const hosts = await startSystemdHosts({ count: machines.length, names: machines.map((h) => h.name), ips: machines.map((h) => h.octet) });
   const spec = specForHosts(hosts, ETCD_LAYOUT, (s) => {
     s.versions.etcd = mirror.etcdVersion;
     s.artifacts.source = mirror.dir;
   });
   return { hosts, mirror, ws: await workspaceFor(spec) };
+}
+
+/**
+ * A client on this machine (Debian's etcdctl) writing `<prefix>/<n>` through `endpoints()` (asked before every write,
+ * so a test can follow the members) every 200 ms; each successful write keeps its revision, each failure its error.
+ */
+export function startEtcdWriter(ws: string, endpoints: () => string[], opts: { prefix?: string; max?: number } = {}) {
+  const pki = path.join(ws, 'pki', 'etcd');
+  const written: Array<{ key: string; revision: number }> = [];
+  const failures: string[] = [];
+  let stop = false;
+  let n = 0;
+  const done = (async () => {
+    while (!stop && n < (opts.max ?? 3000)) {
+      const key = `${opts.prefix ?? 'w'}/${String(n++).padStart(4, '0')}`;
+      const t0 = Date.now();
+      try {
+        const r = await promisify(execFile)(
+          'etcdctl',
+          [`--endpoints=${endpoints().join(',')}`, `--cacert=${pki}/ca.crt`, `--cert=${pki}/kcore-etcd-client.crt`, `--key=${pki}/kcore-etcd-client.key`, '--dial-timeout=2s', '--command-timeout=3s', '-w', 'json', 'put', key, 'x'],
+          { env: { ...process.env, ETCDCTL_API: '3' } },
+        );
+        written.push({ key, revision: (JSON.parse(r.stdout) as { header: { revision: number } }).header.revision });
+      } catch (e) {
+        failures.push(`${new Date().toISOString()} ${key}: ${(e as Error).message.split('\n').slice(0, 3).join(' | ')}`);
+      }
+      await new Promise((r) => setTimeout(r, Math.max(0, 200 - (Date.now() - t0))));
+    }
+  })();
+  return {
+    written,
+    failures,
+    async stop() {
+      stop = true;
+      await done;
+    },
+  };
 }

@@ -16,6 +16,7 @@ import { renderTemplate } from '../../render/env.js';
 import { hostsOf } from '../../spec/hosts.js';
 import { shellQuote } from '../../ssh/quote.js';
 import type { RoleServices } from '../index.js';
+import { initialSettings, joinedThisRun, memberJoinTask, memberRecordTask, membershipChangeTask, membershipSettledTask, probeAfterMembershipSettled } from './membership.js';
 
 export const BIN_DIR = '/opt/bin';
 export const ETCD_PKI = '/etc/etcd/pki';
@@ -34,13 +35,15 @@ export function etcdUnit(run: Pick<RunContext, 'spec'>): string {
   return renderTemplate('etcd/etcd.service.njk', { cluster: run.spec.name, bin: BIN_DIR });
 }
 
-export function etcdDropIn(run: Pick<RunContext, 'spec'>, host: { name: string; ip: string }): string {
+/** `initial`: ETCD_INITIAL_CLUSTER and its state (default: the spec's members, `new`; see membership.ts initialSettings). */
+export function etcdDropIn(run: Pick<RunContext, 'spec'>, host: { name: string; ip: string }, initial?: { cluster: string; state: 'new' | 'existing' }): string {
   return renderTemplate('etcd/10-kcore.conf.njk', {
     cluster: run.spec.name,
     name: host.name,
     ip: host.ip,
     dataDir: ETCD_DATA,
-    initialCluster: initialCluster(run),
+    initialCluster: initial?.cluster ?? initialCluster(run),
+    initialState: initial?.state ?? 'new',
     token: `kcore-${run.spec.name}-etcd`,
     pki: ETCD_PKI,
   });
@@ -221,6 +224,7 @@ export const etcdRole: Role = {
   ],
   hosts: (run) => run.hostsOf('etcd'),
   tasks: [
+    membershipChangeTask,
     { ...systemUserTask('etcd system user', 'etcd', ETCD_DATA), why: 'etcd runs as its own unprivileged user, not root: a flaw in etcd then reaches only its data directory and its keys. The user has no login shell and no home of its own.' },
     { ...directoryTask('etcd directories', [
       { path: BIN_DIR, mode: 0o755 },
@@ -231,11 +235,15 @@ export const etcdRole: Role = {
     ]), why: "The folders etcd needs, with their owners: /opt/bin for the binaries, /etc/etcd/pki for its certificates, and /var/lib/etcd (0700, the etcd user's) for the data, which converge never touches once it exists." },
     { ...filesTask('etcd binaries', binaries), why: 'Installs etcd, etcdctl and etcdutl of versions.etcd from the official release (or your mirror), checked against the published SHA-256. A new version restarts etcd; an unchanged one changes nothing.' },
     { ...filesTask('etcd certificates', certificates), why: "Copies to this member only its own certificates and keys (server, peer) and the etcd CA's certificate, from the workspace PKI. Keys are 0600 and owned by the etcd user; a changed certificate restarts etcd." },
-    { ...filesTask('etcd unit and drop-in', (ctx) => [
+    { ...filesTask('etcd unit and drop-in', async (ctx) => [
       { path: UNIT, content: etcdUnit(ctx.run), mode: 0o644, notify: [RESTART, 'daemon-reload'], why: 'The systemd unit that runs etcd as the etcd user from /opt/bin and restarts it when it dies. It holds no settings: those are in the drop-in, so the unit is the same on every member.' },
-      { path: DROPIN, content: etcdDropIn(ctx.run, ctx.host), mode: 0o644, notify: [RESTART, 'daemon-reload'], why: "This member's settings as environment variables: its name, its client and peer URLs, ETCD_INITIAL_CLUSTER (every member, from the spec), the cluster token, and TLS with client-certificate auth on both ports. Read it to see exactly how the member is configured." },
+      { path: DROPIN, content: etcdDropIn(ctx.run, ctx.host, await initialSettings(ctx.run, ctx.host)), mode: 0o644, notify: [RESTART, 'daemon-reload'], why: "This member's settings as environment variables: its name, its client and peer URLs, ETCD_INITIAL_CLUSTER (the members as they were when this one first started: every member for a new cluster, the cluster so far plus itself with ETCD_INITIAL_CLUSTER_STATE=existing for one added later), the cluster token, and TLS with client-certificate auth on both ports. Read it to see exactly how the member is configured." },
     ]), why: 'Writes the systemd unit and its drop-in. A change to either reloads systemd and restarts etcd, and only then.' },
-    { ...serviceTask('etcd', {
+    memberJoinTask,
+    {
+      // A member that joined in this run (etcd member join) is started and healthy already.
+      skip: (ctx) => (joinedThisRun(ctx) ? 'joined the cluster in this run (etcd member join)' : undefined),
+      ...serviceTask('etcd', {
       restartHandler: RESTART,
       wait: (ctx) =>
         waitFor(`etcd on ${ctx.host.name}`, () => health(ctx), {
@@ -244,7 +252,11 @@ export const etcdRole: Role = {
           signal: ctx.signal,
           hint: `look at the journal: kcore-wizard dashboard (key l), or ssh in and run journalctl -u etcd`,
         }),
-    }), why: "Keeps etcd enabled and running, restarted only when its binary, certificates or settings changed, then waits (90 s at most) until the member reports healthy. The members of a new cluster wait for each other, so they are started without blocking and checked together." },
+      }),
+      why: "Keeps etcd enabled and running, restarted only when its binary, certificates or settings changed, then waits (90 s at most) until the member reports healthy. The members of a new cluster wait for each other, so they are started without blocking and checked together.",
+    },
+    memberRecordTask,
+    membershipSettledTask,
 
     // Probes: the engine runs them with the role's other probes on the host, in one round trip.
     smokeProbe('etcd: member healthy over TLS', (ctx) => ({
@@ -254,15 +266,15 @@ export const etcdRole: Role = {
         if (problem) throw new TaskFailure(problem, `start it: sudo systemctl start etcd (on ${ctx.host.name}); see journalctl -u etcd`);
       },
     }), { why: "Asks this member, over TLS with kcore-wizard's client certificate, whether it is healthy: it answers only when it is part of a cluster with quorum and can commit. The first thing to check when the API server cannot reach its database." }),
-    smokeProbe('etcd: member list equals the spec', (ctx) => ({
-      script: etcdctl(ctx.host.ip, 'member list -w json'),
+    smokeProbe('etcd: member list equals the spec', async (ctx) => ({
+      script: await probeAfterMembershipSettled(ctx, etcdctl(ctx.host.ip, 'member list -w json')),
       parse(r) {
         if (r.exitCode !== 0) throw new TaskFailure(`etcdctl member list failed on ${ctx.host.name}: ${r.stderr.trim().split('\n').pop()}`);
         const members = (JSON.parse(r.stdout) as { members?: Array<{ name?: string; peerURLs?: string[] }> }).members ?? [];
         const have = members.map((m) => `${m.name ?? '(unstarted)'}=${(m.peerURLs ?? []).join('|')}`).sort();
         const want = initialCluster(ctx.run).split(',').sort();
         if (have.join(',') !== want.join(','))
-          throw new TaskFailure(`etcd members differ from the spec: have ${have.join(', ')}; want ${want.join(', ')}`, 'adding or removing etcd members needs `etcdctl member add/remove`; kcore-wizard creates new clusters only');
+          throw new TaskFailure(`etcd members differ from the spec: have ${have.join(', ')}; want ${want.join(', ')}`, 'converge adds and removes members to match kcore.yaml (etcd membership change, etcd member join): run it, or see its refusal');
       },
     }), { why: 'ETCD_INITIAL_CLUSTER matters only at the first start: later, the members the cluster really has may drift from the spec. This compares the live member list (names and peer URLs) with the spec, so a member that never joined or one left over is named.' }),
     smokeProbe('etcd: put/get round trip', (ctx) => {
