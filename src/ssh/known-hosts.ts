@@ -5,6 +5,7 @@ import { createHash, createHmac, randomBytes } from 'node:crypto';
 import { mkdir, readFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { writeFileAtomic } from '../util/fs.js';
+import { keyedQueue } from '../util/queue.js';
 
 export interface KnownHostEntry {
   /** 1-based line number in the file. */
@@ -103,18 +104,8 @@ export function parseKnownHosts(text: string): KnownHostEntry[] {
   return out;
 }
 
-// Writers of the same file, within this process, go one at a time (each re-reads the file under the lock).
-const locks = new Map<string, Promise<unknown>>();
-function withLock<T>(path: string, fn: () => Promise<T>): Promise<T> {
-  const prev = locks.get(path) ?? Promise.resolve();
-  const next = prev.then(fn, fn);
-  const tail = next.catch(() => undefined);
-  locks.set(path, tail);
-  void tail.then(() => {
-    if (locks.get(path) === tail) locks.delete(path);
-  });
-  return next;
-}
+// Writers of the same file, within this process, go one at a time (each re-reads the file in its turn).
+const withLock = keyedQueue();
 
 export class KnownHosts {
   constructor(readonly path: string) {}

@@ -6,15 +6,14 @@
 // the pool (etcd-io/etcd client/pkg/transport/listener.go TLSInfo.baseConfig → tlsutil.NewCertPool, which
 // loops over pem.Decode), which is what phases 1 and 2 rely on.
 // Then the expiry warning of `test` on the same cluster: within 30 days a warning, exit 0; expired, exit 1.
-import { execFile, execFileSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TestHosts } from '../hosts/index.js';
-import { ETCD_HOSTS, startEtcdTestCluster } from '../support/etcd-cluster.js';
+import { ETCD_HOSTS, startEtcdTestCluster, startEtcdWriter } from '../support/etcd-cluster.js';
 import { runCli } from '../support/cli.js';
 import { ensurePki, pkiPaths } from '../../src/pki/index.js';
 import { splitPemBundle } from '../../src/pki/rotate.js';
@@ -41,39 +40,8 @@ afterAll(async () => {
 const cli = (...args: string[]) => runCli([...args, '--dir', ws]);
 const endpoints = () => ETCD.map((h) => `https://${hosts.prefix}.${h.octet}:2379`).join(',');
 
-/** A client writing `w/<n>` through every endpoint every 200 ms, with the workspace's (current) files. */
-function startWriter() {
-  const pki = path.join(ws, 'pki', 'etcd');
-  const written: string[] = [];
-  const failures: string[] = [];
-  let stop = false;
-  let n = 0;
-  const done = (async () => {
-    while (!stop && n < 3000) {
-      const key = `w/${String(n++).padStart(4, '0')}`;
-      const t0 = Date.now();
-      try {
-        await promisify(execFile)(
-          'etcdctl',
-          [`--endpoints=${endpoints()}`, `--cacert=${pki}/ca.crt`, `--cert=${pki}/kcore-etcd-client.crt`, `--key=${pki}/kcore-etcd-client.key`, '--dial-timeout=2s', '--command-timeout=3s', 'put', key, 'x'],
-          { env: { ...process.env, ETCDCTL_API: '3' } },
-        );
-        written.push(key);
-      } catch (e) {
-        failures.push(`${new Date().toISOString()} ${key}: ${(e as Error).message.split('\n').slice(0, 3).join(' | ')}`);
-      }
-      await new Promise((r) => setTimeout(r, Math.max(0, 200 - (Date.now() - t0))));
-    }
-  })();
-  return {
-    written,
-    failures,
-    async stop() {
-      stop = true;
-      await done;
-    },
-  };
-}
+/** A client writing `w/<n>` through every endpoint every 200 ms (test/support/etcd-cluster.ts). */
+const startWriter = () => startEtcdWriter(ws, () => endpoints().split(','), { max: 3000 });
 
 function opensslVerify(caFile: string, certFile: string): { ok: boolean; out: string } {
   try {

@@ -6,14 +6,12 @@
 // exactly the keys of the snapshot's revision, under a new cluster id, old data dirs kept; a file that
 // is not a snapshot is refused before anything stops.
 import { execFileSync } from 'node:child_process';
-import { execFile } from 'node:child_process';
 import { readdir, stat, writeFile } from 'node:fs/promises';
-import { promisify } from 'node:util';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TestHosts } from '../hosts/index.js';
 import { addDebianEtcd, type Mirror } from '../support/mirror.js';
-import { ETCD_HOSTS, startEtcdTestCluster } from '../support/etcd-cluster.js';
+import { ETCD_HOSTS, startEtcdTestCluster, startEtcdWriter } from '../support/etcd-cluster.js';
 import { readFile } from 'node:fs/promises';
 import { runCli } from '../support/cli.js';
 
@@ -123,40 +121,8 @@ describe('backup on 3 systemd etcd members', () => {
   });
 });
 
-/** A client writing `w/<n>` through every endpoint every 200 ms; each successful write keeps its revision. */
-function startWriter() {
-  const pki = path.join(ws, 'pki', 'etcd');
-  const endpoints = ETCD.map((h) => `https://${hosts.prefix}.${h.octet}:2379`).join(',');
-  const written: Array<{ key: string; revision: number }> = [];
-  const failures: string[] = [];
-  let stop = false;
-  let n = 0;
-  const done = (async () => {
-    while (!stop && n < 600) {
-      const key = `w/${String(n++).padStart(4, '0')}`;
-      const t0 = Date.now();
-      try {
-        const r = await promisify(execFile)(
-          'etcdctl',
-          [`--endpoints=${endpoints}`, `--cacert=${pki}/ca.crt`, `--cert=${pki}/kcore-etcd-client.crt`, `--key=${pki}/kcore-etcd-client.key`, '--dial-timeout=2s', '--command-timeout=3s', '-w', 'json', 'put', key, 'x'],
-          { env: { ...process.env, ETCDCTL_API: '3' } },
-        );
-        written.push({ key, revision: (JSON.parse(r.stdout) as { header: { revision: number } }).header.revision });
-      } catch (e) {
-        failures.push(`${key}: ${(e as Error).message.split('\n')[0]}`);
-      }
-      await new Promise((r) => setTimeout(r, Math.max(0, 200 - (Date.now() - t0))));
-    }
-  })();
-  return {
-    written,
-    failures,
-    async stop() {
-      stop = true;
-      await done;
-    },
-  };
-}
+/** A client writing `w/<n>` through every endpoint every 200 ms (test/support/etcd-cluster.ts). */
+const startWriter = () => startEtcdWriter(ws, () => ETCD.map((h) => `https://${hosts.prefix}.${h.octet}:2379`), { max: 600 });
 
 function clusterId(): string {
   const out = etcdctl('endpoint', 'status', '-w', 'fields');

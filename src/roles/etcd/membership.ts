@@ -33,6 +33,7 @@ import { waitFor } from '../../engine/ops.js';
 import { blocked, probeTask, task, TaskFailure, type ProbeOutput, type RunContext, type Task, type TaskContext } from '../../engine/task.js';
 import type { ClusterSpec } from '../../spec/schema.js';
 import { hostsOf } from '../../spec/hosts.js';
+import { keyedQueue } from '../../util/queue.js';
 
 // Kept here (not imported from ./index.js) so that index.js can import this module without a cycle.
 const BIN_DIR = '/opt/bin';
@@ -74,17 +75,7 @@ async function writeMembersRecord(workspace: string, rec: MembersRecord): Promis
 }
 
 /** Serialises every read-modify-write of the record and every membership change of a workspace in this process. */
-const locks = new Map<string, Promise<unknown>>();
-export function serially<T>(workspace: string, fn: () => Promise<T>): Promise<T> {
-  const prev = locks.get(workspace) ?? Promise.resolve();
-  const next = prev.then(fn, fn);
-  const tail = next.catch(() => undefined);
-  locks.set(workspace, tail);
-  void tail.then(() => {
-    if (locks.get(workspace) === tail) locks.delete(workspace);
-  });
-  return next;
-}
+export const serially: <T>(workspace: string, fn: () => Promise<T>) => Promise<T> = keyedQueue();
 
 async function updateRecord(workspace: string, change: (rec: MembersRecord) => void): Promise<void> {
   const rec = await readMembersRecord(workspace);
