@@ -203,7 +203,7 @@ export const etcdRole: Role = {
   concepts: [
     {
       name: 'members and ETCD_INITIAL_CLUSTER',
-      text: 'Each etcd machine is a member with a name (etcd-01 …) and a peer URL (https://<ip>:2380). A new cluster is bootstrapped statically: every member starts with the same ETCD_INITIAL_CLUSTER list (name=peer URL for all members, written from the spec into the drop-in), ETCD_INITIAL_CLUSTER_STATE=new and a cluster token, and they find each other from it. The list matters only at the first start; later changes of membership go through `etcdctl member add/remove`, which is why the smoke test compares the live member list with the spec.',
+      text: 'Each etcd machine is a member with a name (etcd-01 …) and a peer URL (https://<ip>:2380). A new cluster is bootstrapped statically: every member starts with the same ETCD_INITIAL_CLUSTER list (name=peer URL for all members, written from the spec into the drop-in), ETCD_INITIAL_CLUSTER_STATE=new and a cluster token, and they find each other from it. The list matters only at the first start (etcd ignores it once the data dir exists). Later changes of membership go through `etcdctl member add/remove`: when groups.etcd.count changes, converge removes members first-remove-then-stop and adds them one at a time, each new one started with the cluster as it is plus itself and ETCD_INITIAL_CLUSTER_STATE=existing; the smoke test then compares the live member list with the spec.',
       docs: 'https://etcd.io/docs/latest/op-guide/clustering/',
     },
     {
