@@ -89,6 +89,18 @@ describe('start-up', () => {
     expect(staticGraph('src/ui/dashboard/run.tsx').packages).toEqual(expect.arrayContaining(['ink', 'react']));
   }, 60_000);
 
+  it('converge and test load neither execa nor node-forge up front: a no-op run spawns no local process and issues no certificate', () => {
+    for (const entry of ['src/commands/converge.ts', 'src/commands/test.ts']) {
+      const g = staticGraph(entry);
+      expect(g.files, entry).toContain('src/roles/index.ts');
+      expect(g.files, entry).toEqual(expect.arrayContaining(['src/engine/artifacts.ts', 'src/roles/kubectl/index.ts', 'src/pki/x509.ts']));
+      expect(g.packages.filter((p) => p === 'execa' || p === 'node-forge'), entry).toEqual([]);
+    }
+    // They are imported on demand where a process runs or a certificate is issued.
+    expect(readFileSync('src/engine/artifacts.ts', 'utf8')).toContain("await import('execa')");
+    expect(readFileSync('src/pki/x509.ts', 'utf8')).toContain("import('node-forge')");
+  }, 60_000);
+
   it("the wizard's first frame needs only the workspace step: later steps and the Vagrantfile renderer (nunjucks) load after it", () => {
     const g = staticGraph('src/commands/wizard.tsx');
     expect(g.files).toContain('src/ui/wizard/steps/Workspace.tsx');
