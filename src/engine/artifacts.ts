@@ -10,7 +10,6 @@ import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { execa } from 'execa';
 import { replaceFile } from '../util/fs.js';
 
 export interface ArtifactSpec {
@@ -246,6 +245,8 @@ export function createArtifactStore(workspace: string, source: string): Artifact
           const tmp = `${dir}.${randomBytes(4).toString('hex')}.tmp`;
           await mkdir(tmp, { recursive: true });
           try {
+            // execa (~100 modules) is loaded only when a tarball is really unpacked: never in a no-op converge.
+            const { execa } = await import('execa');
             await execa('tar', ['-xzf', tarball, '-C', tmp], { cancelSignal: signal });
             await rename(tmp, dir);
           } catch (e) {

@@ -61,11 +61,15 @@ interface RemoteFile {
 
 /**
  * One read-only shell command that reports mode, owner and SHA-256 of every path: a single `stat` and a
- * single `sha256sum` over all of them (missing files are simply absent from both outputs).
+ * single digest command over all of them, `openssl dgst -sha256 -r` where the host has openssl, else
+ * `sha256sum` (missing files are simply absent from both outputs).
  */
 export function statScript(paths: string[]): string {
   const args = paths.map(shellQuote).join(' ');
-  return `stat -c 'S %a %U %G %n' -- ${args} 2>/dev/null; sha256sum -- ${args} 2>/dev/null; true`;
+  // openssl's SHA-256 uses the CPU's SHA extensions where coreutils' does not (~4x cheaper on a 38 MB
+  // etcd binary); Flatcar and Debian ship openssl. `-r` prints coreutils' `<hex> *<path>` form, so one
+  // parser reads both. A missing file prints nothing on stdout with either tool.
+  return `stat -c 'S %a %U %G %n' -- ${args} 2>/dev/null; if command -v openssl >/dev/null 2>&1; then openssl dgst -sha256 -r -- ${args}; else sha256sum -- ${args}; fi 2>/dev/null; true`;
 }
 
 export function parseStat(stdout: string, paths: string[]): RemoteFile[] {

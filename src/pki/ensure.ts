@@ -170,7 +170,7 @@ export async function ensurePki(workspace: string, input: PkiInput, options: Ens
         const key = parseRsaKey(keyPem);
         if (!key) throw new PkiError(`${profile.id}.key is unreadable or not an RSA key; restore it from a backup`);
         const ca = loadSigningCa(profile.id, certPem, key.pair.privateKey);
-        const caExpiry = expiryReason(ca.forgeCert.validity.notAfter, now, Math.max(renewBeforeDays, 365));
+        const caExpiry = expiryReason(ca.notAfter, now, Math.max(renewBeforeDays, 365));
         if (caExpiry) warnings.push(`${profile.id} ${caExpiry}: plan a CA rotation (leaves cannot outlive it)`);
         caState.set(profile.id, ca);
         cas.set(profile.id, Promise.resolve(ca));

@@ -1,5 +1,5 @@
 import { X509Certificate, randomBytes, type KeyObject } from 'node:crypto';
-import forge from 'node-forge';
+import type forge from 'node-forge';
 import { signSha256 } from './keys.js';
 import { canonicalIp } from './net.js';
 import { PkiError, type ExtKeyUsage } from './types.js';
@@ -28,11 +28,9 @@ export interface CertProfile {
 export interface SigningCa {
   id: string;
   pem: string;
-  forgeCert: forge.pki.Certificate;
   x509: X509Certificate;
   key: KeyObject;
-  /** Raw subjectKeyIdentifier bytes (binary string), reused as the authorityKeyIdentifier of leaves. */
-  ski: string;
+  notAfter: Date;
 }
 
 /** Parsed view of a certificate on disk. */
@@ -48,7 +46,6 @@ export interface ParsedCert {
   isCa: boolean;
   notBefore: Date;
   notAfter: Date;
-  ski: string | null;
 }
 
 export function sanEntry(value: string): string {
@@ -64,38 +61,66 @@ export function formatDn(attrs: readonly (readonly [string, string])[]): string 
     .join(', ');
 }
 
-function forgeAttrs(cert: forge.pki.Certificate, which: 'subject' | 'issuer'): Array<[string, string]> {
-  return cert[which].attributes.map((a) => [a.shortName ?? a.type ?? '?', String(a.value)] as [string, string]);
+/** Node prints names with RFC 2253 escapes (`\,`, `\+`, `\0A` for control characters): undone here. */
+function unescapeDnValue(v: string): string {
+  return v.replace(/\\([0-9A-Fa-f]{2}|.)/g, (_, e: string) => (e.length === 2 ? String.fromCharCode(parseInt(e, 16)) : e));
 }
 
+/** `x509.subject` / `x509.issuer` (one `key=value` a line, in encoding order) as attribute pairs. */
+function nativeAttrs(text: string): Array<[string, string]> {
+  return text
+    .split('\n')
+    .filter((l) => l !== '')
+    .map((l) => {
+      const eq = l.indexOf('=');
+      return (eq < 0 ? ['?', unescapeDnValue(l)] : [l.slice(0, eq), unescapeDnValue(l.slice(eq + 1))]) as [string, string];
+    });
+}
+
+/** `x509.subjectAltName`: `DNS:a, IP Address:10.0.0.1`; a name Node could misread is JSON-quoted. */
+function nativeSans(text: string | undefined): string[] {
+  const sans: string[] = [];
+  for (const m of (text ?? '').matchAll(/(?:^|, )([A-Za-z ]+):("(?:[^"\\]|\\.)*"|[^,]*)/g)) {
+    const kind = m[1]!;
+    const raw = m[2]!;
+    const value = raw.startsWith('"') ? (JSON.parse(raw) as string) : raw;
+    if (kind === 'DNS') sans.push(`DNS:${value.toLowerCase()}`);
+    else if (kind === 'IP Address') sans.push(`IP:${canonicalIp(value) ?? value}`);
+  }
+  return sans;
+}
+
+const EKU_OIDS: Record<string, ExtKeyUsage> = { '1.3.6.1.5.5.7.3.1': 'serverAuth', '1.3.6.1.5.5.7.3.2': 'clientAuth' };
+
+/**
+ * Reads a certificate with node:crypto's native X509Certificate only: a no-op converge checks every
+ * certificate of the store, and node-forge's pure-JS parse of each cost hundreds of milliseconds.
+ */
 export function parseCertificate(pem: string): ParsedCert {
   const x509 = new X509Certificate(pem);
-  const cert = forge.pki.certificateFromPem(pem);
-  const subjectAll = forgeAttrs(cert, 'subject');
+  const subjectAll = nativeAttrs(x509.subject);
   const subject = subjectAll.filter(([k]) => k === 'CN' || k === 'O') as unknown as SubjectAttr[];
-  const san = cert.getExtension('subjectAltName') as { altNames?: Array<{ type: number; value: string; ip?: string }> } | null;
-  const sans: string[] = [];
-  for (const n of san?.altNames ?? []) {
-    if (n.type === 2) sans.push(`DNS:${n.value.toLowerCase()}`);
-    else if (n.type === 7 && n.ip) sans.push(`IP:${canonicalIp(n.ip) ?? n.ip}`);
-  }
-  const eku = cert.getExtension('extKeyUsage') as Partial<Record<ExtKeyUsage, boolean>> | null;
-  const extKeyUsage = (['serverAuth', 'clientAuth'] as const).filter((u) => eku?.[u]);
-  const bc = cert.getExtension('basicConstraints') as { cA?: boolean } | null;
-  const skiExt = cert.getExtension('subjectKeyIdentifier') as { subjectKeyIdentifier?: string } | null;
+  // Node names the extended key usages `keyUsage` (OIDs; undefined without the extension).
+  const eku = new Set((x509.keyUsage ?? []).map((oid) => EKU_OIDS[oid]).filter((u) => u !== undefined));
   return {
     pem,
     x509,
     subject,
     subjectText: formatDn(subjectAll),
-    issuerText: formatDn(forgeAttrs(cert, 'issuer')),
-    sans,
-    extKeyUsage,
-    isCa: bc?.cA === true,
-    notBefore: cert.validity.notBefore,
-    notAfter: cert.validity.notAfter,
-    ski: skiExt?.subjectKeyIdentifier ? forge.util.hexToBytes(skiExt.subjectKeyIdentifier) : null,
+    issuerText: formatDn(nativeAttrs(x509.issuer)),
+    sans: nativeSans(x509.subjectAltName),
+    extKeyUsage: (['serverAuth', 'clientAuth'] as const).filter((u) => eku.has(u)),
+    isCa: x509.ca,
+    notBefore: new Date(x509.validFrom),
+    notAfter: new Date(x509.validTo),
   };
+}
+
+/** node-forge, loaded only when a certificate is issued (a no-op converge issues none). */
+let forgeModule: Promise<typeof import('node-forge')> | null = null;
+function loadForge(): Promise<typeof import('node-forge')> {
+  forgeModule ??= import('node-forge').then((m) => ((m as { default?: typeof import('node-forge') }).default ?? m));
+  return forgeModule;
 }
 
 /**
@@ -108,9 +133,21 @@ export function loadSigningCa(id: string, bundle: string, key: KeyObject): Signi
   const parsed = parseCertificate(pem);
   if (!parsed.isCa) throw new PkiError(`${id}.crt is not a CA certificate (basicConstraints CA:FALSE)`);
   if (!parsed.x509.checkPrivateKey(key)) throw new PkiError(`${id}.key does not match ${id}.crt`);
-  const forgeCert = forge.pki.certificateFromPem(pem);
-  const ski = parsed.ski ?? forgeCert.generateSubjectKeyIdentifier().getBytes();
-  return { id, pem, forgeCert, x509: parsed.x509, key, ski };
+  return { id, pem, x509: parsed.x509, key, notAfter: parsed.notAfter };
+}
+
+/** The CA as node-forge sees it (issuer name, subjectKeyIdentifier), parsed once per CA on first issue. */
+const forgeCas = new WeakMap<SigningCa, { cert: forge.pki.Certificate; ski: string }>();
+function forgeCa(forge: typeof import('node-forge'), ca: SigningCa): { cert: forge.pki.Certificate; ski: string } {
+  let f = forgeCas.get(ca);
+  if (!f) {
+    const cert = forge.pki.certificateFromPem(ca.pem);
+    const skiExt = cert.getExtension('subjectKeyIdentifier') as { subjectKeyIdentifier?: string } | null;
+    const ski = skiExt?.subjectKeyIdentifier ? forge.util.hexToBytes(skiExt.subjectKeyIdentifier) : cert.generateSubjectKeyIdentifier().getBytes();
+    f = { cert, ski };
+    forgeCas.set(ca, f);
+  }
+  return f;
 }
 
 /** Random positive 128-bit serial (RFC 5280: positive, at most 20 octets). */
@@ -137,14 +174,16 @@ export interface IssueRequest {
  * (sha256WithRSAEncryption). Returns PEM.
  */
 export async function issueCertificate(req: IssueRequest): Promise<string> {
-  const { profile, ca } = req;
+  const { profile } = req;
+  const forge = await loadForge();
+  const ca = req.ca && { ...req.ca, ...forgeCa(forge, req.ca) };
   const cert = forge.pki.createCertificate();
   cert.publicKey = forge.pki.publicKeyFromPem(req.publicPem);
   cert.serialNumber = randomSerialHex();
   const notBefore = new Date(req.now.getTime() - BACKDATE_MS);
   let notAfter = new Date(req.now.getTime() + req.validityDays * DAY_MS);
   // a leaf must not outlive its CA
-  if (ca && notAfter > ca.forgeCert.validity.notAfter) notAfter = new Date(ca.forgeCert.validity.notAfter);
+  if (ca && notAfter > ca.notAfter) notAfter = new Date(ca.notAfter);
   cert.validity.notBefore = notBefore;
   cert.validity.notAfter = notAfter;
   const subject: forge.pki.CertificateField[] = profile.subject.map(([shortName, value]) => ({
@@ -154,7 +193,7 @@ export async function issueCertificate(req: IssueRequest): Promise<string> {
     valueTagClass: forge.asn1.Type.UTF8 as unknown as forge.asn1.Class,
   }));
   cert.setSubject(subject);
-  cert.setIssuer(ca ? ca.forgeCert.subject.attributes : subject);
+  cert.setIssuer(ca ? ca.cert.subject.attributes : subject);
 
   const extensions: object[] = [
     { name: 'basicConstraints', critical: true, cA: profile.isCa },

@@ -7,8 +7,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { canRunHosts, startSshHosts, type TestHosts } from '../hosts/index.js';
 import { runConverge } from '../../src/converge/run.js';
 import type { EngineEvent } from '../../src/engine/events.js';
-import { directoryTask, filesTask } from '../../src/engine/ops.js';
+import { directoryTask, filesTask, parseStat, statScript } from '../../src/engine/ops.js';
 import { smokeProbe, task, TaskFailure, type Role } from '../../src/engine/task.js';
+import { shellQuote } from '../../src/ssh/quote.js';
 import { bootstrapRole } from '../../src/roles/bootstrap/index.js';
 import { layoutHosts, specForHosts, workspaceFor } from '../support/cluster.js';
 import type { ClusterSpec } from '../../src/spec/index.js';
@@ -175,6 +176,51 @@ describe('engine on real sshd hosts', () => {
       await new Promise((r) => setTimeout(r, 100));
     }
     expect(left).toBe('');
+  });
+
+  it('reads digests over SSH with openssl and, on a host without it, with sha256sum: a path with spaces, a missing file', async () => {
+    const h = 'kube-worker-01';
+    const d = '/opt/kcore-hash test';
+    const bin = '/opt/kcore-hash-bin';
+    // The fallback's PATH: stat and sha256sum only, as on a host without openssl.
+    const prep = await hosts.exec(h, `mkdir -p '${d}' ${bin} && printf 'one\\n' > '${d}/a b.conf' && head -c 3000000 /dev/urandom > '${d}/big' && chmod 644 '${d}/a b.conf' && chmod 640 '${d}/big' && ln -sf /usr/bin/stat /usr/bin/sha256sum ${bin}/ && sha256sum '${d}/a b.conf' '${d}/big'`);
+    expect(prep.exitCode, prep.stderr).toBe(0);
+    const want = prep.stdout.trim().split('\n').map((l) => l.slice(0, 64));
+    const paths = [`${d}/a b.conf`, `${d}/missing`, `${d}/big`];
+    const seen: Record<string, { stdout: string; have: ReturnType<typeof parseStat> }> = {};
+    const hashRole: Role = {
+      name: 'hash',
+      hosts: (run) => run.hosts.filter((x) => x.name === h),
+      tasks: [
+        task({
+          name: 'digests both ways',
+          async gather(ctx) {
+            for (const [tool, script] of [
+              ['openssl', statScript(paths)],
+              ['sha256sum', `env PATH=${bin} /bin/sh -c ${shellQuote(statScript(paths))}`],
+            ] as const) {
+              const r = await ctx.conn.run(script, { sudo: true, signal: ctx.signal });
+              seen[tool] = { stdout: r.stdout, have: parseStat(r.stdout, paths) };
+            }
+          },
+        }),
+      ],
+    };
+    try {
+      const { summary } = await converge({ roles: [facts, hashRole], limit: [h] });
+      expect(summary.status).toBe('ok');
+      expect(seen.openssl!.stdout).toContain(` *${d}/a b.conf`);
+      expect(seen.sha256sum!.stdout).toContain(`  ${d}/a b.conf`);
+      for (const tool of ['openssl', 'sha256sum']) {
+        expect(seen[tool]!.have, tool).toEqual([
+          { exists: true, mode: 0o644, owner: 'root', group: 'root', sha256: want[0] },
+          { exists: false },
+          { exists: true, mode: 0o640, owner: 'root', group: 'root', sha256: want[1] },
+        ]);
+      }
+    } finally {
+      await hosts.exec(h, `rm -rf '${d}' ${bin}`);
+    }
   });
 
   it('keeps a per-host command log without secrets', async () => {

@@ -5,11 +5,15 @@
 // import and export declarations are followed; import() expressions load on demand and are not. Re-adding
 // one static import of a command module (or of anything that reaches Ink) to cli.ts, commands/index.ts or
 // args.ts fails here.
-import { existsSync, readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { builtinModules } from 'node:module';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
+import type { Metafile } from 'esbuild';
 import ts from 'typescript';
-import { describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildCli } from '../../scripts/build.mjs';
 import { commands, findCommand } from '../../src/commands/index.js';
 import { runCli } from '../support/cli.js';
 
@@ -89,6 +93,18 @@ describe('start-up', () => {
     expect(staticGraph('src/ui/dashboard/run.tsx').packages).toEqual(expect.arrayContaining(['ink', 'react']));
   }, 60_000);
 
+  it('converge and test load neither execa nor node-forge up front: a no-op run spawns no local process and issues no certificate', () => {
+    for (const entry of ['src/commands/converge.ts', 'src/commands/test.ts']) {
+      const g = staticGraph(entry);
+      expect(g.files, entry).toContain('src/roles/index.ts');
+      expect(g.files, entry).toEqual(expect.arrayContaining(['src/engine/artifacts.ts', 'src/roles/kubectl/index.ts', 'src/pki/x509.ts']));
+      expect(g.packages.filter((p) => p === 'execa' || p === 'node-forge'), entry).toEqual([]);
+    }
+    // They are imported on demand where a process runs or a certificate is issued.
+    expect(readFileSync('src/engine/artifacts.ts', 'utf8')).toContain("await import('execa')");
+    expect(readFileSync('src/pki/x509.ts', 'utf8')).toContain("import('node-forge')");
+  }, 60_000);
+
   it("the wizard's first frame needs only the workspace step: later steps and the Vagrantfile renderer (nunjucks) load after it", () => {
     const g = staticGraph('src/commands/wizard.tsx');
     expect(g.files).toContain('src/ui/wizard/steps/Workspace.tsx');
@@ -115,5 +131,97 @@ describe('start-up', () => {
     expect(a.stdout).toBe(b.stdout);
     expect(a.stdout).toMatch(/^Usage: kcore-wizard converge /);
     expect(a.stdout).toContain('--skip-tags <tags>');
+  });
+});
+
+// What bin/kcore-wizard.js runs is the bundle `npm run build` makes (scripts/build.mjs). The same checks on
+// it, from esbuild's metafile: which source files each output file holds, and which outputs it imports
+// statically (loaded with it) or dynamically (on demand). Built here into a temp folder, so the test needs no
+// earlier build and proves the build script itself.
+describe('the bundle (dist/cli)', () => {
+  let out: string;
+  let meta: Metafile;
+  beforeAll(async () => {
+    out = mkdtempSync(path.join(tmpdir(), 'kc-bundle-'));
+    meta = await buildCli(out);
+  }, 120_000);
+  afterAll(() => rmSync(out, { recursive: true, force: true }));
+
+  const rel = (f: string) => path.relative(root, path.resolve(root, f));
+  const outputOf = (entry: string) => {
+    const hit = Object.entries(meta.outputs).find(([, o]) => o.entryPoint && rel(o.entryPoint) === entry);
+    if (!hit) throw new Error(`no output chunk for ${entry}`);
+    return hit[0];
+  };
+  /** Source files (relative) and external packages loaded with `file`: it and its static imports, transitively. */
+  const loadedWith = (file: string) => {
+    const files = new Set<string>();
+    const externals = new Set<string>();
+    const seen = new Set<string>();
+    const todo = [file];
+    while (todo.length) {
+      const f = todo.pop()!;
+      if (seen.has(f)) continue;
+      seen.add(f);
+      for (const input of Object.keys(meta.outputs[f]!.inputs)) files.add(rel(input));
+      for (const imp of meta.outputs[f]!.imports) {
+        if (imp.kind !== 'import-statement') continue;
+        if (imp.external) externals.add(imp.path);
+        else todo.push(path.relative(root, path.resolve(root, imp.path)));
+      }
+    }
+    return { files: [...files], externals: [...externals] };
+  };
+  const heavy = (g: { files: string[]; externals: string[] }) => [
+    ...g.files.filter((f) => /node_modules\/(ink|react|react-reconciler|yoga-layout|es-toolkit|ssh2|node-forge|nunjucks|execa)\//.test(f) || /^src\/(engine|ssh|ui|roles)\//.test(f)),
+    ...g.externals.filter((p) => !builtins.has(p)),
+  ];
+  const entry = () => Object.entries(meta.outputs).find(([, o]) => o.entryPoint && rel(o.entryPoint) === 'src/cli.ts')![0];
+
+  it('--version and --help load the entry chunk and what it imports statically: no Ink, React, ssh2, engine, roles or UI', () => {
+    const g = loadedWith(entry());
+    expect(g.files).toEqual(expect.arrayContaining(['src/cli.ts', 'src/commands/index.ts']));
+    expect(heavy(g)).toEqual([]);
+  });
+
+  it('dashboard --once loads no Ink or React; the full screen, loaded on demand, does (guards the walk)', () => {
+    const dash = outputOf('src/commands/dashboard.tsx');
+    expect(heavy(loadedWith(dash)).filter((f) => /ink|react|src\/ui\//.test(f))).toEqual([]);
+    const screen = outputOf('src/ui/dashboard/run.tsx');
+    expect(meta.outputs[dash]!.imports.filter((i) => i.kind === 'dynamic-import').map((i) => path.relative(root, path.resolve(root, i.path)))).toContain(screen);
+    expect(loadedWith(screen).files.some((f) => f.includes('node_modules/ink/'))).toBe(true);
+  });
+
+  it("the wizard's first frame loads the workspace step only: later steps and nunjucks stay chunks of their own", () => {
+    const g = loadedWith(outputOf('src/commands/wizard.tsx'));
+    expect(g.files).toContain('src/ui/wizard/steps/Workspace.tsx');
+    expect(g.files.some((f) => f.includes('node_modules/ink/'))).toBe(true);
+    expect(g.files.filter((f) => (f.startsWith('src/ui/wizard/steps/') && !f.endsWith('/Workspace.tsx')) || f.includes('node_modules/nunjucks/'))).toEqual([]);
+    expect(outputOf('src/ui/wizard/steps/Review.tsx')).toBeTruthy();
+  });
+
+  it('converge loads neither execa nor node-forge with it', () => {
+    const g = loadedWith(outputOf('src/commands/converge.ts'));
+    expect(g.files).toContain('src/roles/index.ts');
+    expect(g.files.filter((f) => /node_modules\/(execa|node-forge)\//.test(f))).toEqual([]);
+  });
+
+  it('runs from its folder: --version reads package.json, render finds templates/', () => {
+    const cli = (args: string[], cwd = root) =>
+      execFileSync(process.execPath, ['--input-type=module', '-e', `import(${JSON.stringify(path.join(out, 'cli.js'))}).then((m) => m.runCli(${JSON.stringify(args)}))`], { cwd, encoding: 'utf8' });
+    expect(cli(['--version']).trim()).toBe((JSON.parse(readFileSync('package.json', 'utf8')) as { version: string }).version);
+    const ws = mkdtempSync(path.join(tmpdir(), 'kc-bundle-ws-'));
+    try {
+      cli(['init', ws]);
+      expect(cli(['render', ws])).toContain(`created   ${path.join(ws, 'Vagrantfile')}`);
+      expect(readFileSync(path.join(ws, 'Vagrantfile'), 'utf8')).toMatch(/Vagrant\.configure/);
+    } finally {
+      rmSync(ws, { recursive: true, force: true });
+    }
+  }, 60_000);
+
+  it('bin/kcore-wizard.js loads the bundle', () => {
+    expect(readFileSync('bin/kcore-wizard.js', 'utf8')).toMatch(/^import \{ runCli \} from '\.\.\/dist\/cli\/cli\.js';$/m);
+    expect(JSON.parse(readFileSync('package.json', 'utf8')).scripts.build).toBe('node scripts/build.mjs');
   });
 });

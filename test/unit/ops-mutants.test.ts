@@ -4,7 +4,7 @@
 // the same tasks are proven on real hosts in test/integration (engine, etcd).
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -15,8 +15,8 @@ import type { HostConnection } from '../../src/ssh/types.js';
 const dir = mkdtempSync(path.join(tmpdir(), 'kc-ops-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-const sh = (script: string, input = '') => {
-  const r = spawnSync('sh', ['-c', script], { encoding: 'utf8', input });
+const sh = (script: string, input = '', env: NodeJS.ProcessEnv = process.env) => {
+  const r = spawnSync('/bin/sh', ['-c', script], { encoding: 'utf8', input, env });
   return { stdout: r.stdout, stderr: r.stderr, exitCode: r.status ?? -1 };
 };
 const hex = (s: string) => createHash('sha256').update(s).digest('hex');
@@ -86,27 +86,41 @@ describe('batchScript and splitBatch in a real shell', () => {
 });
 
 describe('statScript and parseStat', () => {
-  it('one quoted stat and one sha256sum over every path', () => {
-    expect(statScript(['/etc/a b', '/etc/c'])).toBe(`stat -c 'S %a %U %G %n' -- '/etc/a b' /etc/c 2>/dev/null; sha256sum -- '/etc/a b' /etc/c 2>/dev/null; true`);
+  it('one quoted stat and one digest command over every path: openssl where present, else sha256sum', () => {
+    expect(statScript(['/etc/a b', '/etc/c'])).toBe(
+      `stat -c 'S %a %U %G %n' -- '/etc/a b' /etc/c 2>/dev/null; if command -v openssl >/dev/null 2>&1; then openssl dgst -sha256 -r -- '/etc/a b' /etc/c; else sha256sum -- '/etc/a b' /etc/c; fi 2>/dev/null; true`,
+    );
   });
 
-  it('reads mode, owner, group and digest of real files; a missing file is absent', () => {
-    const a = path.join(dir, 'with space.conf');
-    const b = path.join(dir, 'b.key');
-    writeFileSync(a, 'hello\n');
-    writeFileSync(b, 'secret');
-    chmodSync(a, 0o644);
-    chmodSync(b, 0o600);
-    const missing = path.join(dir, 'missing');
-    const paths = [a, missing, b];
-    const r = sh(statScript(paths));
-    expect(r.exitCode).toBe(0);
-    expect(parseStat(r.stdout, paths)).toEqual([
-      { exists: true, mode: 0o644, owner: 'root', group: 'root', sha256: hex('hello\n') },
-      { exists: false },
-      { exists: true, mode: 0o600, owner: 'root', group: 'root', sha256: hex('secret') },
-    ]);
-  });
+  // A PATH holding only stat and sha256sum: the fallback a host without openssl takes.
+  const noOpenssl = path.join(dir, 'bin-no-openssl');
+  mkdirSync(noOpenssl);
+  for (const t of ['stat', 'sha256sum']) symlinkSync(`/usr/bin/${t}`, path.join(noOpenssl, t));
+
+  for (const [tool, env] of [
+    ['openssl', process.env],
+    ['sha256sum', { ...process.env, PATH: noOpenssl }],
+  ] as const) {
+    it(`reads mode, owner, group and digest of real files with ${tool}; a missing file is absent`, () => {
+      const a = path.join(dir, 'with space.conf');
+      const b = path.join(dir, 'b.key');
+      writeFileSync(a, 'hello\n');
+      writeFileSync(b, 'secret');
+      chmodSync(a, 0o644);
+      chmodSync(b, 0o600);
+      const missing = path.join(dir, 'missing');
+      const paths = [a, missing, b];
+      const r = sh(statScript(paths), '', env);
+      expect(r.exitCode).toBe(0);
+      // The digest lines come from the tool asked for (openssl's -r form marks binary mode with '*').
+      expect(r.stdout).toContain(tool === 'openssl' ? ` *${a}` : `  ${a}`);
+      expect(parseStat(r.stdout, paths)).toEqual([
+        { exists: true, mode: 0o644, owner: 'root', group: 'root', sha256: hex('hello\n') },
+        { exists: false },
+        { exists: true, mode: 0o600, owner: 'root', group: 'root', sha256: hex('secret') },
+      ]);
+    });
+  }
 
   it('parses binary-mode sums, ignores lines that are not stat or sum lines', () => {
     const sum = hex('x');

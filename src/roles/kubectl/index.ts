@@ -8,7 +8,6 @@
 import { accessSync, constants } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { execa } from 'execa';
 import { smokeTest, task, TaskFailure, type Role, type RunContext } from '../../engine/task.js';
 import YAML from 'yaml';
 import { hostsOf } from '../../spec/hosts.js';
@@ -157,6 +156,7 @@ export const kubectlRole: Role = {
       const kubectl = localKubectl();
       let view: ViewJson;
       if (kubectl) {
+        const { execa } = await import('execa'); // loaded only when kubectl really runs
         const r = await execa(kubectl, ['config', 'view', '--kubeconfig', file, '--raw', '-o', 'json'], { reject: false, cancelSignal: ctx.signal });
         if (r.exitCode !== 0) throw new TaskFailure(`kubectl cannot read ${file}: ${r.stderr.trim().split('\n').pop()}`, 'run `kcore-wizard converge --tags kubectl` to write it again');
         view = JSON.parse(r.stdout) as ViewJson;
@@ -174,6 +174,7 @@ export const kubectlRole: Role = {
       'the API server answers this machine with the admin kubeconfig',
       async (ctx) => {
         const file = adminKubeconfigPath(ctx.run.workspace);
+        const { execa } = await import('execa');
         const r = await execa(localKubectl()!, ['--kubeconfig', file, '--request-timeout=10s', 'get', '--raw', '/readyz'], { reject: false, cancelSignal: ctx.signal });
         if (r.exitCode !== 0 || r.stdout.trim() !== 'ok')
           throw new TaskFailure(`${apiServerUrl(ctx.run.spec)}/readyz from this machine: ${(r.stderr || r.stdout).trim().split('\n').pop()}`, `is the private network reachable from here? (the masters answer it over SSH: kcore-wizard test --tags kube-master)${hostsOf(ctx.run.spec, 'kube-master').length > 1 ? '; with this master down, `kcore-wizard kubeconfig --healthy` switches the file to one that answers' : ''}`);
