@@ -192,7 +192,15 @@ export interface ServiceState {
  * `restart <unit>` was notified earlier in the role (its configuration changed), and systemd is
  * reloaded first when `daemon-reload` was notified (a unit file changed).
  */
-export function serviceTask(unit: string, opts: { restartHandler?: string; wait?: (ctx: TaskContext) => Promise<void> } = {}) {
+export function serviceTask(
+  unit: string,
+  opts: {
+    restartHandler?: string;
+    wait?: (ctx: TaskContext) => Promise<void>;
+    /** A shell snippet run (as root, best effort: its failure does not stop the restart) just before a restart. */
+    beforeRestart?: (ctx: TaskContext) => string;
+  } = {},
+) {
   const handler = opts.restartHandler ?? `restart ${unit}`;
   return probeTask<ServiceState>({
     name: `${unit} service enabled and running`,
@@ -217,7 +225,10 @@ export function serviceTask(unit: string, opts: { restartHandler?: string; wait?
       if (s.enabled !== 'enabled') cmds.push(`systemctl enable ${unit}`);
       // --no-block: members of a new etcd cluster wait for each other; the readiness wait below is bounded.
       if (s.active !== 'active') cmds.push(`systemctl start --no-block ${unit}`);
-      else if (ctx.notified(handler)) cmds.push(`systemctl restart --no-block ${unit}`);
+      else if (ctx.notified(handler)) {
+        const before = opts.beforeRestart?.(ctx);
+        cmds.push(before ? `{ ( ${before} ) || true; systemctl restart --no-block ${unit}; }` : `systemctl restart --no-block ${unit}`);
+      }
       await ctx.conn.run(cmds.join(' && '), { sudo: true, signal: ctx.signal });
     },
     verify: opts.wait,

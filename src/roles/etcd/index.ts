@@ -62,6 +62,26 @@ export function etcdctl(ip: string, args: string, opts: { withCert?: boolean; qu
 }
 
 /**
+ * Before a member restarts: when it is the leader, hand leadership to another started member
+ * (`etcdctl move-leader`, sent to the leader itself), so the cluster does not stall in an election while
+ * it is down: a rolling restart (certs renew, upgrade) then costs writers no timeout. Best effort: a member
+ * that is not the leader, or a cluster that does not answer (a first start), restarts as before.
+ * `endpoint status -w fields` prints "MemberID" and "Leader" (etcdctl printer_fields.go); `member list`'s simple
+ * form is "<hex ID>, <status>, <name>, …" (printer_simple.go), and move-leader takes that hex ID.
+ */
+export function leaderHandoffScript(host: { name: string; ip: string }): string {
+  const e = (args: string) => etcdctl(host.ip, args, { quick: true });
+  return [
+    `s=$(${e('endpoint status -w fields')} 2>/dev/null) || exit 0`,
+    `me=$(printf '%s\n' "$s" | sed -n 's/^"MemberID" : //p'); lead=$(printf '%s\n' "$s" | sed -n 's/^"Leader" : //p')`,
+    `[ -n "$me" ] && [ "$me" = "$lead" ] || exit 0`,
+    `to=$(${e('member list')} 2>/dev/null | awk -F', ' -v n=${shellQuote(host.name)} '$2 == "started" && $3 != n { print $1; exit }')`,
+    `[ -n "$to" ] || exit 0`,
+    `${e('move-leader "$to"')} >/dev/null 2>&1 || true`,
+  ].join('; ');
+}
+
+/**
  * A TLS handshake without a client certificate to the member's client URL, as one shell command: curl when the
  * host has it (Flatcar ships net-misc/curl in its base image: flatcar/scripts coreos-base/coreos/coreos-0.0.1.ebuild;
  * our Debian test machines carry it too), etcdctl otherwise. The first stdout line names the tool.
@@ -245,6 +265,7 @@ export const etcdRole: Role = {
       skip: (ctx) => (joinedThisRun(ctx) ? 'joined the cluster in this run (etcd member join)' : undefined),
       ...serviceTask('etcd', {
       restartHandler: RESTART,
+      beforeRestart: (ctx) => leaderHandoffScript(ctx.host),
       wait: (ctx) =>
         waitFor(`etcd on ${ctx.host.name}`, () => health(ctx), {
           timeoutMs: 90_000,
