@@ -27,7 +27,7 @@ import { loadSpec } from '../../src/spec/index.js';
 import { defaultSpec, plannedHosts } from '../../src/spec/index.js';
 import { halt, status } from '../../src/vagrant/vagrant.js';
 import { buildLocalEtcdMirror, debianEtcdVersion } from '../e2e/artifacts.js';
-import { jsonLines, kcore } from '../e2e/cli.js';
+import { jsonLines, kcore, kcoreBin } from '../e2e/cli.js';
 import { leftovers, reapStaleE2eRuns, saveE2eState, teardownE2e, type E2eState } from '../e2e/lxc-cleanup.js';
 
 function has(cmd: string, args: string[] = ['--version']): boolean {
@@ -237,8 +237,9 @@ describe.skipIf(reason !== undefined)(`lxc end to end${reason ? ` — skipped: $
     }
   }, 40 * 60_000);
 
-  it('a second up changes nothing', async () => {
-    const r = await kcore(['up', ws, '--yes', '--artifacts', artifacts, '--output', 'json']);
+  it('a second up, run by the shipped bundle (node bin/kcore-wizard.js), changes nothing', async () => {
+    const r = await kcoreBin(['up', ws, '--yes', '--artifacts', artifacts, '--output', 'json']);
+    expect(r.code, r.stderr).toBe(0);
     const { result } = upResult(r.stdout);
     figures.upSecond = r.ms;
     expect(result.hosts.every((h) => h.state === 'running')).toBe(true);
