@@ -83,6 +83,22 @@ async function updateRecord(workspace: string, change: (rec: MembersRecord) => v
   await writeMembersRecord(workspace, rec);
 }
 
+/**
+ * Run a membership change, again every second for up to 30 s while etcd answers "etcdserver: unhealthy cluster": its
+ * strict reconfiguration check refuses an add or a remove until every other voting member has been connected for
+ * HealthInterval (5 s) — right after a member (re)started or joined (server/etcdserver/server.go mayAddMember,
+ * mayRemoveMember: ErrUnhealthy). Any other error, or still unhealthy after 30 s, is returned as it is.
+ */
+async function whileUnhealthy(conn: Pick<HostConnection, 'exec'>, cmd: string, signal?: AbortSignal) {
+  let r = await conn.exec(cmd, { sudo: true, signal });
+  for (let i = 0; i < 30 && r.exitCode !== 0 && /unhealthy cluster/.test(r.stderr); i++) {
+    await new Promise((res) => setTimeout(res, 1000));
+    signal?.throwIfAborted();
+    r = await conn.exec(cmd, { sudo: true, signal });
+  }
+  return r;
+}
+
 const peerUrl = (ip: string) => `https://${ip}:2380`;
 const clientUrl = (ip: string) => `https://${ip}:2379`;
 
@@ -379,7 +395,7 @@ export async function removeEtcdMember(opts: RemoveMemberOptions): Promise<{ dat
       if (list.length === 1) throw new TaskFailure(`${name} is the last etcd member: it cannot be removed`, 'keep at least one etcd member');
       if (list.length === 2) throw new TaskFailure(`removing ${name} from a 2-member etcd cluster is unsafe (its quorum is 2)`, 'add a member first (converge), then remove');
       say(`etcdctl member remove ${target.id} (${name})`);
-      const r = await via.exec(etcdctlAt(list.filter((m) => m.known !== name && m.clientURLs.length).map((m) => m.clientURLs[0]!), `member remove ${target.id}`), { sudo: true, signal });
+      const r = await whileUnhealthy(via, etcdctlAt(list.filter((m) => m.known !== name && m.clientURLs.length).map((m) => m.clientURLs[0]!), `member remove ${target.id}`), signal);
       if (r.exitCode !== 0) throw new TaskFailure(`etcdctl member remove ${name} failed: ${r.stderr.trim().split('\n').pop()}`, 'nothing else was changed; see the error, then converge again');
       await updateRecord(workspace, (x) => {
         const m = x.members.find((y) => y.name === name);
@@ -562,12 +578,7 @@ async function join(ctx: TaskContext): Promise<void> {
       // etcd refuses a member add until every started member has been connected for a while (its strict reconfiguration
       // check: "etcdserver: unhealthy cluster", server/etcdserver/server.go mayAddMember): right after the previous join, wait.
       const add = etcdctlAt(started.map((m) => m.clientURLs[0]!), `member add ${shellQuote(host.name)} --peer-urls=${peerUrl(host.ip)}`);
-      let r = await conn.exec(add, { sudo: true, signal });
-      for (let i = 0; i < 30 && r.exitCode !== 0 && /unhealthy cluster/.test(r.stderr); i++) {
-        await new Promise((res) => setTimeout(res, 1000));
-        signal.throwIfAborted();
-        r = await conn.exec(add, { sudo: true, signal });
-      }
+      const r = await whileUnhealthy(conn, add, signal);
       if (r.exitCode !== 0) throw new TaskFailure(`etcdctl member add ${host.name} failed: ${r.stderr.trim().split('\n').pop()}`, UNHEALTHY_HINT);
       // etcdctl prints the settings the new member starts with: ETCD_INITIAL_CLUSTER="…" (etcdctl/ctlv3/command/member_command.go).
       cluster = /ETCD_INITIAL_CLUSTER="([^"]+)"/.exec(r.stdout)?.[1] ?? [...started.map((m) => `${m.name}=${m.peerURLs[0]}`), `${host.name}=${peerUrl(host.ip)}`].join(',');
