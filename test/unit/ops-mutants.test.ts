@@ -359,7 +359,10 @@ describe('waitFor', () => {
     let n = 0;
     const err = await waitFor('x', async () => `no ${++n}`, { timeoutMs: 300 }).catch((e: unknown) => e);
     expect((err as Error).message).toBe(`x did not become ready within 0 s: no ${n}`);
-    expect(n).toBe(2);
+    // A check at 0 and one at the deadline; a timer may fire a millisecond before Date.now() reaches the deadline,
+    // which gives one more check (seen under load). A shorter default interval gives many more.
+    expect(n).toBeGreaterThanOrEqual(2);
+    expect(n).toBeLessThanOrEqual(3);
   });
 
   it('an aborted signal stops it before the next check', async () => {
