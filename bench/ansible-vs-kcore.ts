@@ -13,11 +13,12 @@
  * Run (root; ~10+ min): npm run bench:ansible    Env: ROUNDS=6, ANCHOR=<anchor folder>
  * Everything is torn down at the end (the anchor's hosts-down.sh by recorded PIDs; TestHosts.teardown()).
  */
-import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { existsSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
+import { wizardFirstFrame } from './first-frame.js';
 import { startSystemdHosts, type TestHosts } from '../test/hosts/index.js';
 import { layoutHosts, specForHosts, workspaceFor } from '../test/support/cluster.js';
 import { buildLocalEtcdMirror } from '../test/support/mirror.js';
@@ -95,37 +96,6 @@ function kcore(ws: string, label: string, args: string[], expect: RegExp): { ms:
   return { ms: r.ms, execs: execsSince(ws, before) };
 }
 
-/**
- * The wizard's first frame: `kcore-wizard wizard <empty dir>` in a pseudo-terminal (util-linux script(1), 120×40)
- * from spawn to the first visible text on screen; then the session is ended by its process group id.
- */
-function firstFrame(dir: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const t0 = performance.now();
-    const c = spawn('script', ['-qfec', `stty cols 120 rows 40; exec ${process.execPath} ${BIN} wizard ${dir}`, '/dev/null'], { stdio: ['pipe', 'pipe', 'ignore'], detached: true });
-    let out = '';
-    const stop = () => {
-      clearTimeout(timer);
-      try {
-        process.kill(-c.pid!, 'SIGKILL');
-      } catch {
-        /* already gone */
-      }
-    };
-    const timer = setTimeout(() => {
-      stop();
-      reject(new Error(`no wizard frame within 20 s: ${JSON.stringify(out.slice(0, 200))}`));
-    }, 20_000);
-    c.stdout.on('data', (d: Buffer) => {
-      out += d.toString('utf8');
-      // eslint-disable-next-line no-control-regex
-      if (/1\/8 Workspace/.test(out.replace(/\x1b\[[0-9;?]*[A-Za-z]/g, ''))) {
-        stop();
-        resolve(performance.now() - t0);
-      }
-    });
-  });
-}
 
 const median = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);
@@ -172,7 +142,7 @@ async function main(): Promise<void> {
   const wizDir = mkdtempSync(path.join(tmpdir(), 'kcore-bench-wizard-'));
   const frames: number[] = [];
   try {
-    for (let i = 0; i < 5; i++) frames.push(await firstFrame(wizDir));
+    for (let i = 0; i < 5; i++) frames.push(await wizardFirstFrame(BIN, wizDir));
   } finally {
     rmSync(wizDir, { recursive: true, force: true });
   }

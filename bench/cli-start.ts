@@ -3,10 +3,11 @@
  * script(1), 120×40, from spawn to "1/8 Workspace" on screen), the same measurement as bench/ansible-vs-kcore.ts,
  * alone. Run: `npx vite-node bench/cli-start.ts [--bin bin/kcore-wizard.js] [--runs 5]` (needs `npm run build`).
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { wizardFirstFrame } from './first-frame.js';
 
 const argOf = (name: string) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -15,33 +16,6 @@ const argOf = (name: string) => {
 const BIN = path.resolve(argOf('bin') ?? 'bin/kcore-wizard.js');
 const runs = Number(argOf('runs') ?? 5);
 
-function firstFrame(dir: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const t0 = performance.now();
-    const c = spawn('script', ['-qfec', `stty cols 120 rows 40; exec ${process.execPath} ${BIN} wizard ${dir}`, '/dev/null'], { stdio: ['pipe', 'pipe', 'ignore'], detached: true });
-    let out = '';
-    const stop = () => {
-      clearTimeout(timer);
-      try {
-        process.kill(-c.pid!, 'SIGKILL');
-      } catch {
-        /* already gone */
-      }
-    };
-    const timer = setTimeout(() => {
-      stop();
-      reject(new Error(`no wizard frame within 20 s: ${JSON.stringify(out.slice(0, 200))}`));
-    }, 20_000);
-    c.stdout.on('data', (d: Buffer) => {
-      out += d.toString('utf8');
-      // eslint-disable-next-line no-control-regex
-      if (/1\/8 Workspace/.test(out.replace(/\x1b\[[0-9;?]*[A-Za-z]/g, ''))) {
-        stop();
-        resolve(performance.now() - t0);
-      }
-    });
-  });
-}
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const timed = (args: string[]) => {
@@ -61,7 +35,7 @@ try {
     base.push(timed(['-e', '0']));
     version.push(timed([BIN, '--version']));
     help.push(timed([BIN, 'converge', '--help']));
-    frames.push(await firstFrame(dir));
+    frames.push(await wizardFirstFrame(BIN, dir));
   }
 } finally {
   rmSync(dir, { recursive: true, force: true });
