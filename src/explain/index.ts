@@ -18,6 +18,7 @@ import { defaultSpec } from '../spec/defaults.js';
 import { UsageError } from '../spec/errors.js';
 import { plannedHosts } from '../spec/hosts.js';
 import type { ClusterSpec, GroupName } from '../spec/schema.js';
+import { adminKubeconfigPath, readyzArgs, viewArgs } from '../roles/kubectl/index.js';
 import { offlineRun, type OfflineFile, type OfflineRun } from './offline.js';
 import type { CheckExplanation, FileExplanation, HostExplanation, RoleExplanation, TaskExplanation, UnitExplanation } from './types.js';
 
@@ -119,10 +120,10 @@ export const DASHBOARD_CHECKS: Record<'etcd' | 'apiserver' | 'node', { group: Gr
 /** Commands run on this machine by the local roles' smoke tests (no SSH: written here, beside the checks they describe). */
 export const LOCAL_COMMANDS: Record<string, (workspace: string) => string> = {
   'no certificate has expired': (ws) => `read every certificate under ${path.join(ws, 'pki')} on this machine (node-forge, no command run)`,
-  // The argument lists the kubectl role passes to execa (src/roles/kubectl/index.ts).
+  // The argument lists the kubectl role passes to execa, taken from it (src/roles/kubectl/index.ts).
   'kubectl reads the admin kubeconfig (server, CA, admin certificate)': (ws) =>
-    `${['kubectl', 'config', 'view', '--kubeconfig', path.join(ws, 'kubeconfig'), '--raw', '-o', 'json'].join(' ')}   (on this machine; without kubectl the file is parsed as YAML)`,
-  'the API server answers this machine with the admin kubeconfig': (ws) => `${['kubectl', '--kubeconfig', path.join(ws, 'kubeconfig'), '--request-timeout=10s', 'get', '--raw', '/readyz'].join(' ')}   (on this machine)`,
+    `${['kubectl', ...viewArgs(adminKubeconfigPath(ws))].join(' ')}   (on this machine; without kubectl the file is parsed as YAML)`,
+  'the API server answers this machine with the admin kubeconfig': (ws) => `${['kubectl', ...readyzArgs(adminKubeconfigPath(ws))].join(' ')}   (on this machine)`,
 };
 
 /** Remove anything that looks like a secret from a command line (PEM blocks, bearer tokens, passwords). */

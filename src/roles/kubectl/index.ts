@@ -104,6 +104,10 @@ export function kubeconfigProblem(view: ViewJson, run: Pick<RunContext, 'spec'>,
   return null;
 }
 
+/** The local kubectl's arguments in the two smoke tests below (`explain` shows the same lists). */
+export const viewArgs = (kubeconfig: string) => ['config', 'view', '--kubeconfig', kubeconfig, '--raw', '-o', 'json'];
+export const readyzArgs = (kubeconfig: string) => ['--kubeconfig', kubeconfig, '--request-timeout=10s', 'get', '--raw', '/readyz'];
+
 export const kubectlRole: Role = {
   name: 'kubectl',
   why: "Gives you the keys to the cluster on this machine: the admin kubeconfig in the workspace (`kubeconfig`, 0600), so kubectl here can talk to the API server as cluster-admin. `kcore-wizard kubeconfig --merge` adds it to your own ~/.kube/config without touching the other entries.",
@@ -157,7 +161,7 @@ export const kubectlRole: Role = {
       let view: ViewJson;
       if (kubectl) {
         const { execa } = await import('execa'); // loaded only when kubectl really runs
-        const r = await execa(kubectl, ['config', 'view', '--kubeconfig', file, '--raw', '-o', 'json'], { reject: false, cancelSignal: ctx.signal });
+        const r = await execa(kubectl, viewArgs(file), { reject: false, cancelSignal: ctx.signal });
         if (r.exitCode !== 0) throw new TaskFailure(`kubectl cannot read ${file}: ${r.stderr.trim().split('\n').pop()}`, 'run `kcore-wizard converge --tags kubectl` to write it again');
         view = JSON.parse(r.stdout) as ViewJson;
       } else {
@@ -175,7 +179,7 @@ export const kubectlRole: Role = {
       async (ctx) => {
         const file = adminKubeconfigPath(ctx.run.workspace);
         const { execa } = await import('execa');
-        const r = await execa(localKubectl()!, ['--kubeconfig', file, '--request-timeout=10s', 'get', '--raw', '/readyz'], { reject: false, cancelSignal: ctx.signal });
+        const r = await execa(localKubectl()!, readyzArgs(file), { reject: false, cancelSignal: ctx.signal });
         if (r.exitCode !== 0 || r.stdout.trim() !== 'ok')
           throw new TaskFailure(`${apiServerUrl(ctx.run.spec)}/readyz from this machine: ${(r.stderr || r.stdout).trim().split('\n').pop()}`, `is the private network reachable from here? (the masters answer it over SSH: kcore-wizard test --tags kube-master)${hostsOf(ctx.run.spec, 'kube-master').length > 1 ? '; with this master down, `kcore-wizard kubeconfig --healthy` switches the file to one that answers' : ''}`);
       },
