@@ -5,7 +5,7 @@ import { backupEtcd } from '../roles/etcd/backup.js';
 import { loadSpec } from '../spec/load.js';
 import { commandFailed } from './failure.js';
 import { outputFormat, stringFlag, type CommandDef } from './args.js';
-import { displayPath, resolveWorkspace, workspaceOptions } from './workspace.js';
+import { displayPath, resolveWorkspace, workspaceOptions, helpOption, outputOption, sshConfigOption } from './workspace.js';
 
 export const backupCommand: CommandDef = {
   name: 'backup',
@@ -17,9 +17,9 @@ export const backupCommand: CommandDef = {
     'Exit 0 with the path printed; 1 when no member could take one (each member says why).',
   options: {
     ...workspaceOptions,
-    'ssh-config': { type: 'string', valueName: 'file', description: "OpenSSH config to reach the hosts (default: the workspace's ssh.config)" },
-    output: { type: 'string', short: 'o', valueName: 'format', description: 'text (default) or json' },
-    help: { type: 'boolean', short: 'h', description: 'show this help' },
+    'ssh-config': sshConfigOption,
+    output: outputOption,
+    help: helpOption,
   },
   async run(ctx) {
     const workspace = resolveWorkspace(ctx);

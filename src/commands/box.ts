@@ -13,7 +13,7 @@ import { FLATCAR_CHANNELS } from '../spec/schema.js';
 import { addFlatcarBox, buildLxcBox, DEFAULT_BOX_CACHE, fileSizeMb } from '../vagrant/box.js';
 import { buildLibvirtBox, flatcarQemuImageUrl } from '../vagrant/libvirt-box.js';
 import { outputFormat, stringFlag, type CommandDef } from './args.js';
-import { resolveWorkspace, workspaceOptions } from './workspace.js';
+import { resolveWorkspace, workspaceOptions, helpOption, outputOption } from './workspace.js';
 
 export const boxCommand: CommandDef = {
   name: 'box',
@@ -36,8 +36,8 @@ export const boxCommand: CommandDef = {
     'image-url': { type: 'string', valueName: 'url', description: "build --provider libvirt: the QEMU image URL (default: the channel's current release); <url>.DIGESTS must be beside it" },
     mirror: { type: 'string', valueName: 'url', description: "build: Debian mirror (default: the one in apt's sources)" },
     'no-add': { type: 'boolean', description: 'build: make the .box file only, do not add it to vagrant' },
-    output: { type: 'string', short: 'o', valueName: 'format', description: 'text (default) or json' },
-    help: { type: 'boolean', short: 'h', description: 'show this help' },
+    output: outputOption,
+    help: helpOption,
   },
   async run(ctx) {
     const [sub, ...rest] = ctx.positionals;

@@ -12,7 +12,7 @@ import { UsageError } from '../spec/errors.js';
 import { loadSpec } from '../spec/load.js';
 import type { ProcessLike } from '../ui/terminal.js';
 import { outputFormat, stringFlag, type CommandDef } from './args.js';
-import { resolveWorkspace, workspaceOptions } from './workspace.js';
+import { resolveWorkspace, workspaceOptions, helpOption, sshConfigOption } from './workspace.js';
 
 /** "2", "2s", "1.5", "500ms" → milliseconds. */
 export function parseSeconds(flag: string, v: string | undefined, fallbackMs: number, min = 0.2, max = 3600): number {
@@ -40,10 +40,10 @@ export const dashboardCommand: CommandDef = {
     interval: { type: 'string', short: 'i', valueName: 'seconds', description: `time between polls of a host (default ${DEFAULT_INTERVAL_MS / 1000}s; e.g. 5, 500ms)` },
     timeout: { type: 'string', valueName: 'seconds', description: "a host's answer after this is \"unreachable\" (default: twice the interval, at least 5s)" },
     limit: { type: 'string', short: 'l', valueName: 'hosts', description: 'only these hosts or groups (comma-separated), e.g. etcd or kube-worker-02' },
-    'ssh-config': { type: 'string', valueName: 'file', description: "OpenSSH config to reach the hosts (default: the workspace's ssh.config)" },
+    'ssh-config': sshConfigOption,
     once: { type: 'boolean', description: 'poll every host once, print a snapshot and exit: 0 all healthy, 1 not' },
     output: { type: 'string', short: 'o', valueName: 'format', description: 'with --once: text (default) or json' },
-    help: { type: 'boolean', short: 'h', description: 'show this help' },
+    help: helpOption,
   },
   async run(ctx) {
     const once = !!ctx.values.once;

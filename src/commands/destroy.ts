@@ -22,7 +22,7 @@ import { forgetKnownHosts, sshConfigHosts } from '../vagrant/known-hosts.js';
 import { removeLxcBridge } from '../vagrant/lxc-bridge.js';
 import * as vagrant from '../vagrant/vagrant.js';
 import { outputFormat, type CommandDef } from './args.js';
-import { displayPath, resolveWorkspace, workspaceOptions } from './workspace.js';
+import { displayPath, resolveWorkspace, workspaceOptions, helpOption, outputOption } from './workspace.js';
 import { pathExists, readInputFile } from '../util/fs.js';
 
 export const KNOWN_HOSTS = 'known_hosts';
@@ -137,8 +137,8 @@ export const destroyCommand: CommandDef = {
     ...workspaceOptions,
     yes: { type: 'boolean', short: 'y', description: 'do not ask for confirmation (required off a terminal)' },
     purge: { type: 'boolean', description: 'also remove pki/, logs and every generated file (never kcore.yaml)' },
-    output: { type: 'string', short: 'o', valueName: 'format', description: 'text (default) or json' },
-    help: { type: 'boolean', short: 'h', description: 'show this help' },
+    output: outputOption,
+    help: helpOption,
   },
   async run(ctx) {
     const workspace = resolveWorkspace(ctx);

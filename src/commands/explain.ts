@@ -13,7 +13,7 @@ import { UsageError } from '../spec/errors.js';
 import { plannedHosts } from '../spec/hosts.js';
 import { loadSpec, SPEC_FILE } from '../spec/load.js';
 import { outputFormat, stringFlag, type CommandContext, type CommandDef } from './args.js';
-import { resolveWorkspace, workspaceOptions } from './workspace.js';
+import { resolveWorkspace, workspaceOptions, helpOption, outputOption } from './workspace.js';
 
 const isWorkspace = (cwd: string, p: string) => {
   try {
@@ -111,8 +111,8 @@ export const explainCommand: CommandDef = {
     ...workspaceOptions,
     host: { type: 'string', valueName: 'host', description: 'with a PATH: the host whose file to show' },
     files: { type: 'boolean', description: 'with a HOST: every file converge writes on it, with its content' },
-    output: { type: 'string', short: 'o', valueName: 'format', description: 'text (default) or json' },
-    help: { type: 'boolean', short: 'h', description: 'show this help' },
+    output: outputOption,
+    help: helpOption,
   },
   async run(ctx) {
     const format = outputFormat(ctx.values);

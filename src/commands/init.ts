@@ -6,7 +6,7 @@ import { checkSpec, saveSpec, specPath } from '../spec/load.js';
 import { hostIp, hostName } from '../spec/hosts.js';
 import { FLATCAR_CHANNELS, GROUPS, PROVIDERS, type ClusterSpec, type MachineSpec, type Provider } from '../spec/schema.js';
 import { intFlag, stringFlag, type CommandDef } from './args.js';
-import { displayPath, resolveWorkspace, workspaceOptions } from './workspace.js';
+import { displayPath, resolveWorkspace, workspaceOptions, helpOption } from './workspace.js';
 import { pathExists } from '../util/fs.js';
 
 const num = (description: string) => ({ type: 'string' as const, valueName: 'n', description });
@@ -49,7 +49,7 @@ export const initCommand: CommandDef = {
     dashboard: { type: 'boolean', description: 'also install the Kubernetes dashboard add-on' },
     'allow-cgroup-v1': { type: 'boolean', description: 'let the kubelet run on cgroup v1 machines (failCgroupV1: false; deprecated upstream)' },
     force: { type: 'boolean', short: 'f', description: 'overwrite an existing kcore.yaml' },
-    help: { type: 'boolean', short: 'h', description: 'show this help' },
+    help: helpOption,
   },
   async run(ctx) {
     const workspace = resolveWorkspace(ctx);

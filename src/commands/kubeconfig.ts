@@ -21,7 +21,7 @@ import { hostsOf } from '../spec/hosts.js';
 import type { ClusterSpec } from '../spec/schema.js';
 import { chooseMaster, readyzFromHere, type MasterChoice, type MasterRef, type TlsClient } from '../health/api-master.js';
 import { outputFormat, type CommandContext, type CommandDef } from './args.js';
-import { displayPath, resolveWorkspace, workspaceOptions } from './workspace.js';
+import { displayPath, resolveWorkspace, workspaceOptions, helpOption, outputOption } from './workspace.js';
 
 /** The kubeconfig kubectl would use: $KUBECONFIG's first entry, else ~/.kube/config. */
 export function userKubeconfigPath(env: NodeJS.ProcessEnv, cwd: string): string {
@@ -100,8 +100,8 @@ export const kubeconfigCommand: CommandDef = {
     healthy: { type: 'boolean', description: "make the first master whose /readyz answers the workspace kubeconfig's current context" },
     merge: { type: 'boolean', description: "merge into your kubeconfig ($KUBECONFIG's first file, else ~/.kube/config)" },
     'use-context': { type: 'boolean', description: 'with --merge: also make kcore-<name> the current context' },
-    output: { type: 'string', short: 'o', valueName: 'format', description: 'text (default) or json' },
-    help: { type: 'boolean', short: 'h', description: 'show this help' },
+    output: outputOption,
+    help: helpOption,
   },
   async run(ctx: CommandContext) {
     const workspace = resolveWorkspace(ctx);

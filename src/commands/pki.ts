@@ -1,7 +1,7 @@
 /** `kcore-wizard pki`: list every certificate of the workspace: subject, SANs, expiry, why it exists. */
 import { expiryWarningLine, expiryWarningsOf, formatCertificateTable, listCertificates } from '../pki/index.js';
 import { outputFormat, type CommandDef } from './args.js';
-import { resolveWorkspace, workspaceOptions } from './workspace.js';
+import { resolveWorkspace, workspaceOptions, helpOption, outputOption } from './workspace.js';
 
 export const pkiCommand: CommandDef = {
   name: 'pki',
@@ -9,9 +9,9 @@ export const pkiCommand: CommandDef = {
   usage: 'kcore-wizard pki [DIR] [--output json]',
   options: {
     ...workspaceOptions,
-    output: { type: 'string', short: 'o', valueName: 'format', description: 'text (default) or json' },
+    output: outputOption,
     wide: { type: 'boolean', short: 'w', description: 'show every SAN' },
-    help: { type: 'boolean', short: 'h', description: 'show this help' },
+    help: helpOption,
   },
   async run(ctx) {
     const workspace = resolveWorkspace(ctx);

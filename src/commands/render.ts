@@ -4,7 +4,7 @@ import path from 'node:path';
 import { renderWorkspace, writeWorkspace } from '../render/workspace.js';
 import { pathExists } from '../util/fs.js';
 import { outputFormat, type CommandDef } from './args.js';
-import { displayPath, resolveWorkspace, workspaceOptions } from './workspace.js';
+import { displayPath, resolveWorkspace, workspaceOptions, helpOption, outputOption } from './workspace.js';
 
 export const renderCommand: CommandDef = {
   name: 'render',
@@ -12,8 +12,8 @@ export const renderCommand: CommandDef = {
   usage: 'kcore-wizard render [DIR] [--config FILE] [--output json]',
   options: {
     ...workspaceOptions,
-    output: { type: 'string', short: 'o', valueName: 'format', description: 'text (default) or json' },
-    help: { type: 'boolean', short: 'h', description: 'show this help' },
+    output: outputOption,
+    help: helpOption,
   },
   async run(ctx) {
     const workspace = resolveWorkspace(ctx);

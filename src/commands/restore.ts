@@ -10,7 +10,7 @@ import { loadSpec } from '../spec/load.js';
 import { commandFailed } from './failure.js';
 import { outputFormat, stringFlag, type CommandDef } from './args.js';
 import { confirmAction } from './confirm.js';
-import { displayPath, resolveWorkspace, workspaceOptions } from './workspace.js';
+import { displayPath, resolveWorkspace, workspaceOptions, helpOption, outputOption, sshConfigOption } from './workspace.js';
 
 export const restoreCommand: CommandDef = {
   name: 'restore',
@@ -27,9 +27,9 @@ export const restoreCommand: CommandDef = {
     ...workspaceOptions,
     from: { type: 'string', valueName: 'file', description: 'the snapshot to restore (from `kcore-wizard backup`)' },
     yes: { type: 'boolean', short: 'y', description: 'do not ask for confirmation (required off a terminal)' },
-    'ssh-config': { type: 'string', valueName: 'file', description: "OpenSSH config to reach the hosts (default: the workspace's ssh.config)" },
-    output: { type: 'string', short: 'o', valueName: 'format', description: 'text (default) or json' },
-    help: { type: 'boolean', short: 'h', description: 'show this help' },
+    'ssh-config': sshConfigOption,
+    output: outputOption,
+    help: helpOption,
   },
   async run(ctx) {
     const workspace = resolveWorkspace(ctx);

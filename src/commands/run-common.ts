@@ -15,7 +15,7 @@ import { runConverge, type RunSummary } from '../converge/run.js';
 import { fanOut, type EngineEvent, type EventSink } from '../engine/events.js';
 import { createJsonRenderer, createPlainRenderer } from '../output/plain.js';
 import { outputFormat, stringFlag, type CommandContext, type OptionSpec } from './args.js';
-import { workspaceOptions, resolveWorkspace } from './workspace.js';
+import { workspaceOptions, resolveWorkspace, helpOption, sshConfigOption } from './workspace.js';
 import { recordSmokeResults } from '../health/smoke.js';
 
 export const runOptions: Record<string, OptionSpec> = {
@@ -24,11 +24,11 @@ export const runOptions: Record<string, OptionSpec> = {
   'skip-tags': { type: 'string', valueName: 'tags', description: 'skip tasks with these tags or roles' },
   limit: { type: 'string', short: 'l', valueName: 'hosts', description: 'only these hosts or groups (comma-separated), e.g. etcd-02 or kube-worker' },
   artifacts: { type: 'string', valueName: 'folder|url', description: "artifact source for this run (overrides the spec's artifacts.source)" },
-  'ssh-config': { type: 'string', valueName: 'file', description: "OpenSSH config to reach the hosts (default: the workspace's ssh.config)" },
+  'ssh-config': sshConfigOption,
   'accept-changed-host-keys': { type: 'string', valueName: 'hosts', description: 'accept a CHANGED host key for these hosts (comma-separated, or "all"); only after you checked why it changed' },
   output: { type: 'string', short: 'o', valueName: 'format', description: 'text (default) or json (one event per line)' },
   quiet: { type: 'boolean', short: 'q', description: 'text output: only changed, failed and skipped tasks' },
-  help: { type: 'boolean', short: 'h', description: 'show this help' },
+  help: helpOption,
 };
 
 const list = (v: string | undefined) => (v ? v.split(',').map((s) => s.trim()).filter(Boolean) : undefined);

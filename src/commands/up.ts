@@ -26,7 +26,7 @@ import { formatPreflight, runPreflight, type PreflightCheck, type PreflightProbe
 import * as vagrant from '../vagrant/vagrant.js';
 import { outputFormat, stringFlag, type CommandDef } from './args.js';
 import { artifactsFlag } from './run-common.js';
-import { displayPath, resolveWorkspace, workspaceOptions } from './workspace.js';
+import { displayPath, resolveWorkspace, workspaceOptions, helpOption } from './workspace.js';
 import { pathExists } from '../util/fs.js';
 
 export interface RunUpOptions {
@@ -284,7 +284,7 @@ export const upCommand: CommandDef = {
     'accept-changed-host-keys': { type: 'string', valueName: 'hosts', description: 'accept a CHANGED host key for these hosts (comma-separated, or "all")' },
     'machines-only': { type: 'boolean', description: 'stop after vagrant up and ssh.config (configure later with `kcore-wizard converge`)' },
     output: { type: 'string', short: 'o', valueName: 'format', description: 'text (default) or json (one event per line, then the result)' },
-    help: { type: 'boolean', short: 'h', description: 'show this help' },
+    help: helpOption,
   },
   async run(ctx) {
     const workspace = resolveWorkspace(ctx);

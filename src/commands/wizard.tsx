@@ -9,7 +9,7 @@ import { loadSpec, saveSpec, specPath } from '../spec/load.js';
 import type { WizardActions } from '../ui/wizard/actions.js';
 import { NOT_A_TERMINAL, isInteractive, runWizard } from '../ui/wizard/run.js';
 import type { CommandContext, CommandDef } from './args.js';
-import { resolveWorkspace, workspaceOptions } from './workspace.js';
+import { resolveWorkspace, workspaceOptions, helpOption } from './workspace.js';
 import { pathExists } from '../util/fs.js';
 
 
@@ -76,7 +76,7 @@ export const wizardCommand: CommandDef = {
     'Needs a terminal; without one run `kcore-wizard init` then `kcore-wizard up --config kcore.yaml --yes`.',
   options: {
     ...workspaceOptions,
-    help: { type: 'boolean', short: 'h', description: 'show this help' },
+    help: helpOption,
   },
   run: (ctx) => runWizardCommand(ctx, realActions(ctx.env)),
 };

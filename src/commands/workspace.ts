@@ -10,6 +10,11 @@ export const workspaceOptions: Record<string, OptionSpec> = {
   config: { type: 'string', valueName: 'file', description: `path of the workspace's ${SPEC_FILE} (its folder is the workspace)` },
 };
 
+/** Flags many commands share, spelt once. */
+export const helpOption: OptionSpec = { type: 'boolean', short: 'h', description: 'show this help' };
+export const outputOption: OptionSpec = { type: 'string', short: 'o', valueName: 'format', description: 'text (default) or json' };
+export const sshConfigOption: OptionSpec = { type: 'string', valueName: 'file', description: "OpenSSH config to reach the hosts (default: the workspace's ssh.config)" };
+
 export function resolveWorkspace(ctx: CommandContext): string {
   const dir = ctx.values.dir;
   const config = ctx.values.config;
