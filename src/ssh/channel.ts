@@ -87,22 +87,25 @@ export class ChannelRunner {
         opts.signal?.removeEventListener('abort', onAbort);
       };
 
+      /** An abort or timeout that came while the channel was still opening: onOpen settles it. */
+      let stoppedBeforeOpen: SshError | undefined;
       const stop = (err: SshError): void => {
         if (settled) return;
         settled = true;
         cleanup();
         const ch = channel;
-        const finish = (): void => {
+        if (run.internal) {
           try {
             ch?.close();
           } catch {
             /* already closed */
           }
-          reject(err);
-        };
-        if (!ch || run.internal) return finish();
-        // Kill the remote processes (the whole tree, children included), then close the channel.
-        this.killRemote(client, marker, run.sudo).then(finish, finish);
+          return reject(err);
+        }
+        // The exec request is out: the command may be starting on the host. Wait for the channel (onOpen),
+        // so the caller does not see the command end while its processes still run.
+        if (!ch) return void (stoppedBeforeOpen = err);
+        void this.stopRemote(client, ch, marker, run.sudo).then(() => reject(err));
       };
       const onAbort = (): void =>
         stop(abortedError(this.name, `\`${run.shown}\``, opts.signal?.reason));
@@ -165,15 +168,20 @@ export class ChannelRunner {
 
       const onOpen = (err: Error | undefined, ch: ClientChannel): void => {
         if (err) {
-          if (settled) return;
+          if (settled) return void (stoppedBeforeOpen && reject(stoppedBeforeOpen));
           settled = true;
           cleanup();
           return reject(new NotStarted(err));
         }
         channel = ch;
         if (settled) {
-          // Aborted while the channel was opening: nothing useful started yet; kill just in case.
-          void this.killRemote(client, marker, run.sudo).finally(() => ch.close());
+          // Stopped while the channel was opening: the command may have started (an upload may have created
+          // its temp file); settle only once its processes are gone.
+          ch.on('error', () => undefined);
+          ch.resume();
+          ch.stderr.resume();
+          const err = stoppedBeforeOpen;
+          void this.stopRemote(client, ch, marker, run.sudo).then(() => err && reject(err));
           return;
         }
         let outEnded = false;
@@ -235,6 +243,44 @@ export class ChannelRunner {
         reject(new NotStarted(e));
       }
     });
+  }
+
+  /**
+   * Stops a command that is (or may be) running: kills its processes, waits for the host to close the
+   * channel (the session's processes have ended, so their EXIT traps, such as an upload's temp-file removal,
+   * have run), kills once more if it did not (the command may have exec'd after the first look), then closes
+   * the channel. Bounded (~25 s at worst); never rejects.
+   */
+  private async stopRemote(client: Client, ch: ClientChannel, marker: string, sudo: boolean): Promise<void> {
+    let closed = false;
+    const gone = new Promise<void>((resolve) => {
+      ch.once('close', () => {
+        closed = true;
+        resolve();
+      });
+    });
+    const closedWithin = (ms: number): Promise<boolean> => {
+      let t: NodeJS.Timeout | undefined;
+      return Promise.race([gone.then(() => true), new Promise<boolean>((r) => (t = setTimeout(() => r(closed), ms)))]).finally(() => clearTimeout(t));
+    };
+    try {
+      for (let round = 0; round < 2 && !closed && this.isCurrent(client); round++) {
+        await this.killRemote(client, marker, sudo);
+        // Without stdin's end a command that reads it never finishes; the kill has ended what it found.
+        try {
+          ch.end();
+        } catch {
+          /* already ended */
+        }
+        if (await closedWithin(2_000)) break;
+      }
+    } finally {
+      try {
+        ch.close();
+      } catch {
+        /* already closed */
+      }
+    }
   }
 
   /** Kill every process of one command (bounded: never waits more than ~10 s). */

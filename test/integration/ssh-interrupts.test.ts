@@ -121,6 +121,35 @@ describe('interrupted uploads leave nothing behind', () => {
     expect(await tempsOn(host)).toEqual([]);
   });
 
+  it('abort while the upload\'s session is still opening: the call settles only once the host has removed the temp', async () => {
+    // The moment a timed abort hits only now and then: the exec request is out, the channel not yet open.
+    // The script may already have created its temp file; the rejection must wait for it to be gone.
+    const c = await pool().connection(target(host));
+    const client = (c as unknown as { client: { exec: (...a: unknown[]) => unknown } }).client;
+    const exec = client.exec.bind(client);
+    for (let round = 0; round < 3; round++) {
+      const ctl = new AbortController();
+      let calls = 0;
+      client.exec = (...a: unknown[]) => {
+        const r = exec(...a);
+        // The large-upload path: the stat first, then the upload script — abort as that one goes out.
+        if (++calls === 2) ctl.abort(new Error('Ctrl+C'));
+        return r;
+      };
+      try {
+        const e = await c.upload({ path, content: randomBytes(BIG), mode: 0o755, sudo: true }, { signal: ctl.signal }).then(
+          () => undefined,
+          (err: unknown) => err,
+        );
+        expect((e as SshError | undefined)?.kind, `round ${round}`).toBe('aborted');
+      } finally {
+        client.exec = exec;
+      }
+      expect(await tempsOn(host), `round ${round}`).toEqual([]);
+    }
+    expect((await c.upload({ path, content: randomBytes(1024), mode: 0o755, sudo: true })).changed).toBe(true);
+  });
+
   it('SIGKILL of the process that uploads: the host removes the temp itself, the next upload finishes', async () => {
     const child = spawn(join(process.cwd(), 'node_modules/.bin/vite-node'), ['test/support/upload-child.ts'], {
       env: { ...process.env, KCORE_UPLOAD_CHILD: JSON.stringify({ target: target(host), knownHostsPath: join(work, 'known_hosts'), path, size: 48 * 1024 * 1024, seed: randomBytes(8).toString('hex') }) },
