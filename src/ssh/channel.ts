@@ -55,6 +55,8 @@ export class ChannelRunner {
 
     return new Promise<RawResult>((resolve, reject) => {
       let channel: ClientChannel | undefined;
+      /** Resolves when the host has closed the channel (listened for from the moment it opened). */
+      let channelClosed: Promise<void> = Promise.resolve();
       let settled = false;
       let timer: NodeJS.Timeout | undefined;
       let callbackError: unknown;
@@ -105,7 +107,7 @@ export class ChannelRunner {
         // The exec request is out: the command may be starting on the host. Wait for the channel (onOpen),
         // so the caller does not see the command end while its processes still run.
         if (!ch) return void (stoppedBeforeOpen = err);
-        void this.stopRemote(client, ch, marker, run.sudo).then(() => reject(err));
+        void this.stopRemote(client, ch, channelClosed, marker, run.sudo).then(() => reject(err));
       };
       const onAbort = (): void =>
         stop(abortedError(this.name, `\`${run.shown}\``, opts.signal?.reason));
@@ -174,14 +176,16 @@ export class ChannelRunner {
           return reject(new NotStarted(err));
         }
         channel = ch;
+        channelClosed = new Promise((resolve) => ch.once('close', () => resolve()));
         if (settled) {
+          if (run.internal) return void ch.close(); // an internal command is not killed (stop() has answered)
           // Stopped while the channel was opening: the command may have started (an upload may have created
           // its temp file); settle only once its processes are gone.
           ch.on('error', () => undefined);
           ch.resume();
           ch.stderr.resume();
           const err = stoppedBeforeOpen;
-          void this.stopRemote(client, ch, marker, run.sudo).then(() => err && reject(err));
+          void this.stopRemote(client, ch, channelClosed, marker, run.sudo).then(() => err && reject(err));
           return;
         }
         let outEnded = false;
@@ -251,20 +255,15 @@ export class ChannelRunner {
    * have run), kills once more if it did not (the command may have exec'd after the first look), then closes
    * the channel. Bounded (~25 s at worst); never rejects.
    */
-  private async stopRemote(client: Client, ch: ClientChannel, marker: string, sudo: boolean): Promise<void> {
-    let closed = false;
-    const gone = new Promise<void>((resolve) => {
-      ch.once('close', () => {
-        closed = true;
-        resolve();
-      });
-    });
+  private async stopRemote(client: Client, ch: ClientChannel, closed: Promise<void>, marker: string, sudo: boolean): Promise<void> {
     const closedWithin = (ms: number): Promise<boolean> => {
       let t: NodeJS.Timeout | undefined;
-      return Promise.race([gone.then(() => true), new Promise<boolean>((r) => (t = setTimeout(() => r(closed), ms)))]).finally(() => clearTimeout(t));
+      return Promise.race([closed.then(() => true), new Promise<boolean>((r) => (t = setTimeout(() => r(false), ms)))]).finally(() => clearTimeout(t));
     };
     try {
-      for (let round = 0; round < 2 && !closed && this.isCurrent(client); round++) {
+      // Closed already (the command ended just as it was stopped): nothing is left to kill.
+      let done = await closedWithin(0);
+      for (let round = 0; round < 2 && !done && this.isCurrent(client); round++) {
         await this.killRemote(client, marker, sudo);
         // Without stdin's end a command that reads it never finishes; the kill has ended what it found.
         try {
@@ -272,7 +271,7 @@ export class ChannelRunner {
         } catch {
           /* already ended */
         }
-        if (await closedWithin(2_000)) break;
+        done = await closedWithin(2_000);
       }
     } finally {
       try {
