@@ -193,11 +193,13 @@ export async function runRoles(opts: RunOptions): Promise<RunSummary> {
         }
       }
       if (batch.length === 0) return;
+      // Probes with the same script (the smoke tests of a role that ask one command) run it once, each reading the output.
+      const scripts = [...new Set(batch.map((b) => b.probe.script))];
       const nonce = randomBytes(6).toString('hex');
-      const r = await conn.exec(batchScript(batch.map((b) => b.probe.script), nonce), { sudo: true, signal });
-      const parts = splitBatch(r.stdout, batch.length, nonce);
-      for (const [i, b] of batch.entries()) {
-        const part = parts[i];
+      const r = await conn.exec(batchScript(scripts, nonce), { sudo: true, signal });
+      const parts = splitBatch(r.stdout, scripts.length, nonce);
+      for (const b of batch) {
+        const part = parts[scripts.indexOf(b.probe.script)];
         if (!part) {
           probed.set(b.t, { error: new TaskFailure(`the probe for "${b.t.name}" printed no complete result on ${name} (exit ${r.exitCode ?? r.signal})`, r.stderr.trim().split('\n').pop()) });
           continue;

@@ -94,6 +94,11 @@ export interface ProbeOutput {
 export interface Probe<G> {
   script: string;
   parse(out: ProbeOutput): G;
+  /**
+   * What the probe asks, for people (the teaching view shows it instead of the script): for a script that
+   * carries the questions of several checks at once, the request of this one.
+   */
+  shows?: string;
 }
 
 /**

@@ -32,7 +32,7 @@ function hostSection(h: HostExplanation, workspace: string): string[] {
   const out = [`### ${h.name} (${h.group})`, '', h.why, '', '**Services**', ''];
   for (const u of h.units) out.push(`- \`${u.unit}\`: ${u.why}`);
   out.push('', '**Checks** (smoke tests, and the dashboard\'s own), with the command each runs on the host', '');
-  for (const c of h.checks) out.push(`- **${c.name}** (${c.role}): ${c.why}`, '', '  ```sh', ...c.command.replaceAll(workspace, '<workspace>').replace(/(\/kcore-wizard\/smoke\/\S+ )[0-9a-f]{16}\b/g, '$1<random value>').split('\n').map((l) => `  ${l}`), '  ```', '');
+  for (const c of h.checks) out.push(`- **${c.name}** (${c.role}): ${c.why}`, '', '  ```sh', ...c.command.replaceAll(workspace, '<workspace>').split('\n').map((l) => `  ${l}`), '  ```', '');
   out.push(`**Files** converge writes on ${h.name}, in the order it writes them (contents: \`kcore-wizard explain ${h.name} --files\`)`, '', ...filesTable(h.files ?? []), '');
   return out;
 }

@@ -239,7 +239,8 @@ export function offlineRun(spec: ClusterSpec, workspace: string, roles: readonly
       const ctx = taskContext(host, commands);
       if (t.probe) {
         try {
-          return [(await t.probe(ctx)).script];
+          const p = await t.probe(ctx);
+          return [p.shows ?? p.script];
         } catch {
           return [];
         }
@@ -257,7 +258,7 @@ export function offlineRun(spec: ClusterSpec, workspace: string, roles: readonly
       try {
         if (t.probe) {
           const p = t.probe(ctx);
-          if (!(p instanceof Promise)) return [p.script];
+          if (!(p instanceof Promise)) return [p.shows ?? p.script];
           p.catch(() => undefined);
           return [];
         }

@@ -11,6 +11,7 @@ import type { TestHosts } from '../hosts/index.js';
 import { ETCD_HOSTS, startEtcdTestCluster } from '../support/etcd-cluster.js';
 import { runCli } from '../support/cli.js';
 import { refusalProbe, refusalProblem } from '../../src/roles/etcd/index.js';
+import { parseEtcdAnswers } from '../../src/roles/etcd/api.js';
 
 const ETCD = ETCD_HOSTS;
 const NAME = 'etcd: a client without a certificate is refused';
@@ -39,15 +40,22 @@ interface TaskEnd {
   durationMs: number;
 }
 
-/** `test --limit etcd --output json`: the refusal test's end event per host. */
-async function refusalResults(): Promise<{ code: number; byHost: Map<string, TaskEnd> }> {
+/** `test --limit etcd --output json`: the refusal test's end event per host, and every task's (`of`). */
+async function refusalResults(): Promise<{ code: number; byHost: Map<string, TaskEnd>; of: (task: string) => Map<string, TaskEnd> }> {
   const r = await runCli(['test', '--limit', 'etcd', '--output', 'json', '--dir', ws]);
   const ends = r.stdout
     .split('\n')
     .filter((l) => l.startsWith('{'))
     .map((l) => JSON.parse(l) as TaskEnd)
-    .filter((e) => e.type === 'task-end' && e.task === NAME);
-  return { code: r.code, byHost: new Map(ends.map((e) => [e.host, e])) };
+    .filter((e) => e.type === 'task-end');
+  const of = (task: string) => new Map(ends.filter((e) => e.task === task).map((e) => [e.host, e]));
+  return { code: r.code, byHost: of(NAME), of };
+}
+
+/** The no-certificate call's answer in what the probe printed on a host. */
+function noCert(stdout: string) {
+  const { tool, answers } = parseEtcdAnswers(stdout);
+  return { tool, answer: answers.get('no-cert') };
 }
 
 /**
@@ -57,7 +65,8 @@ async function refusalResults(): Promise<{ code: number; byHost: Map<string, Tas
 async function check(host: string, octet: number): Promise<{ problem: string | null; ms: number; tool: string }> {
   const t0 = performance.now();
   const r = await hosts.exec(host, refusalProbe(`${hosts.prefix}.${octet}`));
-  return { problem: refusalProblem(r, { name: host, ip: `${hosts.prefix}.${octet}` }), ms: performance.now() - t0, tool: r.stdout.split('\n')[0]! };
+  const { tool, answer } = noCert(r.stdout);
+  return { problem: refusalProblem(tool, answer, { name: host, ip: `${hosts.prefix}.${octet}` }), ms: performance.now() - t0, tool };
 }
 
 async function restart(host: string): Promise<void> {
@@ -76,10 +85,10 @@ describe('etcd: a client without a certificate is refused', () => {
       expect(e!.durationMs).toBeLessThan(1000);
     }
     // What the probe really saw on the host: curl, and Go's TLS alert for the missing certificate.
-    const p = await hosts.exec('etcd-01', refusalProbe(`${hosts.prefix}.101`));
-    expect(p.stdout.split('\n')[0]).toBe('curl');
-    expect(p.exitCode).toBe(35);
-    expect(p.stderr).toContain('alert bad certificate');
+    const p = noCert((await hosts.exec('etcd-01', refusalProbe(`${hosts.prefix}.101`))).stdout);
+    expect(p.tool).toBe('curl');
+    expect(p.answer?.exit).toBe(35);
+    expect(p.answer?.text).toContain('alert bad certificate');
   });
 
   it('FAILS with the exact message and hint when the member serves clients without a certificate', async () => {
@@ -87,8 +96,8 @@ describe('etcd: a client without a certificate is refused', () => {
     try {
       await restart('etcd-02');
       // The member really answers a client without a certificate now (HTTP from this machine's view of it).
-      const p = await hosts.exec('etcd-01', refusalProbe(`${hosts.prefix}.102`));
-      expect(p.exitCode).toBe(0);
+      const p = noCert((await hosts.exec('etcd-01', refusalProbe(`${hosts.prefix}.102`))).stdout);
+      expect(p.answer).toMatchObject({ exit: 0, http: 200 });
       const { code, byHost } = await refusalResults();
       expect(code).toBe(1);
       expect(byHost.get('etcd-02')).toMatchObject({
@@ -124,12 +133,17 @@ describe('etcd: a client without a certificate is refused', () => {
     try {
       const p = await hosts.exec('etcd-01', refusalProbe(`${hosts.prefix}.101`));
       expect(p.stdout.split('\n')[0]).toBe('etcdctl');
-      expect((await refusalResults()).byHost.get('etcd-01')).toMatchObject({ status: 'ok' });
+      const all = await refusalResults();
+      expect(all.byHost.get('etcd-01')).toMatchObject({ status: 'ok' });
+      // Every other etcd smoke test asks through etcdctl too, and passes.
+      for (const task of ['etcd: member healthy over TLS', 'etcd: member list equals the spec', 'etcd: put/get round trip']) expect(all.of(task).get('etcd-01'), task).toMatchObject({ status: 'ok' });
       await hosts.exec('etcd-01', 'systemctl stop etcd');
       try {
         const c = await check('etcd-01', 101);
         expect(c.tool).toBe('etcdctl');
         expect(c.problem).toMatch(/^etcd on etcd-01 is down: nothing accepts connections on /);
+        // The health test says so through etcdctl as it does through curl.
+        expect((await refusalResults()).of('etcd: member healthy over TLS').get('etcd-01')).toMatchObject({ status: 'failed', message: expect.stringMatching(/^etcd on etcd-01 is not healthy \(service inactive\): /) });
       } finally {
         await restart('etcd-01');
       }

@@ -108,7 +108,7 @@ describe('kcore-wizard explain', () => {
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/^etcd-01 \(etcd, 10\.0\.0\.101\)/);
     expect(r.stdout).toMatch(/- etcd \(etcd\): /);
-    expect(r.stdout).toContain('$ ETCDCTL_API=3 /opt/bin/etcdctl --endpoints=https://10.0.0.101:2379');
+    expect(r.stdout).toContain('$ curl -sS --cacert /etc/etcd/pki/ca.crt --cert /etc/etcd/pki/kcore-client.crt --key /etc/etcd/pki/kcore-client.key --connect-timeout 3 --max-time 5 -d \'{"key":"aGVhbHRo"}\' https://10.0.0.101:2379/v3/kv/range');
   });
 
   it('a path on a host of your choice, annotated', async () => {

@@ -481,7 +481,8 @@ describe('batched probes', () => {
         probeOf('a', '1'),
         probeOf('b', '1'),
         probeTask({ name: 'skipped one', skip: () => 'not here', probe: () => ({ script: 'echo never', parse: () => undefined }) }),
-        smokeProbe('a is still 1', (c) => ({ script: 'STATE(a)', parse: (o) => { if (o.stdout.trim() !== '1') throw new TaskFailure(`a on ${c.host.name} is ${o.stdout.trim()}`, 'set it'); } })),
+        // Not the text of a's own probe: that one would run once for both (next test).
+        smokeProbe('a is still 1', (c) => ({ script: 'STATE(a); true', parse: (o) => { if (o.stdout.trim() !== '1') throw new TaskFailure(`a on ${c.host.name} is ${o.stdout.trim()}`, 'set it'); } })),
         smokeProbe('b is 2 (fails)', (c) => ({ script: 'STATE(b); echo why >&2; exit 4', parse: (o) => { throw new TaskFailure(`b on ${c.host.name}: exit ${o.exitCode}, ${o.stderr.trim()}`); } })),
       ],
     };
@@ -508,5 +509,37 @@ describe('batched probes', () => {
     execs.length = 0;
     await runRoles({ roles: [role], run: ctx(), connector: conn2, emit: () => undefined });
     expect(execs).toHaveLength(1);
+  });
+
+  it('probes with the same script run it once in the batch, and each reads the output with its own verdict', async () => {
+    const execs: string[] = [];
+    const conn = {
+      connection: async (t: { name: string }) =>
+        ({
+          target: { name: t.name, host: t.name, port: 22, user: 'core' },
+          exec: async (script: string) => (execs.push(script), { ...sh(script), durationMs: 1 }),
+        }) as unknown as HostConnection,
+    };
+    const shared = 'echo ran-once >> /dev/null; echo x=1; echo y=2';
+    const field = (o: { stdout: string }, k: string) => new RegExp(`^${k}=(.*)$`, 'm').exec(o.stdout)?.[1];
+    const role: Role = {
+      name: 'shared',
+      hosts: (run) => run.hostsOf('etcd'),
+      tasks: [
+        smokeProbe('x is 1', () => ({ script: shared, parse: (o) => { if (field(o, 'x') !== '1') throw new TaskFailure('x is not 1'); } })),
+        smokeProbe('on its own', () => ({ script: 'echo z', parse: (o) => { if (o.stdout.trim() !== 'z') throw new TaskFailure('no z'); } })),
+        smokeProbe('y is 3 (fails)', () => ({ script: shared, parse: (o) => { throw new TaskFailure(`y is ${field(o, 'y')}`); } })),
+      ],
+    };
+    const r = record();
+    await runRoles({ roles: [role], run: ctx(), connector: conn, emit: r.emit });
+    expect(execs).toHaveLength(1);
+    expect(execs[0]!.split(shared).length - 1).toBe(1);
+    expect(execs[0]).toContain('echo z');
+    expect(r.ends().map((e) => [e.task, e.status, e.message])).toEqual([
+      ['x is 1', 'ok', undefined],
+      ['on its own', 'ok', undefined],
+      ['y is 3 (fails)', 'failed', 'y is 2'],
+    ]);
   });
 });

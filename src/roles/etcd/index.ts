@@ -11,18 +11,17 @@ import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { ARTIFACTS } from '../../engine/artifacts.js';
 import { directoryTask, filesTask, serviceTask, systemUserTask, waitFor, type FileSpec } from '../../engine/ops.js';
-import { smokeProbe, TaskFailure, type Probe, type ProbeOutput, type Role, type RunContext, type TaskContext } from '../../engine/task.js';
+import { smokeProbe, TaskFailure, type Role, type RunContext, type TaskContext } from '../../engine/task.js';
 import { renderTemplate } from '../../render/env.js';
 import { hostsOf } from '../../spec/hosts.js';
 import { shellQuote } from '../../ssh/quote.js';
 import type { RoleServices } from '../index.js';
-import { initialSettings, joinedThisRun, memberJoinTask, memberRecordTask, membershipChangeTask, membershipSettledTask, probeAfterMembershipSettled } from './membership.js';
+import { initialSettings, joinedThisRun, memberJoinTask, memberRecordTask, membershipChangeTask, membershipSettledTask, parseMemberList, probeAfterMembershipSettled } from './membership.js';
 
-export const BIN_DIR = '/opt/bin';
-export const ETCD_PKI = '/etc/etcd/pki';
-export const ETCD_DATA = '/var/lib/etcd';
-export const UNIT = '/etc/systemd/system/etcd.service';
-export const DROPIN = '/etc/systemd/system/etcd.service.d/10-kcore.conf';
+import { BIN_DIR, DROPIN, ETCD_DATA, ETCD_PKI, UNIT } from './paths.js';
+import { callProblem, etcdApiScript, etcdApiShown, parseEtcdAnswers, rangeValue, responseJson, type EtcdAnswer, type EtcdCall } from './api.js';
+
+export { BIN_DIR, DROPIN, ETCD_DATA, ETCD_PKI, UNIT };
 const RESTART = 'restart etcd';
 
 export function initialCluster(run: Pick<RunContext, 'spec'>): string {
@@ -81,46 +80,40 @@ export function leaderHandoffScript(host: { name: string; ip: string }): string 
   ].join('; ');
 }
 
+const NO_CERT: EtcdCall = { id: 'no-cert', op: 'no-cert' };
+
 /**
- * A TLS handshake without a client certificate to the member's client URL, as one shell command: curl when the
- * host has it (Flatcar ships net-misc/curl in its base image: flatcar/scripts coreos-base/coreos/coreos-0.0.1.ebuild;
- * our Debian test machines carry it too), etcdctl otherwise. The first stdout line names the tool.
- * etcd requires and verifies a client certificate when it has a trusted CA or client-cert-auth
- * (etcd-io/etcd client/pkg/transport/listener.go, TLSInfo.ServerConfig: tls.RequireAndVerifyClientCert), so
- * Go's server answers the client's empty Certificate message with a bad_certificate alert at once: curl sees
- * it in well under a second instead of waiting for etcdctl's command timeout (its gRPC client retries).
- * `--tls-max 1.2`: in TLS 1.3 the client's side of the handshake is done before the server checks the
- * certificate, and the alert races curl's request write (exit 55, broken pipe, seen on etcd 3.4); in 1.2 the
- * alert replaces the server's Finished, so curl always reports it from the handshake (exit 35).
+ * A TLS handshake without a client certificate to the member's client URL, as one shell command (api.ts): curl when
+ * the host has it (Flatcar ships net-misc/curl in its base image: flatcar/scripts coreos-base/coreos/coreos-0.0.1.ebuild;
+ * our Debian test machines carry it too), etcdctl otherwise. etcd requires and verifies a client certificate when
+ * it has a trusted CA or client-cert-auth (etcd-io/etcd client/pkg/transport/listener.go, TLSInfo.ServerConfig:
+ * tls.RequireAndVerifyClientCert), so Go's server answers the client's empty Certificate message with a
+ * bad_certificate alert at once: curl sees it in well under a second instead of waiting for etcdctl's command
+ * timeout (its gRPC client retries). The smoke tests ask it with their other calls (smokeScript).
  */
 export function refusalProbe(ip: string): string {
-  const curl = `curl --tls-max 1.2 -sS -o /dev/null -w '%{http_code}' --cacert ${ETCD_PKI}/ca.crt --connect-timeout 2 --max-time 4 https://${ip}:2379/version`;
-  // etcdctl reports a closed port and a refused handshake alike (its gRPC dial retries until the timeout): bash's
-  // /dev/tcp tells the closed port first, at once.
-  const open = `timeout 2 bash -c ': </dev/tcp/${ip}/2379' 2>/dev/null || { echo 'connection refused' >&2; exit 7; }`;
-  return `if command -v curl >/dev/null 2>&1; then echo curl; ${curl}; else echo etcdctl; ${open}; ${etcdctl(ip, 'get /kcore-wizard --keys-only', { withCert: false })}; fi`;
+  return etcdApiScript(ip, [NO_CERT]);
 }
 
 /**
- * What the probe saw: null when the handshake was refused (a TLS alert: what we want), 'answered' when etcd
- * served a client without a certificate, otherwise what is wrong instead (down, closed, silent, not TLS).
+ * What the no-certificate call saw: null when the handshake was refused (a TLS alert: what we want), 'answered'
+ * when etcd served a client without a certificate, otherwise what is wrong instead (down, closed, silent, not TLS).
  * curl exit codes (curl(1) EXIT CODES): 7 could not connect, 28 timeout, 35 TLS handshake failed, 60 the
  * server's certificate is not trusted.
  */
-export function refusalProblem(r: { exitCode: number | null; stdout: string; stderr: string }, host: { name: string; ip: string }): string | 'answered' | null {
-  const [tool, ...rest] = r.stdout.split('\n');
-  const err = r.stderr.trim().split('\n').pop() || `exit ${r.exitCode}`;
+export function refusalProblem(tool: string, a: EtcdAnswer | undefined, host: { name: string; ip: string }): string | 'answered' | null {
   const where = `${host.ip}:2379`;
-  if (r.exitCode === 0) return 'answered';
+  if (!a) return `the refusal check on ${host.name} did not run: ${callProblem(a)}`;
+  const err = a.text.split('\n').map((l) => l.trim()).filter(Boolean).pop() || `exit ${a.exit}`;
+  if (a.exit === 0) return 'answered';
   if (tool === 'curl') {
-    if (r.exitCode === 7) return `etcd on ${host.name} is down: nothing accepts connections on ${where} (${err})`;
-    if (r.exitCode === 35 && /alert (bad certificate|certificate required|handshake failure)/i.test(r.stderr)) return null;
-    if (r.exitCode === 28) return `etcd on ${host.name} did not answer on ${where} within 4 s (${err})`;
-    const http = rest.join('').trim();
-    return `etcd on ${host.name} did not refuse the handshake with a TLS alert on ${where} (curl exit ${r.exitCode}${http && http !== '000' ? `, HTTP ${http}` : ''}): ${err}`;
+    if (a.exit === 7) return `etcd on ${host.name} is down: nothing accepts connections on ${where} (${err})`;
+    if (a.exit === 35 && /alert (bad certificate|certificate required|handshake failure)/i.test(a.text)) return null;
+    if (a.exit === 28) return `etcd on ${host.name} did not answer on ${where} within 4 s (${err})`;
+    return `etcd on ${host.name} did not refuse the handshake with a TLS alert on ${where} (curl exit ${a.exit}${a.http ? `, HTTP ${a.http}` : ''}): ${err}`;
   }
   // etcdctl (no curl on the host): a refused connection is a down member; any other failure is the refusal.
-  if (tool === 'etcdctl') return /connection refused/i.test(r.stderr) ? `etcd on ${host.name} is down: nothing accepts connections on ${where} (${err})` : null;
+  if (tool === 'etcdctl') return /connection refused/i.test(a.text) ? `etcd on ${host.name} is down: nothing accepts connections on ${where} (${err})` : null;
   return `the refusal check on ${host.name} did not run: ${err}`;
 }
 
@@ -191,27 +184,56 @@ async function certificates(ctx: TaskContext): Promise<FileSpec[]> {
   ];
 }
 
-const STATE_LINE = 'kcore-etcd-service-state=';
+/**
+ * "Healthy" as `etcdctl endpoint health` means it: a linearizable read of the key "health" is answered, which
+ * takes a leader and a quorum behind it (etcdctl/ctlv3/command/ep_command.go: `cli.Get(ctx, "health")`; a
+ * permission error counts as healthy there, and cannot happen here: no etcd auth, client certificates only).
+ */
+const HEALTH: EtcdCall = { id: 'health', op: 'range', key: 'health' };
 
-/** `etcdctl endpoint health`, then the service state on a line of its own, with etcdctl's exit status. */
-const healthScript = (ip: string) => `${etcdctl(ip, 'endpoint health')}; kc_rc=$?; echo; echo "${STATE_LINE}$(systemctl is-active etcd 2>/dev/null)"; exit $kc_rc`;
-
-/** null when the member is healthy, else what is wrong (pure; what healthScript printed). */
-export function healthProblem(host: string, o: ProbeOutput): string | null {
-  const lines = o.stdout.split('\n');
-  const state = lines.find((l) => l.startsWith(STATE_LINE))?.slice(STATE_LINE.length).trim() || 'unknown';
-  const out = `${lines.filter((l) => !l.startsWith(STATE_LINE)).join('\n')}\n${o.stderr}`;
-  if (o.exitCode === 0 && /is healthy/.test(out)) return null;
-  const detail = out.split('\n').map((l) => l.trim()).filter(Boolean).slice(-1)[0] ?? `exit ${o.exitCode}`;
-  return `etcd on ${host} is not healthy (service ${state}): ${detail}`;
+/** null when the member is healthy, else what is wrong, with the service state (pure; what etcdApiScript printed). */
+export function healthProblem(host: string, stdout: string): string | null {
+  const { answers, state } = parseEtcdAnswers(stdout);
+  const problem = callProblem(answers.get(HEALTH.id));
+  return problem === null ? null : `etcd on ${host} is not healthy (service ${state ?? 'unknown'}): ${problem}`;
 }
 
-const healthProbe = (ctx: TaskContext): Probe<string | null> => ({ script: healthScript(ctx.host.ip), parse: (o) => healthProblem(ctx.host.name, o) });
-
 async function health(ctx: TaskContext): Promise<string | null> {
-  const p = healthProbe(ctx);
-  const r = await ctx.conn.exec(p.script, { sudo: true, signal: ctx.signal });
-  return p.parse({ stdout: r.stdout, stderr: r.stderr, exitCode: r.exitCode ?? -1 });
+  const r = await ctx.conn.exec(etcdApiScript(ctx.host.ip, [HEALTH], { stateUnlessOk: HEALTH.id }), { sudo: true, signal: ctx.signal });
+  return healthProblem(ctx.host.name, r.stdout);
+}
+
+const smokeKey = (host: string) => `/kcore-wizard/smoke/${host}`;
+const smokeValues = new WeakMap<RunContext, Map<string, string>>();
+
+/**
+ * Every etcd smoke test of a member asks its questions in this one command, the same text for each of them, so
+ * the engine runs it once for all (one curl, one TLS connection, and one more for the no-certificate handshake)
+ * and each test reads its own answers. The value written is random, chosen once per host and run.
+ */
+function smokeScript(ctx: TaskContext): { script: string; value: string; shows: (ids: string[]) => string } {
+  let values = smokeValues.get(ctx.run);
+  if (!values) smokeValues.set(ctx.run, (values = new Map()));
+  let value = values.get(ctx.host.name);
+  if (!value) values.set(ctx.host.name, (value = randomBytes(8).toString('hex')));
+  const key = smokeKey(ctx.host.name);
+  const calls: EtcdCall[] = [
+    NO_CERT,
+    HEALTH,
+    { id: 'members', op: 'members' },
+    { id: 'put', op: 'put', key, value },
+    { id: 'get', op: 'range', key },
+    { id: 'del', op: 'delete', key },
+  ];
+  return {
+    script: etcdApiScript(ctx.host.ip, calls, { stateUnlessOk: HEALTH.id }),
+    value,
+    // The value is new every run: shown as what it is, so the teaching view (and docs/how-it-works.md) stays the same.
+    shows: (ids) =>
+      `${etcdApiShown(ctx.host.ip, calls.filter((c) => ids.includes(c.id)))}\n# asked with the other etcd smoke tests of this member: one curl, one TLS connection`
+        .replaceAll(Buffer.from(value).toString('base64'), '<a random value, base64>')
+        .replaceAll(value, '<a random value>'),
+  };
 }
 
 export const etcdServices: RoleServices = { role: 'etcd', groups: ['etcd'], units: ['etcd'] };
@@ -279,46 +301,49 @@ export const etcdRole: Role = {
     memberRecordTask,
     membershipSettledTask,
 
-    // Probes: the engine runs them with the role's other probes on the host, in one round trip.
+    // Probes: the engine runs them with the role's other probes on the host, in one round trip; the four share
+    // one script (smokeScript), which it runs once.
     smokeProbe('etcd: member healthy over TLS', (ctx) => ({
-      script: healthScript(ctx.host.ip),
+      script: smokeScript(ctx).script,
+      shows: smokeScript(ctx).shows([HEALTH.id]),
       parse(o) {
-        const problem = healthProblem(ctx.host.name, o);
+        const problem = healthProblem(ctx.host.name, o.stdout);
         if (problem) throw new TaskFailure(problem, `start it: sudo systemctl start etcd (on ${ctx.host.name}); see journalctl -u etcd`);
       },
     }), { why: "Asks this member, over TLS with kcore-wizard's client certificate, whether it is healthy: it answers only when it is part of a cluster with quorum and can commit. The first thing to check when the API server cannot reach its database." }),
     smokeProbe('etcd: member list equals the spec', async (ctx) => ({
-      script: await probeAfterMembershipSettled(ctx, etcdctl(ctx.host.ip, 'member list -w json')),
-      parse(r) {
-        if (r.exitCode !== 0) throw new TaskFailure(`etcdctl member list failed on ${ctx.host.name}: ${r.stderr.trim().split('\n').pop()}`);
-        const members = (JSON.parse(r.stdout) as { members?: Array<{ name?: string; peerURLs?: string[] }> }).members ?? [];
-        const have = members.map((m) => `${m.name ?? '(unstarted)'}=${(m.peerURLs ?? []).join('|')}`).sort();
+      script: await probeAfterMembershipSettled(ctx, smokeScript(ctx).script),
+      shows: smokeScript(ctx).shows(['members']),
+      parse(o) {
+        const a = parseEtcdAnswers(o.stdout).answers.get('members');
+        const problem = callProblem(a);
+        if (problem) throw new TaskFailure(`the member list failed on ${ctx.host.name}: ${problem}`);
+        const have = parseMemberList(responseJson(a!)).map((m) => `${m.name || '(unstarted)'}=${m.peerURLs.join('|')}`).sort();
         const want = initialCluster(ctx.run).split(',').sort();
         if (have.join(',') !== want.join(','))
           throw new TaskFailure(`etcd members differ from the spec: have ${have.join(', ')}; want ${want.join(', ')}`, 'converge adds and removes members to match kcore.yaml (etcd membership change, etcd member join): run it, or see its refusal');
       },
     }), { why: 'ETCD_INITIAL_CLUSTER matters only at the first start: later, the members the cluster really has may drift from the spec. This compares the live member list (names and peer URLs) with the spec, so a member that never joined or one left over is named.' }),
     smokeProbe('etcd: put/get round trip', (ctx) => {
-      const key = `/kcore-wizard/smoke/${ctx.host.name}`;
-      const value = randomBytes(8).toString('hex');
-      const script = [
-        etcdctl(ctx.host.ip, `put ${shellQuote(key)} ${value} >/dev/null`),
-        etcdctl(ctx.host.ip, `get --print-value-only ${shellQuote(key)}`),
-        etcdctl(ctx.host.ip, `del ${shellQuote(key)} >/dev/null`),
-      ].join(' && ');
+      const { script, value, shows } = smokeScript(ctx);
       return {
         script,
-        parse(r) {
-          if (r.exitCode !== 0 || r.stdout.trim() !== value)
-            throw new TaskFailure(`put/get through ${ctx.host.name} failed: ${(r.stderr.trim() || `read back "${r.stdout.trim()}" instead of "${value}"`).split('\n').pop()}`);
+        shows: shows(['put', 'get', 'del']),
+        parse(o) {
+          const { answers } = parseEtcdAnswers(o.stdout);
+          const problem = callProblem(answers.get('put')) ?? callProblem(answers.get('get'));
+          const got = problem === null ? rangeValue(answers.get('get')!) : null;
+          const failed = problem ?? (got !== value ? `read back "${got ?? ''}" instead of "${value}"` : callProblem(answers.get('del')));
+          if (failed) throw new TaskFailure(`put/get through ${ctx.host.name} failed: ${failed}`);
         },
       };
     }, { why: 'Healthy is not the same as working: this writes a random value under /kcore-wizard/smoke/<host>, reads it back through this member and deletes it. A write needs quorum, so it proves the cluster commits.' }),
-    // Batched with the other probes: a no-op etcd role is one round trip per host.
     smokeProbe('etcd: a client without a certificate is refused', (ctx) => ({
-      script: refusalProbe(ctx.host.ip),
-      parse(r) {
-        const problem = refusalProblem(r, ctx.host);
+      script: smokeScript(ctx).script,
+      shows: smokeScript(ctx).shows([NO_CERT.id]),
+      parse(o) {
+        const { tool, answers } = parseEtcdAnswers(o.stdout);
+        const problem = refusalProblem(tool, answers.get(NO_CERT.id), ctx.host);
         if (problem === 'answered') throw new TaskFailure(`etcd on ${ctx.host.name} answered a client without a certificate: client-certificate auth is off`, 'check ETCD_CLIENT_CERT_AUTH=true in the drop-in and restart etcd');
         if (problem) throw new TaskFailure(problem, `start it: sudo systemctl start etcd (on ${ctx.host.name}); see journalctl -u etcd`);
       },

@@ -35,11 +35,7 @@ import type { ClusterSpec } from '../../spec/schema.js';
 import { hostsOf } from '../../spec/hosts.js';
 import { keyedQueue } from '../../util/queue.js';
 
-// Kept here (not imported from ./index.js) so that index.js can import this module without a cycle.
-const BIN_DIR = '/opt/bin';
-const ETCD_PKI = '/etc/etcd/pki';
-const ETCD_DATA = '/var/lib/etcd';
-const DROPIN = '/etc/systemd/system/etcd.service.d/10-kcore.conf';
+import { BIN_DIR, DROPIN, ETCD_DATA, ETCD_PKI } from './paths.js';
 
 export const MEMBERS_FILE = path.join('.kcore', 'etcd-members.json');
 
