@@ -3,7 +3,8 @@
 // Node then reads a handful of files instead of ~1000 modules (Ink's own graph is most of them).
 // Type checking stays with tsc (`npm run typecheck`). Run directly: `node scripts/build.mjs [outdir]`.
 import { build } from 'esbuild';
-import { readFile, rm } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { readdir, readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import process from 'node:process';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -40,6 +41,18 @@ function packagePaths(outdir) {
   };
 }
 
+/**
+ * The build id: a SHA-256 of every source file, the templates and the lockfile. The spec cache (src/spec/load.ts)
+ * keys what it kept by it, so a judgement made by one build of the validation rules is never reused by another.
+ */
+export async function buildId() {
+  const h = createHash('sha256');
+  const files = [];
+  for (const dir of ['src', 'templates']) for (const e of await readdir(path.join(ROOT, dir), { recursive: true, withFileTypes: true })) if (e.isFile()) files.push(path.join(e.parentPath ?? e.path, e.name));
+  for (const f of [...files.sort(), path.join(ROOT, 'package.json'), path.join(ROOT, 'package-lock.json')]) h.update(`${path.relative(ROOT, f)}\0`).update(await readFile(f)).update('\0');
+  return h.digest('hex').slice(0, 32);
+}
+
 /** Bundles src/cli.ts into `outdir` (emptied first); returns esbuild's metafile (what each output holds and imports). */
 export async function buildCli(outdir = path.join(ROOT, 'dist', 'cli')) {
   await rm(outdir, { recursive: true, force: true });
@@ -60,6 +73,7 @@ export async function buildCli(outdir = path.join(ROOT, 'dist', 'cli')) {
     external: ['ssh2', 'cpu-features', 'react-devtools-core'],
     // CommonJS dependencies (node-forge, nunjucks …) call require() for Node built-ins.
     banner: { js: "import { createRequire as __kcoreRequire } from 'node:module'; const require = __kcoreRequire(import.meta.url);" },
+    define: { __KCORE_BUILD__: JSON.stringify(await buildId()) },
     plugins: [packagePaths(outdir)],
   });
   return result.metafile;

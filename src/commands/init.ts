@@ -2,7 +2,8 @@
 import path from 'node:path';
 import { defaultBox, defaultSpec, defaultSshUser } from '../spec/defaults.js';
 import { UsageError } from '../spec/errors.js';
-import { checkSpec, saveSpec, specPath } from '../spec/load.js';
+import { specPath } from '../spec/load.js';
+import { checkSpec, saveSpec } from '../spec/parse.js';
 import { hostIp, hostName } from '../spec/hosts.js';
 import { FLATCAR_CHANNELS, GROUPS, PROVIDERS, type ClusterSpec, type MachineSpec, type Provider } from '../spec/schema.js';
 import { intFlag, stringFlag, type CommandDef } from './args.js';

@@ -1,6 +1,6 @@
 /** `kcore-wizard plan`: a dry run — per host, what converge would change. Nothing is changed. */
 import { haSummary } from '../spec/ha.js';
-import { loadSpec } from '../spec/index.js';
+import { loadSpec } from '../spec/load.js';
 import type { CommandDef } from './args.js';
 import { exitCode, runFromFlags, runOptions } from './run-common.js';
 

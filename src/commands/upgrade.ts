@@ -6,7 +6,8 @@
  * rollingKubernetes). Stops at the first host that does not come back healthy; a rerun resumes.
  */
 import { UsageError } from '../spec/errors.js';
-import { checkSpec, loadSpec, saveSpec } from '../spec/load.js';
+import { loadSpec } from '../spec/load.js';
+import { checkSpec, saveSpec } from '../spec/parse.js';
 import { outputFormat, stringFlag, type CommandDef } from './args.js';
 import { confirmAction } from './confirm.js';
 import { KUBE_NODE_STEP, kubeRollingOrder, pendingHosts, rollingConverge, rollingKubernetes, runFromFlags, runOptions, type NodeStep } from './run-common.js';

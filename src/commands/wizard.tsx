@@ -5,7 +5,8 @@
  */
 import os from 'node:os';
 import path from 'node:path';
-import { loadSpec, saveSpec, specPath } from '../spec/load.js';
+import { loadSpec, specPath } from '../spec/load.js';
+import { saveSpec } from '../spec/parse.js';
 import type { WizardActions } from '../ui/wizard/actions.js';
 import { NOT_A_TERMINAL, isInteractive, runWizard } from '../ui/wizard/run.js';
 import type { CommandContext, CommandDef } from './args.js';

@@ -5,7 +5,7 @@
 import path from 'node:path';
 import type { ClusterSpec } from '../spec/schema.js';
 import { plannedHosts, type PlannedHost } from '../spec/hosts.js';
-import { GROUPS } from '../spec/schema.js';
+import { GROUPS } from '../spec/names.js';
 import { writeFileAtomic } from '../util/fs.js';
 import { renderTemplate } from './env.js';
 

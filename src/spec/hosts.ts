@@ -1,5 +1,6 @@
 /** The IP plan and machine names: <prefix>.1x1 … 1x9 with x = 0 etcd, 1 master, 2 worker; names `%02d`. */
-import { GROUPS, type ClusterSpec, type GroupName } from './schema.js';
+import type { ClusterSpec } from './schema.js';
+import { GROUPS, type GroupName } from './names.js';
 import { parseCidr, nthAddress } from './ip.js';
 
 export const MAX_PER_GROUP = 9;

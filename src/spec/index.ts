@@ -4,6 +4,7 @@ export * from './errors.js';
 export * from './hosts.js';
 export * from './ip.js';
 export * from './load.js';
+export * from './parse.js';
 export * from './validate.js';
 export * from './versions.js';
 export * from './pods.js';

@@ -1,16 +1,25 @@
 /**
- * Load and save `kcore.yaml` with precise errors: YAML syntax, wrong types, unknown fields and rule
- * violations are all reported as `file:line:column: field: message` (SpecError, exit code 2).
+ * Load `kcore.yaml`. Parsing and validating it (parse.ts) takes the yaml parser and zod, more code than the rest of
+ * a command like `test` or `converge` needs; so the result is kept in the workspace (`.kcore/spec-cache.json`),
+ * keyed by the SHA-256 of the file's bytes and by the build of kcore-wizard that judged it, and a later run with the
+ * same file and the same build reads that instead. Anything else (no cache, another file, another build, a cache
+ * that does not read) parses the file again, with every error and warning as before; running from the sources
+ * (no build id) never uses the cache.
  */
+import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { isMap, isNode, LineCounter, parseDocument, stringify, type Document } from 'yaml';
-import type { z } from 'zod';
-import { specSchema, type ClusterSpec } from './schema.js';
+import type { ClusterSpec } from './schema.js';
 import { SpecError, type SpecProblem } from './errors.js';
-import { validateSpec } from './validate.js';
 import { InputFileError, readInputFile, writeFileAtomic } from '../util/fs.js';
 
 export const SPEC_FILE = 'kcore.yaml';
+export const SPEC_CACHE = path.join('.kcore', 'spec-cache.json');
+
+/** The bundle's build id (scripts/build.mjs: a digest of the sources and the lockfile); undefined from the sources. */
+declare const __KCORE_BUILD__: string | undefined;
+const BUILD = typeof __KCORE_BUILD__ === 'string' ? __KCORE_BUILD__ : undefined;
 
 export interface LoadedSpec {
   spec: ClusterSpec;
@@ -18,50 +27,23 @@ export interface LoadedSpec {
   warnings: SpecProblem[];
 }
 
+interface SpecCache {
+  build: string;
+  sha256: string;
+  spec: ClusterSpec;
+  warnings: SpecProblem[];
+}
+
 export function specPath(workspace: string): string {
   return path.join(workspace, SPEC_FILE);
 }
 
-/** Parse spec text; `file` is only used in messages. Throws SpecError. */
-export function parseSpec(text: string, file: string): LoadedSpec {
-  const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
-  if (doc.errors.length > 0) {
-    throw new SpecError(
-      file,
-      doc.errors.slice(0, 1).map((e) => {
-        const pos = lineCounter.linePos(e.pos[0]);
-        const message =
-          e.code === 'MULTIPLE_DOCS'
-            ? 'more than one YAML document (a `---` line starts a second one): keep one cluster spec per file'
-            : `invalid YAML: ${e.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '')}`;
-        return { field: '', message, line: pos.line, column: pos.col };
-      }),
-    );
-  }
-  const data: unknown = doc.toJS();
-  if (data === null || data === undefined) throw new SpecError(file, [{ field: '', message: 'the file is empty: run `kcore-wizard init` to write a default spec' }]);
-  const parsed = specSchema.safeParse(data, { reportInput: true });
-  if (!parsed.success) {
-    const missing = parsed.error.issues.filter((i) => i.path.length === 1 && (i.code === 'invalid_type' || i.code === 'invalid_value') && i.input === undefined);
-    // A spec cut down to a few lines: one line that says how to get a whole one, not a line per section.
-    if (missing.length >= 3)
-      throw new SpecError(file, [
-        {
-          field: '',
-          message: `${missing.length} sections are missing (${missing.map((i) => i.path[0]).join(', ')}): run \`kcore-wizard init --force\` in this folder to write a complete spec (with every default), then edit it`,
-          line: 1,
-        },
-      ]);
-    throw new SpecError(file, parsed.error.issues.map((issue) => problemFromIssue(issue, doc, lineCounter)));
-  }
-  const { errors, warnings } = validateSpec(parsed.data);
-  const locate = (p: SpecProblem) => ({ ...p, ...position(doc, lineCounter, p.field.split('.').filter(Boolean)) });
-  if (errors.length > 0) throw new SpecError(file, errors.map(locate));
-  return { spec: parsed.data, file, warnings: warnings.map(locate) };
+export async function loadSpec(workspace: string): Promise<LoadedSpec> {
+  return loadSpecCached(workspace, BUILD);
 }
 
-export async function loadSpec(workspace: string): Promise<LoadedSpec> {
+/** loadSpec with the cache keyed by `build` (none: no cache). */
+export async function loadSpecCached(workspace: string, build: string | undefined): Promise<LoadedSpec> {
   const file = specPath(workspace);
   let text: string;
   try {
@@ -71,97 +53,20 @@ export async function loadSpec(workspace: string): Promise<LoadedSpec> {
       throw new SpecError(file, [{ field: '', message: `no cluster spec here: run \`kcore-wizard init ${workspace === '.' ? '' : workspace}\` first, or pass --dir` }]);
     throw e;
   }
-  return parseSpec(text, file);
-}
-
-/** Validate a spec object (e.g. built from flags or the wizard); throws SpecError with field names. */
-export function checkSpec(data: unknown, file = SPEC_FILE): LoadedSpec {
-  const parsed = specSchema.safeParse(data, { reportInput: true });
-  if (!parsed.success)
-    throw new SpecError(file, parsed.error.issues.map((i) => ({ field: i.path.join('.'), message: issueMessage(i) })));
-  const { errors, warnings } = validateSpec(parsed.data);
-  if (errors.length > 0) throw new SpecError(file, errors);
-  return { spec: parsed.data, file, warnings };
-}
-
-export function renderSpecYaml(spec: ClusterSpec): string {
-  const header = [
-    '# kcore-wizard cluster spec. Every field is described in the README ("The cluster spec").',
-    '# Edit it, then run `kcore-wizard render` (files only) or `kcore-wizard up` (machines and cluster).',
-    '',
-  ].join('\n');
-  const body: Record<string, unknown> = { ...spec };
-  if (spec.provider !== 'existing' && spec.machines.length === 0) delete body.machines;
-  return header + stringify(body, { lineWidth: 0 });
-}
-
-export async function saveSpec(workspace: string, spec: ClusterSpec): Promise<{ file: string; changed: boolean }> {
-  const file = specPath(workspace);
-  const changed = await writeFileAtomic(file, renderSpecYaml(spec));
-  return { file, changed };
-}
-
-function problemFromIssue(issue: z.core.$ZodIssue, doc: Document, lc: LineCounter): SpecProblem {
-  const keys = issue.path.map(String);
-  if (issue.code === 'unrecognized_keys') {
-    // Point at the first unknown key itself.
-    const unknown = issue.keys;
-    const field = [...keys, unknown[0]!].join('.');
-    const pos = keyPosition(doc, lc, keys, unknown[0]!);
-    return { field, message: `unknown field${unknown.length > 1 ? 's' : ''} ${unknown.map((k) => `"${k}"`).join(', ')}: check the spelling (the README lists every field)`, ...pos };
+  if (!build) return (await import('./parse.js')).parseSpec(text, file);
+  const sha256 = createHash('sha256').update(text).digest('hex');
+  const cacheFile = path.join(workspace, SPEC_CACHE);
+  try {
+    const c = JSON.parse(await readFile(cacheFile, 'utf8')) as Partial<SpecCache>;
+    if (c.build === build && c.sha256 === sha256 && c.spec && Array.isArray(c.warnings)) return { spec: c.spec, file, warnings: c.warnings };
+  } catch {
+    // no cache, or one that does not read: parse
   }
-  return { field: keys.join('.'), message: issueMessage(issue), ...position(doc, lc, keys) };
-}
-
-function issueMessage(issue: z.core.$ZodIssue): string {
-  if ((issue.code === 'invalid_type' || issue.code === 'invalid_value') && issue.input === undefined) {
-    const expected = issue.code === 'invalid_type' ? issue.expected : issue.message.replace(/^Invalid (option|input): /, '');
-    return `is missing: ${expected}`;
+  const loaded = (await import('./parse.js')).parseSpec(text, file);
+  // Only in a workspace kcore-wizard has worked in (.kcore exists): loading a spec creates nothing new.
+  if (existsSync(path.dirname(cacheFile))) {
+    const c: SpecCache = { build, sha256, spec: loaded.spec, warnings: loaded.warnings };
+    await writeFileAtomic(cacheFile, `${JSON.stringify(c)}\n`, 0o600).catch(() => undefined);
   }
-  if (issue.code === 'invalid_type') {
-    // `prefix: 10.0` is a number to YAML: quoting it keeps it text.
-    const quote = issue.expected === 'string' && typeof issue.input === 'number' ? ': YAML reads it as a number; put the value in quotes' : '';
-    return `expected ${issue.expected === 'string' ? 'text' : issue.expected}, got ${describe(issue.input)}${quote}`;
-  }
-  if (issue.code === 'invalid_format' && typeof issue.input === 'string' && issue.input.length > 63 && /DNS label/.test(issue.message))
-    return `${issue.message}: at most 63 characters, got ${issue.input.length}`;
-  if (issue.code === 'invalid_value') return `${issue.message.replace(/^Invalid (option|input): /, '')}, got ${describe(issue.input)}`;
-  return issue.message;
-}
-
-function describe(v: unknown): string {
-  if (v === null) return 'null';
-  if (typeof v === 'string') return JSON.stringify(v);
-  if (Array.isArray(v)) return 'a list';
-  if (typeof v === 'object') return 'a mapping';
-  return `${typeof v} ${String(v)}`;
-}
-
-/** Line/column of the value at `keys`, or of the nearest existing parent. */
-function position(doc: Document, lc: LineCounter, keys: string[]): { line?: number; column?: number } {
-  for (let n = keys.length; n >= 0; n--) {
-    const node = n === 0 ? doc.contents : doc.getIn(keys.slice(0, n).map(keyOf), true);
-    if (isNode(node) && node.range) {
-      const p = lc.linePos(node.range[0]);
-      return { line: p.line, column: p.col };
-    }
-  }
-  return {};
-}
-
-function keyPosition(doc: Document, lc: LineCounter, parent: string[], key: string): { line?: number; column?: number } {
-  const node = parent.length === 0 ? doc.contents : doc.getIn(parent.map(keyOf), true);
-  if (isMap(node)) {
-    for (const pair of node.items) {
-      if (isNode(pair.key) && String(pair.key.toJSON()) === key && pair.key.range) {
-        const p = lc.linePos(pair.key.range[0]);
-        return { line: p.line, column: p.col };
-      }
-    }
-  }
-  return position(doc, lc, parent);
-}
-
-function keyOf(k: string): string | number {
-  return /^\d+$/.test(k) ? Number(k) : k;
+  return loaded;
 }

@@ -7,13 +7,10 @@
  */
 import { z } from 'zod';
 
-export const GROUPS = ['etcd', 'kube-master', 'kube-worker'] as const;
-export type GroupName = (typeof GROUPS)[number];
+import { FLATCAR_CHANNELS, GROUPS, MAX_CPUS, MAX_MEMORY_MB, PROVIDERS } from './names.js';
 
-export const PROVIDERS = ['virtualbox', 'libvirt', 'lxc', 'existing'] as const;
-export type Provider = (typeof PROVIDERS)[number];
-
-export const FLATCAR_CHANNELS = ['stable', 'beta', 'alpha'] as const;
+export { FLATCAR_CHANNELS, GROUPS, MAX_CPUS, MAX_MEMORY_MB, PROVIDERS };
+export type { GroupName, Provider } from './names.js';
 
 const semver = z.string().regex(/^\d+\.\d+\.\d+([-+][0-9A-Za-z.-]+)?$/, 'expected a version like 1.2.3 (no leading "v")');
 const ipv4 = z.string().regex(/^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/, 'expected an IPv4 address like 10.3.0.10');
@@ -22,9 +19,6 @@ const hostname = z
   .string()
   .regex(/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/, 'expected a lower-case DNS label (letters, digits, "-")');
 
-/** Per machine. */
-export const MAX_MEMORY_MB = 262_144;
-export const MAX_CPUS = 128;
 
 export const groupSchema = z.strictObject({
   count: z.number().int('must be a whole number'),

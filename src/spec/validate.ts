@@ -2,7 +2,8 @@
  * Cross-field rules of the cluster spec, with the messages users see. Each rule returns problems that
  * name the field; `errors` refuse the spec, `warnings` are shown but allowed.
  */
-import { GROUPS, type ClusterSpec } from './schema.js';
+import type { ClusterSpec } from './schema.js';
+import { GROUPS } from './names.js';
 import type { SpecProblem } from './errors.js';
 import { MIN_MEMORY_MB } from './defaults.js';
 import { MAX_PER_GROUP } from './hosts.js';

@@ -6,58 +6,18 @@
 // one static import of a command module (or of anything that reaches Ink) to cli.ts, commands/index.ts or
 // args.ts fails here.
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { builtinModules } from 'node:module';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Metafile } from 'esbuild';
-import ts from 'typescript';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildCli } from '../../scripts/build.mjs';
 import { commands, findCommand } from '../../src/commands/index.js';
 import { runCli } from '../support/cli.js';
+import { staticGraph } from '../support/import-graph.js';
 
 const root = path.resolve('.');
-const tsconfig = ts.parseJsonConfigFileContent(ts.readConfigFile('tsconfig.json', (f) => ts.sys.readFile(f)).config, ts.sys, root).options;
-// package.json says "type": "module", so NodeNext emits ES modules; transpileModule cannot read package.json.
-const compilerOptions = { ...tsconfig, module: ts.ModuleKind.ESNext };
-
-const emitted = new Map<string, string[]>();
-/** The module specifiers of the static imports and re-exports in what tsc emits for `file`. */
-function emittedImports(file: string): string[] {
-  let names = emitted.get(file);
-  if (!names) {
-    const js = ts.transpileModule(readFileSync(file, 'utf8'), { fileName: file, compilerOptions }).outputText;
-    const out = ts.createSourceFile(`${file}.js`, js, ts.ScriptTarget.Latest, false, ts.ScriptKind.JS);
-    names = out.statements.flatMap((st) => {
-      const spec = ts.isImportDeclaration(st) || ts.isExportDeclaration(st) ? st.moduleSpecifier : undefined;
-      return spec && ts.isStringLiteral(spec) ? [spec.text] : [];
-    });
-    emitted.set(file, names);
-  }
-  return names;
-}
-
-/** Every module reached from `entry` through the imports and re-exports that tsc emits. */
-export function staticGraph(entry: string): { files: string[]; packages: string[] } {
-  const files = new Set<string>();
-  const packages = new Set<string>();
-  const todo = [path.resolve(entry)];
-  while (todo.length) {
-    const file = todo.pop()!;
-    if (files.has(file)) continue;
-    files.add(file);
-    for (const name of emittedImports(file)) {
-      if (name.startsWith('.')) {
-        const base = path.resolve(path.dirname(file), name).replace(/\.js$/, '');
-        const hit = ['.ts', '.tsx', '/index.ts'].map((e) => base + e).find((f) => existsSync(f));
-        if (!hit) throw new Error(`${path.relative(root, file)}: cannot resolve ${name}`);
-        todo.push(hit);
-      } else packages.add(name);
-    }
-  }
-  return { files: [...files].map((f) => path.relative(root, f)).sort(), packages: [...packages].sort() };
-}
 
 const builtins = new Set(builtinModules.flatMap((m) => [m, `node:${m}`]));
 

@@ -3,7 +3,7 @@
  * `up` (the spec's zod schema, then validateSpec), keyed by field path for the form.
  */
 import { SpecError, type SpecProblem } from '../../spec/errors.js';
-import { checkSpec } from '../../spec/load.js';
+import { checkSpec } from '../../spec/parse.js';
 import type { ClusterSpec } from '../../spec/schema.js';
 import { validateSpec } from '../../spec/validate.js';
 
