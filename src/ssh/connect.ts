@@ -4,7 +4,8 @@
 
 import { readFile } from 'node:fs/promises';
 import type { Duplex } from 'node:stream';
-import { Client, type ConnectConfig, type ServerHostKeyAlgorithm } from 'ssh2';
+import type { ConnectConfig, ServerHostKeyAlgorithm } from 'ssh2';
+import Client from 'ssh2/lib/client.js';
 import { SshError, abortedError, classifyError, describeTarget } from './errors.js';
 import { KnownHosts, fingerprint, keyTypeOf, knownHostsName, type HostKeyCheck } from './known-hosts.js';
 import type { CommandLogEntry, HostKeyEvent, HostTarget } from './types.js';

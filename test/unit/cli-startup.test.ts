@@ -35,13 +35,13 @@ describe('start-up', () => {
     const wizard = staticGraph('src/commands/wizard.tsx');
     expect(wizard.packages).toEqual(expect.arrayContaining(['ink', 'react']));
     const converge = staticGraph('src/commands/converge.ts');
-    expect(converge.packages).toContain('ssh2');
+    expect(converge.packages).toContain('ssh2/lib/client.js');
     expect(converge.files).toContain('src/converge/run.ts');
     // `import type` is erased; `import { type X }` is not (verbatimModuleSyntax keeps `import {} from`).
     expect(staticGraph('test/unit/fixtures/type-only-import.ts')).toEqual({ files: ['test/unit/fixtures/type-only-import.ts'], packages: [] });
     const inline = staticGraph('test/unit/fixtures/inline-type-import.ts');
     expect(inline.files).toContain('src/converge/run.ts');
-    expect(inline.packages).toContain('ssh2');
+    expect(inline.packages).toContain('ssh2/lib/client.js');
   }, 60_000);
 
   it('dashboard --once (text or JSON) loads no Ink or React: only the full screen imports src/ui/dashboard/run.tsx', () => {
