@@ -43,6 +43,8 @@ export interface FileSpec {
   mode: number;
   owner?: string;
   group?: string;
+  /** The SHA-256 of `content` when it is known already (a binary of the artifact cache): not hashed again. */
+  sha256?: string;
   /** Secret content (private keys): never logged or shown in plans. */
   secret?: boolean;
   /** Handlers to notify when this file changes (e.g. `restart etcd`, `daemon-reload`). */
@@ -109,7 +111,7 @@ export function fileDiff(want: FileSpec, have: RemoteFile): string | null {
   const group = want.group ?? owner;
   if (!have.exists) return `create ${want.path} (mode ${want.mode.toString(8).padStart(4, '0')}, ${owner}:${group})`;
   const parts: string[] = [];
-  if (have.sha256 !== sha256(want.content)) parts.push('content differs');
+  if (have.sha256 !== (want.sha256 ?? sha256(want.content))) parts.push('content differs');
   if (have.mode !== want.mode) parts.push(`mode ${have.mode?.toString(8)} → ${want.mode.toString(8)}`);
   if (have.owner !== owner || have.group !== group) parts.push(`owner ${have.owner}:${have.group} → ${owner}:${group}`);
   return parts.length ? `update ${want.path} (${parts.join(', ')})` : null;

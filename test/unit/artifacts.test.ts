@@ -1,10 +1,10 @@
 import { createHash } from 'node:crypto';
-import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { appendFile, mkdtemp, readFile, stat, utimes, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { ARTIFACTS, ArtifactError, createArtifactStore, locate, parseSums } from '../../src/engine/artifacts.js';
+import { ARTIFACTS, ArtifactError, createArtifactStore, locate, parseSums, readUnpacked } from '../../src/engine/artifacts.js';
 import { buildLocalEtcdMirror, serveMirror, type Mirror } from '../support/mirror.js';
 
 let mirror: Mirror;
@@ -45,6 +45,43 @@ describe('artifact source', () => {
     const dir = await store.unpack(a);
     const etcd = await readFile(path.join(dir, `etcd-v${mirror.etcdVersion}-linux-amd64`, 'etcd'));
     expect(etcd.equals(await readFile('/usr/bin/etcd'))).toBe(true);
+  });
+
+  it('hashes a cached file once: a stamp beside it stands for the hash while inode, size and mtime hold', async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'kcore-art-stamp-'));
+    const f = path.join(dir, 'etcd');
+    await writeFile(f, 'binary v1');
+    const sha = (s: string) => createHash('sha256').update(s).digest('hex');
+    expect(await readUnpacked(f)).toEqual({ content: Buffer.from('binary v1'), sha256: sha('binary v1') });
+    const st = await stat(f);
+    expect(JSON.parse(await readFile(`${f}.sha256.json`, 'utf8'))).toEqual({ ino: st.ino, size: st.size, mtimeMs: st.mtimeMs, sha256: sha('binary v1') });
+    // The stamp is what answers: one planted for the same file is believed ...
+    await writeFile(`${f}.sha256.json`, JSON.stringify({ ino: st.ino, size: st.size, mtimeMs: st.mtimeMs, sha256: 'f'.repeat(64) }));
+    expect((await readUnpacked(f)).sha256).toBe('f'.repeat(64));
+    // ... until the file changes: another mtime, or another size, and it is hashed again (and stamped anew).
+    await utimes(f, st.atime, new Date(st.mtimeMs + 5000));
+    expect((await readUnpacked(f)).sha256).toBe(sha('binary v1'));
+    await appendFile(f, '!');
+    expect((await readUnpacked(f)).sha256).toBe(sha('binary v1!'));
+    expect(JSON.parse(await readFile(`${f}.sha256.json`, 'utf8')).sha256).toBe(sha('binary v1!'));
+  });
+
+  it('checks a cached download once: later runs trust its stamp, a copy changed since is checked (and refused) again', async () => {
+    const store = createArtifactStore(await ws(), mirror.dir);
+    const a = ARTIFACTS.etcd(mirror.etcdVersion, 'amd64');
+    const first = await store.fetch(a);
+    const stampFile = `${first.path}.sha256.json`;
+    expect(JSON.parse(await readFile(stampFile, 'utf8')).sha256).toBe(first.sha256);
+    // Another run (a new store) answers from the stamp: a stamp saying otherwise makes it check, and fetch again.
+    const st = await stat(first.path);
+    await writeFile(stampFile, JSON.stringify({ ino: st.ino, size: st.size, mtimeMs: st.mtimeMs, sha256: '0'.repeat(64) }));
+    expect((await createArtifactStore(path.dirname(path.dirname(path.dirname(first.path))), mirror.dir).fetch(a)).sha256).toBe(first.sha256);
+    expect(JSON.parse(await readFile(stampFile, 'utf8')).sha256).toBe(first.sha256);
+    // A corrupted copy (its mtime moves) is hashed, found wrong, and replaced from the source.
+    await appendFile(first.path, 'x');
+    const again = await createArtifactStore(path.dirname(path.dirname(path.dirname(first.path))), mirror.dir).fetch(a);
+    expect(again.sha256).toBe(first.sha256);
+    expect(createHash('sha256').update(await readFile(first.path)).digest('hex')).toBe(first.sha256);
   });
 
   it('fetches from an http mirror', async () => {

@@ -82,7 +82,7 @@ describe('spec cache', () => {
     }
     // Guards the guard: init writes a spec, so it reaches zod.
     expect(staticGraph('src/commands/init.ts').packages).toContain('zod');
-  });
+  }, 60_000);
 
   // The bundle (npm run build, done by `npm test` first) carries the build id; runs from the sources have none.
   const bundle = (args: string[]) => {

@@ -5,11 +5,10 @@
  * Smoke tests (tag `test`): member healthy over TLS, member list equals the spec, put/get round trip,
  * a client without a certificate is refused.
  */
-import { readFile } from 'node:fs/promises';
 import { readPki } from '../pki/read.js';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { ARTIFACTS } from '../../engine/artifacts.js';
+import { ARTIFACTS, readUnpacked } from '../../engine/artifacts.js';
 import { directoryTask, filesTask, serviceTask, systemUserTask, waitFor, type FileSpec } from '../../engine/ops.js';
 import { smokeProbe, TaskFailure, type Role, type RunContext, type TaskContext } from '../../engine/task.js';
 import { renderTemplate } from '../../render/env.js';
@@ -156,13 +155,13 @@ async function readBinaries(ctx: TaskContext, arch: string): Promise<FileSpec[]>
   const top = path.join(dir, a.file.replace(/\.tar\.gz$/, ''));
   const out: FileSpec[] = [];
   for (const bin of etcdBinaries(ctx.run.spec.versions.etcd)) {
-    let content: Buffer;
+    let file: { content: Buffer; sha256: string };
     try {
-      content = await readFile(path.join(top, bin));
+      file = await readUnpacked(path.join(top, bin));
     } catch {
       throw new TaskFailure(`${a.file} has no ${path.basename(top)}/${bin}: it is not an etcd release tarball`, `check the file at ${ctx.run.artifacts.describe(a)}`);
     }
-    out.push({ path: `${BIN_DIR}/${bin}`, content, mode: 0o755, notify: bin === 'etcd' ? RESTART : undefined, why: ETCD_BINARY_WHY[bin] });
+    out.push({ path: `${BIN_DIR}/${bin}`, content: file.content, sha256: file.sha256, mode: 0o755, notify: bin === 'etcd' ? RESTART : undefined, why: ETCD_BINARY_WHY[bin] });
   }
   return out;
 }

@@ -4,9 +4,8 @@
  * for and the official URL: the task is blocked, so a dry run says "would fail here" with the install
  * it would do, plans on, and fails the host at the end.
  */
-import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { ArtifactError, ARTIFACTS, type ArtifactSpec, type ArtifactStore } from '../../engine/artifacts.js';
+import { ArtifactError, ARTIFACTS, readUnpacked, type ArtifactSpec, type ArtifactStore } from '../../engine/artifacts.js';
 import { fileDiff, parseStat, statScript, type FileSpec } from '../../engine/ops.js';
 import { blocked, task, TaskFailure, type Blocked, type Task, type TaskContext } from '../../engine/task.js';
 import type { ClusterSpec } from '../../spec/schema.js';
@@ -82,14 +81,14 @@ export function containerdBinaries(spec: ClusterSpec, arch: string, notify: stri
   };
 }
 
-// Binary contents are shared by every host of a run (read once per artifact store).
-const contents = new WeakMap<ArtifactStore, Map<string, Promise<Buffer>>>();
-function readShared(store: ArtifactStore, file: string): Promise<Buffer> {
+// Binary contents are shared by every host of a run (read once per artifact store), their digests stamped in the cache.
+const contents = new WeakMap<ArtifactStore, Map<string, Promise<{ content: Buffer; sha256: string }>>>();
+function readShared(store: ArtifactStore, file: string): Promise<{ content: Buffer; sha256: string }> {
   let m = contents.get(store);
   if (!m) contents.set(store, (m = new Map()));
   let p = m.get(file);
   if (!p) {
-    p = readFile(file);
+    p = readUnpacked(file);
     m.set(file, p);
     p.catch(() => m.delete(file));
   }
@@ -152,13 +151,13 @@ export function binariesTask(name: string, pick: (ctx: TaskContext) => BinarySet
       }
       const want: FileSpec[] = [];
       for (const entry of set.entries) {
-        let content: Buffer;
+        let file: { content: Buffer; sha256: string };
         try {
-          content = await readShared(ctx.run.artifacts, path.join(dir, entry.from));
+          file = await readShared(ctx.run.artifacts, path.join(dir, entry.from));
         } catch {
           throw new TaskFailure(`${a.file} has no ${entry.from}: it is not the expected ${a.id} release file`, `check the file at ${ctx.run.artifacts.describe(a)}`);
         }
-        want.push({ path: entry.to, content, mode: 0o755, notify: entry.notify, why: BINARY_WHY[path.basename(entry.to)] });
+        want.push({ path: entry.to, content: file.content, sha256: file.sha256, mode: 0o755, notify: entry.notify, why: BINARY_WHY[path.basename(entry.to)] });
       }
       const r = await ctx.conn.run(statScript(want.map((f) => f.path)), { sudo: true, signal: ctx.signal });
       return { set, want, have: parseStat(r.stdout, want.map((f) => f.path)) };
