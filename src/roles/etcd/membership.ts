@@ -300,13 +300,18 @@ function knownHosts(run: RunContext, rec: MembersRecord): Array<{ name: string; 
 const MARK = 'kcore-etcd-members:';
 
 /**
- * `member list` through the endpoints that accept connections (bash's /dev/tcp, at once): etcdctl would wait its
+ * `member list` through the first endpoint that answers. With curl (api.ts: etcd's JSON gateway, the same
+ * MemberListResponse), each endpoint in turn, a closed one refused at once and a silent one given 1 s; without
+ * curl, etcdctl through the endpoints that accept connections (bash's /dev/tcp, at once): etcdctl would wait its
  * dial timeout on a closed one (a member not started yet, a removed one).
  */
 function listScript(endpoints: string[]): string {
+  const ask = `curl -sS --cacert ${ETCD_PKI}/ca.crt --cert ${ETCD_PKI}/kcore-client.crt --key ${ETCD_PKI}/kcore-client.key --connect-timeout 1 --max-time 5 -d '{}' "$kc_e/v3/cluster/member/list" 2>&1`;
+  const viaCurl = `kc_last='no etcd member accepts connections'; for kc_e in ${endpoints.join(' ')}; do kc_o=$(${ask}) && case "$kc_o" in '{"header"'*) echo ${MARK}ask; printf '%s\\n' "$kc_o"; exit 0;; esac; kc_last=$kc_o; done; printf '%s\\n' "$kc_last" >&2; exit 7`;
   const open = endpoints.map((e) => { const [host, port] = e.replace('https://', '').split(':'); return `timeout 1 bash -c ': </dev/tcp/${host}/${port}' 2>/dev/null && kc_ep="$kc_ep,${e}"`; }).join('; ');
   const list = `ETCDCTL_API=3 ${BIN_DIR}/etcdctl --endpoints="\${kc_ep#,}" --cacert=${ETCD_PKI}/ca.crt --cert=${ETCD_PKI}/kcore-client.crt --key=${ETCD_PKI}/kcore-client.key --dial-timeout=3s --command-timeout=5s member list -w json`;
-  return `if [ -x ${BIN_DIR}/etcdctl ] && [ -f ${ETCD_PKI}/kcore-client.key ]; then kc_ep=; ${open}; if [ -z "$kc_ep" ]; then echo 'no etcd member accepts connections' >&2; exit 7; fi; echo ${MARK}ask; ${list}; else echo ${MARK}no-etcdctl; fi`;
+  const viaEtcdctl = `kc_ep=; ${open}; if [ -z "$kc_ep" ]; then echo 'no etcd member accepts connections' >&2; exit 7; fi; echo ${MARK}ask; ${list}`;
+  return `if [ -x ${BIN_DIR}/etcdctl ] && [ -f ${ETCD_PKI}/kcore-client.key ]; then if command -v curl >/dev/null 2>&1; then ${viaCurl}; else ${viaEtcdctl}; fi; else echo ${MARK}no-etcdctl; fi`;
 }
 
 function parseList(o: ProbeOutput, known: Array<{ name: string; ip: string }>): Array<LiveMember & { known: string; started: boolean }> | null {
