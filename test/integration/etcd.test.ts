@@ -86,6 +86,23 @@ describe('etcd role on 3 systemd hosts', () => {
     }
   });
 
+  it('a binary changed on the host behind its stamp is still seen: same size, same mtime, and plan says it differs', async () => {
+    // The no-op converges above stamped the binaries on each host (engine/ops.ts stampedDigestScript).
+    const stamps = await hosts.exec('etcd-02', "ls /var/lib/kcore-wizard/sha256/; stat -c '%a' /var/lib/kcore-wizard/sha256");
+    expect(stamps.stdout).toBe('%opt%bin%etcd\n%opt%bin%etcdctl\n700\n');
+    // Overwrite one byte in place and put the mtime back: only the ctime tells (it cannot be set back).
+    const w = await hosts.exec('etcd-02', "f=/opt/bin/etcdctl; t=$(stat -c '%y' $f); printf 'X' | dd of=$f bs=1 seek=100 conv=notrunc status=none && touch -d \"$t\" $f && stat -c '%y' $f | grep -qxF \"$t\" && echo ok");
+    expect(w.stdout.trim(), w.stderr).toBe('ok');
+    const r = await cli('plan', '--limit', 'etcd');
+    expect(r.code).toBe(0);
+    const plan = r.stdout.slice(r.stdout.indexOf('== plan'));
+    expect(plan).toContain('   etcd-02: 1 change\n     - update /opt/bin/etcdctl (content differs)\n');
+    expect(plan.match(/: \d+ changes?/g)).toHaveLength(1);
+    // converge puts the release's etcdctl back; the next plan is empty again.
+    expect((await cli('converge', '--limit', 'etcd', '--quiet')).code).toBe(0);
+    expect((await cli('plan', '--limit', 'etcd')).stdout).not.toMatch(/: \d+ changes?/);
+  });
+
   it('plan after a spec change lists exactly the files that would change', async () => {
     const file = path.join(ws, 'kcore.yaml');
     const original = await readFile(file, 'utf8');

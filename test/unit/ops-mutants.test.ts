@@ -4,11 +4,11 @@
 // the same tasks are proven on real hosts in test/integration (engine, etcd).
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { chmodSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { appendFileSync, chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { batchScript, directoryTask, fileDiff, filesTask, parseStat, serviceTask, sha256, splitBatch, statScript, systemUserTask, waitFor, type FileSpec } from '../../src/engine/ops.js';
+import { batchScript, directoryTask, fileDiff, filesTask, parseStat, serviceTask, sha256, splitBatch, STAMP_MIN_BYTES, statScript, systemUserTask, waitFor, type FileSpec } from '../../src/engine/ops.js';
 import { TaskFailure, type Task, type TaskContext } from '../../src/engine/task.js';
 import type { HostConnection } from '../../src/ssh/types.js';
 
@@ -121,6 +121,64 @@ describe('statScript and parseStat', () => {
       ]);
     });
   }
+
+  // The stamp path also needs cut and mkdir: a PATH with those and no openssl.
+  const noOpensslStamps = path.join(dir, 'bin-no-openssl-stamps');
+  mkdirSync(noOpensslStamps);
+  for (const t of ['stat', 'sha256sum', 'cut', 'mkdir']) symlinkSync(`/usr/bin/${t}`, path.join(noOpensslStamps, t));
+
+  for (const [tool, env] of [
+    ['openssl', process.env],
+    ['sha256sum', { ...process.env, PATH: noOpensslStamps }],
+  ] as const) {
+    it(`a big file through its stamp (${tool}): hashed and stamped once, then read from the stamp until the file changes`, () => {
+      const stamps = path.join(dir, `stamps-${tool}`);
+      const big = path.join(dir, `big ${tool}`);
+      const small = path.join(dir, `small-${tool}`);
+      writeFileSync(big, 'v1');
+      writeFileSync(small, 'tiny');
+      const paths = [big, small];
+      const script = statScript(paths, { stamped: [big], stampDir: stamps });
+      const run = () => {
+        const r = sh(script, '', env);
+        expect(r.exitCode).toBe(0);
+        return parseStat(r.stdout, paths).map((x) => x.sha256);
+      };
+      expect(run()).toEqual([hex('v1'), hex('tiny')]);
+      const stampFile = path.join(stamps, big.replaceAll('/', '%'));
+      const st = statSync(stamps);
+      expect(st.mode & 0o777).toBe(0o700);
+      const line = readFileSync(stampFile, 'utf8');
+      expect(line).toMatch(new RegExp(`^\\d+ 2 \\d+\\.\\d{9} \\d+\\.\\d{9} ${hex('v1')}\\n$`));
+      // The stamp answers while it describes the file: a planted digest is what comes back ...
+      writeFileSync(stampFile, line.replace(hex('v1'), 'e'.repeat(64)));
+      expect(run()[0]).toBe('e'.repeat(64));
+      // ... until the file changes (ctime moves with any write or chmod) ...
+      chmodSync(big, 0o600);
+      expect(run()[0]).toBe(hex('v1'));
+      appendFileSync(big, '!');
+      expect(run()[0]).toBe(hex('v1!'));
+      // ... or the stamp is cut short (a write that did not finish): hashed again.
+      writeFileSync(stampFile, readFileSync(stampFile, 'utf8').slice(0, 30));
+      expect(run()[0]).toBe(hex('v1!'));
+      // A missing big file is absent, as any other.
+      rmSync(big);
+      expect(parseStat(sh(script, '', env).stdout, paths)[0]).toEqual({ exists: false });
+      expect(existsSync(stampFile)).toBe(true);
+    });
+  }
+
+  it('filesTask stamps the files of at least 1 MiB and hashes the rest', async () => {
+    const t = filesTask('f', () => [
+      { path: '/opt/bin/big', content: Buffer.alloc(STAMP_MIN_BYTES), mode: 0o755 },
+      { path: '/etc/small', content: Buffer.alloc(STAMP_MIN_BYTES - 1), mode: 0o644 },
+    ]);
+    const p = await t.probe!({} as TaskContext);
+    expect(p.script).toContain("stat -c '%i %s %.9Y %.9Z' -- /opt/bin/big");
+    expect(p.script).not.toContain("-- /etc/small 2>/dev/null) &&");
+    expect(p.script).toContain('openssl dgst -sha256 -r -- /etc/small;');
+    expect(p.script).toContain('/var/lib/kcore-wizard/sha256/%opt%bin%big');
+  });
 
   it('parses binary-mode sums, ignores lines that are not stat or sum lines', () => {
     const sum = hex('x');

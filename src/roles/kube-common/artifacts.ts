@@ -159,7 +159,7 @@ export function binariesTask(name: string, pick: (ctx: TaskContext) => BinarySet
         }
         want.push({ path: entry.to, content: file.content, sha256: file.sha256, mode: 0o755, notify: entry.notify, why: BINARY_WHY[path.basename(entry.to)] });
       }
-      const r = await ctx.conn.run(statScript(want.map((f) => f.path)), { sudo: true, signal: ctx.signal });
+      const r = await ctx.conn.run(statScript(want.map((f) => f.path), { stamped: want.map((f) => f.path) }), { sudo: true, signal: ctx.signal });
       return { set, want, have: parseStat(r.stdout, want.map((f) => f.path)) };
     },
     plan(ctx, g) {
