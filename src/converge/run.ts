@@ -112,6 +112,7 @@ export async function runConverge(opts: ConvergeOptions): Promise<RunSummary> {
       maxHosts: opts.maxHosts,
     });
   } finally {
-    await pool.closeAll();
+    // The run is over: its results are in; the hosts' side of each close is not waited for.
+    await pool.closeAll({ linger: false });
   }
 }

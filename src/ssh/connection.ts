@@ -334,11 +334,21 @@ export class SshHostConnection implements HostConnection {
     return this.uploader.upload(file, opts);
   }
 
-  async close(): Promise<void> {
+  /**
+   * Ends the connection (SSH disconnect, then TCP close). `linger: false` does not wait for the host's side of
+   * the close: the socket no longer keeps the process alive, and the disconnect, already written, goes out
+   * anyway; for the end of a run, where waiting cost ~20-30 ms of every command.
+   */
+  async close(opts: { linger?: boolean } = {}): Promise<void> {
     this.closedByUser = true;
     const c = this.client;
     this.client = undefined;
     if (!c) return;
+    if (opts.linger === false) {
+      c.end();
+      (c as unknown as { _sock?: { unref?: () => void } })._sock?.unref?.();
+      return;
+    }
     await new Promise<void>((resolve) => {
       const t = setTimeout(() => {
         c.destroy();

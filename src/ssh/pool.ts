@@ -165,14 +165,15 @@ export class SshPool {
     return this.conns.size;
   }
 
-  async closeAll(): Promise<void> {
+  /** Closes every connection; `linger: false` does not wait for the hosts' side of each close (HostConnection.close). */
+  async closeAll(opts: { linger?: boolean } = {}): Promise<void> {
     this.closing.abort(new Error('the pool was closed'));
     this.closing = new AbortController();
     this.warming.clear();
     this.warmFailures.clear();
     const all = [...this.conns.values()];
     this.conns.clear();
-    await Promise.all(all.map((c) => c.close()));
+    await Promise.all(all.map((c) => c.close(opts)));
   }
 }
 

@@ -46,7 +46,7 @@ export interface ExecResult {
  */
 export interface Transport {
   exec(command: string, opts?: ExecOptions): Promise<ExecResult>;
-  close(): Promise<void>;
+  close(opts?: { linger?: boolean }): Promise<void>;
 }
 
 export interface HostKeyEvent {
