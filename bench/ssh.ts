@@ -4,7 +4,7 @@
  * host (one after the other, as a task engine does) plus one upload (stat + atomic write), hosts in
  * parallel; then the same batch again on the open connections. Prints hosts, commands, wall time,
  * commands/s, connect time, CPU per command (this process, and sshd's side), peak RSS, and the
- * 30-host/4-host wall-time ratio (target ≤ 2×). The hosts share this machine's cores with the client.
+ * 30-host/4-host wall-time ratio (target ≤ 2×; on simulated hosts ≤ 3×, the goal for 60 vs 4). The hosts share this machine's cores with the client.
  * Then the same on simulated hosts (ssh2 servers in a child process answering after --latency ms, using no
  * host CPU): the engine's own scaling, apart from the machine's cores running 30 sshd.
  * Run: `npx vite-node bench/ssh.ts [--hosts 4,30] [--commands 10] [--rounds 3] [--latency 20] [--no-light] [--no-simulated]`.
@@ -144,7 +144,7 @@ function ownCpuMs(pid: number): number {
 }
 
 /** Runs every size, prints the table and the ratio. */
-async function table(title: string, all: HostTarget[], knownHostsPath: string, serverCpu: (n: number) => () => number, serverLabel: string): Promise<void> {
+async function table(title: string, all: HostTarget[], knownHostsPath: string, serverCpu: (n: number) => () => number, serverLabel: string, target: number): Promise<void> {
   // Record the host keys once (first contact), so every measured round only verifies them.
   const warm = new SshPool({ knownHostsPath });
   await warm.forEachHost(all, async (c) => c.exec('mkdir -p /tmp/kcore-bench'));
@@ -192,7 +192,7 @@ async function table(title: string, all: HostTarget[], knownHostsPath: string, s
   if (small && big && small !== big) {
     const cold = big.coldMs / small.coldMs;
     const warmRatio = big.warmMs / small.warmMs;
-    console.log(`\nwall time ${big.hosts} hosts / ${small.hosts} hosts: cold ${cold.toFixed(2)}×, warm ${warmRatio.toFixed(2)}× (target ≤ 2×): ${cold <= 2 ? 'OK' : 'OVER TARGET'}`);
+    console.log(`\nwall time ${big.hosts} hosts / ${small.hosts} hosts: cold ${cold.toFixed(2)}×, warm ${warmRatio.toFixed(2)}× (target ≤ ${target}×): ${cold <= target ? 'OK' : 'OVER TARGET'}`);
   }
   console.log(`load average after: ${loadavg().map((x) => x.toFixed(2)).join(' ')}`);
 }
@@ -257,6 +257,8 @@ async function simulated(work: string, max: number): Promise<void> {
       join(work, 'known_hosts_sim'),
       () => () => ownCpuMs(child.pid!),
       'server CPU/cmd',
+      // The goal for simulated hosts (no host CPU): 60 hosts within 3× the time of 4.
+      3,
     );
   } finally {
     child.kill('SIGTERM');
@@ -293,6 +295,8 @@ async function light(work: string, max: number): Promise<void> {
           return () => sshdTreeCpuMs(pids);
         },
         'sshd CPU/cmd',
+        // Real sshd on this machine's 2 cores: 30 hosts within 2× the time of 4.
+        2,
       );
       // Large file throughput (binaries such as kubelet are uploaded this way): one 64 MiB upload, then again unchanged.
       const pool = new SshPool({ knownHostsPath: join(work, 'known_hosts') });
