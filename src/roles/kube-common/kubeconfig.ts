@@ -2,7 +2,7 @@
  * Kubeconfig files: built as data (never string-pasted YAML), certificates embedded so each file stands
  * alone; merged into a user's kubeconfig without touching anyone else's entries.
  */
-import YAML from 'yaml';
+import { yaml } from '../../util/yaml.js';
 
 export interface KubeconfigInput {
   /** Cluster entry name, e.g. `kcore-demo`. */
@@ -52,7 +52,7 @@ export function kubeconfigDoc(i: KubeconfigInput): KubeconfigDoc {
 }
 
 export function buildKubeconfig(i: KubeconfigInput): string {
-  return YAML.stringify(kubeconfigDoc(i), { lineWidth: 0 });
+  return yaml().stringify(kubeconfigDoc(i), { lineWidth: 0 });
 }
 
 /** Parse a kubeconfig (empty or missing text: an empty config). Throws with the file's problem. */
@@ -61,7 +61,7 @@ export function parseKubeconfig(text: string | null, file = 'kubeconfig'): Kubec
   if (text === null || text.trim() === '') return empty;
   let doc: unknown;
   try {
-    doc = YAML.parse(text);
+    doc = yaml().parse(text);
   } catch (e) {
     throw new Error(`${file} is not valid YAML: ${(e as Error).message.split('\n')[0]}`);
   }
@@ -111,5 +111,5 @@ export function mergeKubeconfig(existing: string | null, ours: string, opts: { u
   }
   // A new file gets our context as current; an existing one keeps its own unless asked.
   if (opts.useContext || existing === null) base['current-context'] = add['current-context'];
-  return { text: YAML.stringify(base, { lineWidth: 0 }), replaced, added, currentContext: base['current-context'] };
+  return { text: yaml().stringify(base, { lineWidth: 0 }), replaced, added, currentContext: base['current-context'] };
 }

@@ -4,7 +4,7 @@
  * for `systemd-analyze verify`; the roles always use /opt/bin.
  */
 import { createHash } from 'node:crypto';
-import YAML from 'yaml';
+import { yaml } from '../../util/yaml.js';
 import { renderTemplate } from '../../render/env.js';
 import { apiServiceIp, hostsOf } from '../../spec/hosts.js';
 import { podPlan } from '../../spec/pods.js';
@@ -200,14 +200,14 @@ export function stampManifest(name: string, rendered: string): Manifest {
   const sha = createHash('sha256').update(rendered).digest('hex');
   const objects: Manifest['objects'] = [];
   const parts: string[] = [];
-  for (const d of YAML.parseAllDocuments(rendered)) {
+  for (const d of yaml().parseAllDocuments(rendered)) {
     if (d.errors.length) throw new Error(`${name} manifest: ${d.errors[0]!.message}`);
     // An empty document (`---` after a block a template left out) has null contents, not no contents.
     const o = d.toJS() as { apiVersion: string; kind: string; metadata: { name: string; namespace?: string; annotations?: Record<string, string> } } | null;
     if (o === null) continue;
     o.metadata.annotations = { ...(o.metadata.annotations ?? {}), [MANIFEST_HASH_ANNOTATION]: sha };
     objects.push({ apiVersion: o.apiVersion, kind: o.kind, name: o.metadata.name, namespace: o.metadata.namespace });
-    parts.push(YAML.stringify(o, { lineWidth: 0 }));
+    parts.push(yaml().stringify(o, { lineWidth: 0 }));
   }
   const header = rendered.split('\n').filter((l) => l.startsWith('#')).slice(0, 2).join('\n');
   return { name, text: `${header}\n---\n${parts.join('---\n')}`, sha256: sha, objects };

@@ -9,7 +9,7 @@ import { accessSync, constants } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { smokeTest, task, TaskFailure, type Role, type RunContext } from '../../engine/task.js';
-import YAML from 'yaml';
+import { yaml } from '../../util/yaml.js';
 import { hostsOf } from '../../spec/hosts.js';
 import { apiServerUrl, buildKubeconfig, clusterName, kubeconfigDoc, parseKubeconfig, readPki } from '../kube-common/index.js';
 import { writeFileAtomic } from '../../util/fs.js';
@@ -61,7 +61,7 @@ export async function adminKubeconfig(run: Pick<RunContext, 'spec' | 'pki'> & Pa
     doc.contexts.push({ name: `${cluster}-${m.name}`, context: { cluster: `${cluster}-${m.name}`, user: input.user } });
   }
   if (opts.currentContext && doc.contexts.some((c) => c.name === opts.currentContext)) doc['current-context'] = opts.currentContext;
-  return YAML.stringify(doc, { lineWidth: 0 });
+  return yaml().stringify(doc, { lineWidth: 0 });
 }
 
 /** A kubeconfig holds a private key: written atomically, mode 0600, by the project's one atomic writer. */
