@@ -64,15 +64,26 @@ function curlRequest(ip: string, c: EtcdCall): string {
   }
 }
 
+/**
+ * etcdctl on the host, over TLS with kcore-wizard's client certificate (or none, to prove refusal).
+ * `quick` shortens the timeouts for polls (the dashboard) where a down member must not stall the answer.
+ */
+export function etcdctl(ip: string, args: string, opts: { withCert?: boolean; quick?: boolean } = {}): string {
+  // Without a certificate the handshake is refused at once: a short timeout keeps that check quick.
+  const quick = opts.quick || opts.withCert === false;
+  const timeouts = quick ? '--dial-timeout=1s --command-timeout=2s' : '--dial-timeout=3s --command-timeout=5s';
+  const cert = opts.withCert === false ? '' : ` --cert=${ETCD_PKI}/kcore-client.crt --key=${ETCD_PKI}/kcore-client.key`;
+  return `ETCDCTL_API=3 ${BIN_DIR}/etcdctl --endpoints=${url(ip, '')} --cacert=${ETCD_PKI}/ca.crt${cert} ${timeouts} ${args}`;
+}
+
 /** The same request through etcdctl (a host without curl). */
 function etcdctlRequest(ip: string, c: EtcdCall): string {
-  const ctl = (args: string, cert = true, quick = false) =>
-    `ETCDCTL_API=3 ${BIN_DIR}/etcdctl --endpoints=${url(ip, '')} --cacert=${ETCD_PKI}/ca.crt${cert ? ` --cert=${ETCD_PKI}/kcore-client.crt --key=${ETCD_PKI}/kcore-client.key` : ''} ${quick ? '--dial-timeout=1s --command-timeout=2s' : '--dial-timeout=3s --command-timeout=5s'} ${args}`;
+  const ctl = (args: string) => etcdctl(ip, args);
   switch (c.op) {
     // etcdctl reports a closed port and a refused handshake alike (its gRPC dial retries until the timeout): bash's
     // /dev/tcp tells the closed port first, at once.
     case 'no-cert':
-      return `timeout 2 bash -c ': </dev/tcp/${ip}/2379' 2>/dev/null || { echo 'connection refused'; exit 7; }; ${ctl('get /kcore-wizard --keys-only', false, true)}`;
+      return `timeout 2 bash -c ': </dev/tcp/${ip}/2379' 2>/dev/null || { echo 'connection refused'; exit 7; }; ${etcdctl(ip, 'get /kcore-wizard --keys-only', { withCert: false })}`;
     case 'range':
       return ctl(`get ${shellQuote(c.key)} -w json`);
     case 'put':

@@ -18,9 +18,9 @@ import type { RoleServices } from '../index.js';
 import { initialSettings, joinedThisRun, memberJoinTask, memberRecordTask, membershipChangeTask, membershipSettledTask, parseMemberList, probeAfterMembershipSettled } from './membership.js';
 
 import { BIN_DIR, DROPIN, ETCD_DATA, ETCD_PKI, UNIT } from './paths.js';
-import { callProblem, etcdApiScript, etcdApiShown, parseEtcdAnswers, rangeValue, responseJson, type EtcdAnswer, type EtcdCall } from './api.js';
+import { callProblem, etcdApiScript, etcdApiShown, etcdctl, parseEtcdAnswers, rangeValue, responseJson, type EtcdAnswer, type EtcdCall } from './api.js';
 
-export { BIN_DIR, DROPIN, ETCD_DATA, ETCD_PKI, UNIT };
+export { BIN_DIR, DROPIN, ETCD_DATA, ETCD_PKI, UNIT, etcdctl };
 const RESTART = 'restart etcd';
 
 export function initialCluster(run: Pick<RunContext, 'spec'>): string {
@@ -45,18 +45,6 @@ export function etcdDropIn(run: Pick<RunContext, 'spec'>, host: { name: string; 
     token: `kcore-${run.spec.name}-etcd`,
     pki: ETCD_PKI,
   });
-}
-
-/**
- * etcdctl on the host, over TLS with kcore-wizard's client certificate (or none, to prove refusal).
- * `quick` shortens the timeouts for polls (the dashboard) where a down member must not stall the answer.
- */
-export function etcdctl(ip: string, args: string, opts: { withCert?: boolean; quick?: boolean } = {}): string {
-  // Without a certificate the handshake is refused at once: a short timeout keeps that check quick.
-  const quick = opts.quick || opts.withCert === false;
-  const timeouts = quick ? '--dial-timeout=1s --command-timeout=2s' : '--dial-timeout=3s --command-timeout=5s';
-  const cert = opts.withCert === false ? '' : ` --cert=${ETCD_PKI}/kcore-client.crt --key=${ETCD_PKI}/kcore-client.key`;
-  return `ETCDCTL_API=3 ${BIN_DIR}/etcdctl --endpoints=https://${ip}:2379 --cacert=${ETCD_PKI}/ca.crt${cert} ${timeouts} ${args}`;
 }
 
 /**
