@@ -119,6 +119,22 @@ export async function artifactsFlag(ctx: CommandContext): Promise<string | undef
   return dir;
 }
 
+/** How long the next etcd member of a rolling converge waits after one that changed (etcd's HealthInterval). */
+export const ETCD_SETTLE_MS = 5000;
+
+/** Waits `ms`, or less when `signal` aborts. */
+function settle(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const t = setTimeout(done, ms);
+    function done() {
+      clearTimeout(t);
+      signal.removeEventListener('abort', done);
+      resolve();
+    }
+    signal.addEventListener('abort', done, { once: true });
+  });
+}
+
 /**
  * A rolling converge: one host at a time, etcd members first, then masters, then workers (spec order;
  * --limit narrows it), each its own run whose roles verify the host healthy and whose smoke tests pass
@@ -145,6 +161,11 @@ export async function rollingConverge(ctx: CommandContext, opts: { tags?: string
       say(`${opts.what} stopped at ${h.name}: it did not come back healthy (see above)${rest.length ? `; untouched: ${rest.join(', ')}` : ''}`);
       return exitCode(summary);
     }
+    // A member that was just restarted answers a linearizable read before its peers have all reconnected to it;
+    // restarting the next member then (or handing it the leadership) can stall writes for seconds. etcd counts a
+    // member as connected after HealthInterval, 5 s (server/etcdserver/server.go: its strict reconfiguration
+    // check waits as long): the next etcd member waits that long after one that changed.
+    if (h.group === 'etcd' && summary.changed > 0 && order[i + 1]?.group === 'etcd') await settle(ETCD_SETTLE_MS, ctx.signal);
   }
   say(`${opts.what}: done on ${order.map((h) => h.name).join(', ')}`);
   return 0;
