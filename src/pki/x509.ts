@@ -92,14 +92,14 @@ function nativeSans(text: string | undefined): string[] {
 
 const EKU_OIDS: Record<string, ExtKeyUsage> = { '1.3.6.1.5.5.7.3.1': 'serverAuth', '1.3.6.1.5.5.7.3.2': 'clientAuth' };
 
-/**
- * Reads a certificate with node:crypto's native X509Certificate only: a no-op converge checks every
- * certificate of the store, and node-forge's pure-JS parse of each cost hundreds of milliseconds.
- */
 // A command reads the same certificates more than once (`test`: the pki smoke test, then the expiry warnings);
 // parsing is the cost (~0.5 ms each), so the result is kept per PEM text, for this process.
 const parsedCerts = new Map<string, ParsedCert>();
 
+/**
+ * Reads a certificate with node:crypto's native X509Certificate only: a no-op converge checks every
+ * certificate of the store, and node-forge's pure-JS parse of each cost hundreds of milliseconds.
+ */
 export function parseCertificate(pem: string): ParsedCert {
   let p = parsedCerts.get(pem);
   if (!p) {

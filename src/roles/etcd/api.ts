@@ -36,8 +36,11 @@ export interface EtcdAnswer {
 }
 
 const MARK = '@@kcore-etcd';
+const FRAME = new RegExp(`^${MARK} (\\S+) (\\d+) (\\d+|-)$`);
 const STATE = 'kcore-etcd-service-state=';
 const CLIENT_CERT = `--cert ${ETCD_PKI}/kcore-client.crt --key ${ETCD_PKI}/kcore-client.key`;
+/** curl's TLS options for a member's client port with kcore-wizard's client certificate. */
+export const CURL_CLIENT_TLS = `--cacert ${ETCD_PKI}/ca.crt ${CLIENT_CERT}`;
 
 const b64 = (s: string) => Buffer.from(s, 'utf8').toString('base64');
 const url = (ip: string, p: string) => `https://${ip}:2379${p}`;
@@ -136,7 +139,7 @@ export function parseEtcdAnswers(stdout: string): EtcdAnswers {
   let state: string | undefined;
   let body: string[] = [];
   for (const line of lines) {
-    const m = new RegExp(`^${MARK} (\\S+) (\\d+) (\\d+|-)$`).exec(line);
+    const m = FRAME.exec(line);
     if (m) {
       answers.set(m[1]!, { exit: Number(m[2]), http: m[3] === '-' ? null : Number(m[3]), text: body.join('\n').trim() });
       body = [];

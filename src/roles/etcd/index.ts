@@ -191,19 +191,29 @@ async function health(ctx: TaskContext): Promise<string | null> {
 }
 
 const smokeKey = (host: string) => `/kcore-wizard/smoke/${host}`;
-const smokeValues = new WeakMap<RunContext, Map<string, string>>();
+interface SmokeScript {
+  script: string;
+  value: string;
+  shows: (ids: string[]) => string;
+}
+const smokeScripts = new WeakMap<RunContext, Map<string, SmokeScript>>();
 
 /**
  * Every etcd smoke test of a member asks its questions in this one command, the same text for each of them, so
  * the engine runs it once for all (one curl, one TLS connection, and one more for the no-certificate handshake)
- * and each test reads its own answers. The value written is random, chosen once per host and run.
+ * and each test reads its own answers. Made once per host and run (each test asks for it), with its random value.
  */
-function smokeScript(ctx: TaskContext): { script: string; value: string; shows: (ids: string[]) => string } {
-  let values = smokeValues.get(ctx.run);
-  if (!values) smokeValues.set(ctx.run, (values = new Map()));
-  let value = values.get(ctx.host.name);
-  if (!value) values.set(ctx.host.name, (value = randomBytes(8).toString('hex')));
-  const key = smokeKey(ctx.host.name);
+function smokeScript(ctx: TaskContext): SmokeScript {
+  let byHost = smokeScripts.get(ctx.run);
+  if (!byHost) smokeScripts.set(ctx.run, (byHost = new Map()));
+  let made = byHost.get(ctx.host.name);
+  if (!made) byHost.set(ctx.host.name, (made = makeSmokeScript(ctx.host)));
+  return made;
+}
+
+function makeSmokeScript(host: { name: string; ip: string }): SmokeScript {
+  const value = randomBytes(8).toString('hex');
+  const key = smokeKey(host.name);
   const calls: EtcdCall[] = [
     NO_CERT,
     HEALTH,
@@ -213,11 +223,11 @@ function smokeScript(ctx: TaskContext): { script: string; value: string; shows: 
     { id: 'del', op: 'delete', key },
   ];
   return {
-    script: etcdApiScript(ctx.host.ip, calls, { stateUnlessOk: HEALTH.id }),
+    script: etcdApiScript(host.ip, calls, { stateUnlessOk: HEALTH.id }),
     value,
     // The value is new every run: shown as what it is, so the teaching view (and docs/how-it-works.md) stays the same.
     shows: (ids) =>
-      `${etcdApiShown(ctx.host.ip, calls.filter((c) => ids.includes(c.id)))}\n# asked with the other etcd smoke tests of this member: one curl, one TLS connection`
+      `${etcdApiShown(host.ip, calls.filter((c) => ids.includes(c.id)))}\n# asked with the other etcd smoke tests of this member: one curl, one TLS connection`
         .replaceAll(Buffer.from(value).toString('base64'), '<a random value, base64>')
         .replaceAll(value, '<a random value>'),
   };

@@ -36,6 +36,7 @@ import { hostsOf } from '../../spec/hosts.js';
 import { keyedQueue } from '../../util/queue.js';
 
 import { BIN_DIR, DROPIN, ETCD_DATA, ETCD_PKI } from './paths.js';
+import { CURL_CLIENT_TLS } from './api.js';
 
 export const MEMBERS_FILE = path.join('.kcore', 'etcd-members.json');
 
@@ -306,10 +307,10 @@ const MARK = 'kcore-etcd-members:';
  * dial timeout on a closed one (a member not started yet, a removed one).
  */
 function listScript(endpoints: string[]): string {
-  const ask = `curl -sS --cacert ${ETCD_PKI}/ca.crt --cert ${ETCD_PKI}/kcore-client.crt --key ${ETCD_PKI}/kcore-client.key --connect-timeout 1 --max-time 5 -d '{}' "$kc_e/v3/cluster/member/list" 2>&1`;
+  const ask = `curl -sS ${CURL_CLIENT_TLS} --connect-timeout 1 --max-time 5 -d '{}' "$kc_e/v3/cluster/member/list" 2>&1`;
   const viaCurl = `kc_last='no etcd member accepts connections'; for kc_e in ${endpoints.join(' ')}; do kc_o=$(${ask}) && case "$kc_o" in '{"header"'*) echo ${MARK}ask; printf '%s\\n' "$kc_o"; exit 0;; esac; kc_last=$kc_o; done; printf '%s\\n' "$kc_last" >&2; exit 7`;
   const open = endpoints.map((e) => { const [host, port] = e.replace('https://', '').split(':'); return `timeout 1 bash -c ': </dev/tcp/${host}/${port}' 2>/dev/null && kc_ep="$kc_ep,${e}"`; }).join('; ');
-  const list = `ETCDCTL_API=3 ${BIN_DIR}/etcdctl --endpoints="\${kc_ep#,}" --cacert=${ETCD_PKI}/ca.crt --cert=${ETCD_PKI}/kcore-client.crt --key=${ETCD_PKI}/kcore-client.key --dial-timeout=3s --command-timeout=5s member list -w json`;
+  const list = etcdctlAt(['"${kc_ep#,}"'], 'member list -w json');
   const viaEtcdctl = `kc_ep=; ${open}; if [ -z "$kc_ep" ]; then echo 'no etcd member accepts connections' >&2; exit 7; fi; echo ${MARK}ask; ${list}`;
   return `if [ -x ${BIN_DIR}/etcdctl ] && [ -f ${ETCD_PKI}/kcore-client.key ]; then if command -v curl >/dev/null 2>&1; then ${viaCurl}; else ${viaEtcdctl}; fi; else echo ${MARK}no-etcdctl; fi`;
 }
