@@ -2,9 +2,8 @@
  * Host facts, gathered in one read-only round trip: OS, architecture, systemd, container runtime, the
  * interface that holds the host's private-network address (never the NAT interface), writable /opt/bin.
  */
-import type { HostConnection } from '../ssh/types.js';
 import { isSshError } from '../ssh/errors.js';
-import { TaskFailure } from './task.js';
+import { TaskFailure, type Probe } from './task.js';
 
 export interface Facts {
   hostname: string;
@@ -77,19 +76,18 @@ export function parseFacts(stdout: string, plannedIp: string, hostName: string):
 }
 
 /**
- * The host's facts, in one sudo exec that also checks that sudo works without a password (the SSH engine
- * folds the check into the first sudo command on a connection): a host without it fails here, before
- * anything else runs on it.
+ * The host's facts as a probe (run as root, batched by the engine with the probes of the bootstrap role and of
+ * the host's next role: one exec). The engine folds the check that sudo works without a password into the first
+ * sudo command on a connection, so a host without it fails here, before anything else runs on it: factsFailure
+ * says so.
  */
-export async function gatherFacts(conn: HostConnection, plannedIp: string, hostName: string, signal?: AbortSignal): Promise<Facts> {
-  let r;
-  try {
-    r = await conn.run(FACTS_SCRIPT, { sudo: true, signal });
-  } catch (e) {
-    const user = conn.target.user;
-    if (isSshError(e) && e.kind === 'sudo')
-      throw new TaskFailure(`${user} cannot use sudo without a password on ${hostName}`, `allow it: echo '${user} ALL=(ALL) NOPASSWD:ALL' | sudo tee /etc/sudoers.d/kcore`);
-    throw e;
-  }
-  return parseFacts(r.stdout, plannedIp, hostName);
+export function factsProbe(plannedIp: string, hostName: string): Probe<Facts> {
+  return { script: FACTS_SCRIPT, parse: (out) => parseFacts(out.stdout, plannedIp, hostName) };
+}
+
+/** The facts task's failure for an error of the exec its probe rode in: sudo that asks for a password, in words. */
+export function factsFailure(user: string, hostName: string, e: unknown): unknown {
+  if (isSshError(e) && e.kind === 'sudo')
+    return new TaskFailure(`${user} cannot use sudo without a password on ${hostName}`, `allow it: echo '${user} ALL=(ALL) NOPASSWD:ALL' | sudo tee /etc/sudoers.d/kcore`);
+  return e;
 }

@@ -140,12 +140,34 @@ export function fileDiff(want: FileSpec, have: RemoteFile): string | null {
   return parts.length ? `update ${want.path} (${parts.join(', ')})` : null;
 }
 
-/** A task that keeps a set of files in place; gathers all of them in one round trip. */
-export function filesTask(name: string, files: (ctx: TaskContext) => Promise<FileSpec[]> | FileSpec[], tags: string[] = []): Task<{ want: FileSpec[]; have: RemoteFile[] }> {
+/**
+ * A task that keeps a set of files in place; gathers all of them in one round trip. `paths`, when the remote paths
+ * are known before the content (binaries: their names come from the spec, their content from the host's
+ * architecture): the probe is built from them alone, so it can ride in an earlier batch (read ahead, before the
+ * facts), and the content is read at the task's turn. Each of these paths is checked through its digest stamp.
+ */
+export function filesTask(
+  name: string,
+  files: (ctx: TaskContext) => Promise<FileSpec[]> | FileSpec[],
+  tags: string[] = [],
+  opts: { paths?: (ctx: TaskContext) => string[] } = {},
+): Task<{ want: FileSpec[]; have: RemoteFile[] }> {
   return probeTask({
     name,
     tags,
     async probe(ctx) {
+      if (opts.paths) {
+        const paths = opts.paths(ctx);
+        return {
+          script: statScript(paths, { stamped: paths }),
+          parse: async (o) => {
+            const want = await files(ctx);
+            const got = want.map((f) => f.path);
+            if (got.join('\0') !== paths.join('\0')) throw new Error(`${name}: the files are ${got.join(', ')}, not the ${paths.join(', ')} probed`);
+            return { want, have: parseStat(o.stdout, paths) };
+          },
+        };
+      }
       const want = await files(ctx);
       const paths = want.map((f) => f.path);
       const stamped = want.filter((f) => f.content.length >= STAMP_MIN_BYTES).map((f) => f.path);

@@ -11,9 +11,15 @@ import pLimit from 'p-limit';
 import type { HostConnection, HostTarget } from '../ssh/types.js';
 import { isSshError } from '../ssh/errors.js';
 import { emptyCounts, type Counts, type EventSink, type HostRef, type HostState, type TaskStatus } from './events.js';
-import { ALWAYS, Blocked, TaskFailure, type Probe, type HostInfo, type Role, type RunContext, type Task, type TaskContext } from './task.js';
+import { ALWAYS, Blocked, TaskFailure, type Probe, type ProbeOutput, type HostInfo, type Role, type RunContext, type Task, type TaskContext } from './task.js';
 import { ArtifactError } from './artifacts.js';
 import { batchScript, splitBatch } from './ops.js';
+
+/**
+ * What a batch printed for a probe, parsed at its task's turn (a parser may need what the tasks before it
+ * kept, the facts), or what made the batch fail for it.
+ */
+type Probed = { probe: Probe<unknown>; out: ProbeOutput } | { error: unknown };
 
 export interface Connector {
   connection(target: HostTarget, signal?: AbortSignal): Promise<HostConnection>;
@@ -101,6 +107,11 @@ export async function runRoles(opts: RunOptions): Promise<RunSummary> {
   const wouldFail = new Set<string>(); // dry run: hosts with a blocked task, failed at the end
   const outcomes = new Map<string, { hosts: string[]; failed: string[] }>(); // role → its hosts, those that failed
   const inFlight = new Map<string, string>(); // host → role it is working on
+  // Read ahead: probe results a host's batch fetched for the tasks of its next role, and the epoch they were
+  // fetched in. Every task that changed or failed anywhere (this host, another, the local PKI) starts a new
+  // epoch: what was read before it may no longer hold, so it is probed again at its turn.
+  const ahead = new Map<string, { epoch: number; results: Map<Task, Probed> }>();
+  let epoch = 0;
   let changedTotal = 0;
   const now = () => Date.now();
 
@@ -117,6 +128,12 @@ export async function runRoles(opts: RunOptions): Promise<RunSummary> {
   };
 
   const limiter = pLimit(Math.max(1, opts.maxHosts ?? 30));
+
+  /** The role after `current` that works on `host` over SSH (not a local one, not a first-available one): what a batch reads ahead for. */
+  const nextRole = (current: Role, host: HostInfo): { role: Role; tasks: Task[] } | undefined => {
+    const i = roles.findIndex((r) => r.role === current);
+    return roles.slice(i + 1).find((r) => !r.role.local && !r.role.firstAvailable && r.role.hosts(run).some((h) => h.name === host.name));
+  };
 
   async function runHost(role: Role, tasks: Task[], host: HostInfo): Promise<void> {
     const name = host.name;
@@ -173,43 +190,59 @@ export async function runRoles(opts: RunOptions): Promise<RunSummary> {
       output: (line, stream = 'stdout') => emit({ type: 'task-output', at: now(), host: name, role: role.name, task: t.name, stream, line }),
     });
     // Probe results of the tasks still to come, from one batched exec; dropped after any applied change.
-    const probed = new Map<Task, { value: unknown } | { error: unknown }>();
+    const probed = new Map<Task, Probed>();
+    // What this host's previous batch read ahead for this role, if nothing changed anywhere since.
+    const read = ahead.get(name);
+    ahead.delete(name);
+    if (read && read.epoch === epoch) for (const [t, r] of read.results) if (tasks.includes(t)) probed.set(t, r);
+    let readAhead = false;
     const isSmoke = (u: Task) => (u.tags ?? []).includes('test');
     // Smoke checks ride along with the first batch (a no-op role: one exec); once something was applied
     // they wait for their own turn, batched together, instead of being re-run after every change.
     let appliedHere = false;
     const probeFrom = async (from: number) => {
-      const batch: Array<{ t: Task; probe: Probe<unknown> }> = [];
+      const batch: Array<{ t: Task; probe: Probe<unknown>; into: Map<Task, Probed> }> = [];
       const smokeTurn = isSmoke(tasks[from]!);
-      for (const u of tasks.slice(from)) {
-        if (!u.probe || probed.has(u) || unmetNeed(u.needs)) continue;
-        if (appliedHere && !smokeTurn && isSmoke(u)) continue;
-        const c = ctxFor(u);
+      const add = async (u: Task, c: TaskContext, into: Map<Task, Probed>) => {
         try {
-          if (u.skip?.(c)) continue;
-          batch.push({ t: u, probe: await u.probe(c) });
+          if (u.skip?.(c)) return;
+          batch.push({ t: u, probe: await u.probe!(c), into });
         } catch {
           // Not ready to probe yet (facts from an earlier task, say): retried at its turn.
         }
+      };
+      for (const u of tasks.slice(from)) {
+        if (!u.probe || probed.has(u) || unmetNeed(u.needs)) continue;
+        if (appliedHere && !smokeTurn && isSmoke(u)) continue;
+        await add(u, ctxFor(u), probed);
+      }
+      // The first batch of a role that changed nothing here yet also asks what the host's next role's probes ask,
+      // those that can be prepared now (not those that need this role's facts): a no-op run then costs one exec
+      // per host instead of one per role. Their results wait in `ahead` for that role, kept only if nothing changes
+      // anywhere before it starts (the epoch).
+      const next = !readAhead && !appliedHere ? nextRole(role, host) : undefined;
+      readAhead = true;
+      const later = new Map<Task, Probed>();
+      if (next) {
+        const c0: TaskContext = { ...ctx, notify: () => undefined, notified: () => false };
+        for (const u of next.tasks) if (u.probe && !unmetNeed(u.needs)) await add(u, c0, later);
       }
       if (batch.length === 0) return;
       // Probes with the same script (the smoke tests of a role that ask one command) run it once, each reading the output.
       const scripts = [...new Set(batch.map((b) => b.probe.script))];
       const nonce = randomBytes(6).toString('hex');
+      const fetchedIn = epoch;
       const r = await conn.exec(batchScript(scripts, nonce), { sudo: true, signal });
       const parts = splitBatch(r.stdout, scripts.length, nonce);
       for (const b of batch) {
         const part = parts[scripts.indexOf(b.probe.script)];
         if (!part) {
-          probed.set(b.t, { error: new TaskFailure(`the probe for "${b.t.name}" printed no complete result on ${name} (exit ${r.exitCode ?? r.signal})`, r.stderr.trim().split('\n').pop()) });
+          b.into.set(b.t, { error: new TaskFailure(`the probe for "${b.t.name}" printed no complete result on ${name} (exit ${r.exitCode ?? r.signal})`, r.stderr.trim().split('\n').pop()) });
           continue;
         }
-        try {
-          probed.set(b.t, { value: b.probe.parse(part) });
-        } catch (e) {
-          probed.set(b.t, { error: e });
-        }
+        b.into.set(b.t, { probe: b.probe, out: part });
       }
+      if (later.size > 0) ahead.set(name, { epoch: fetchedIn, results: later });
     };
     for (const [index, t] of tasks.entries()) {
       if (signal.aborted) return;
@@ -236,7 +269,8 @@ export async function runRoles(opts: RunOptions): Promise<RunSummary> {
         probed.delete(t);
         if (!p) gathered = await t.gather(taskCtx);
         else if ('error' in p) throw p.error;
-        else gathered = p.value;
+        else gathered = await p.probe.parse(p.out);
+        t.keep?.(taskCtx, gathered as never);
         changes = t.plan ? t.plan(taskCtx, gathered as never) : [];
         if (changes.length > 0) {
           status = 'changed';
@@ -249,8 +283,9 @@ export async function runRoles(opts: RunOptions): Promise<RunSummary> {
             await t.verify?.(taskCtx);
           }
         }
-      } catch (e) {
+      } catch (err) {
         if (signal.aborted) return;
+        const e = t.failure ? t.failure(taskCtx, err) : err;
         const d = describeError(e);
         status = d.status;
         message = d.message;
@@ -262,6 +297,7 @@ export async function runRoles(opts: RunOptions): Promise<RunSummary> {
         }
       }
       recap[name]![status]++;
+      if (status === 'changed' || status === 'failed') epoch++;
       if (status === 'changed') {
         changedTotal++;
         hostChanged = true;

@@ -87,13 +87,15 @@ export interface ProbeOutput {
 
 /**
  * A read-only shell snippet (run as root) and a pure parser of what it printed. The engine runs the
- * probes of a role's tasks on a host as one script in one exec and hands each task its part; after a
- * change is applied, the remaining probes run again (batched) so nothing acts on stale facts. The
- * parser may throw TaskFailure (a smoke test's verdict) or Blocked.
+ * probes of a role's tasks on a host as one script in one exec and hands each task its part, with the
+ * probes of the host's next role that can be prepared already (runner.ts: read ahead); after a change is
+ * applied anywhere, what was read is dropped and probed again (batched) so nothing acts on stale facts.
+ * The parser may throw TaskFailure (a smoke test's verdict) or Blocked.
  */
 export interface Probe<G> {
   script: string;
-  parse(out: ProbeOutput): G;
+  /** Called at the task's turn (the batch may have run a role earlier: read ahead); may read local files then. */
+  parse(out: ProbeOutput): G | Promise<G>;
   /**
    * What the probe asks, for people (the teaching view shows it instead of the script): for a script that
    * carries the questions of several checks at once, the request of this one.
@@ -133,6 +135,16 @@ export interface Task<G = unknown> extends Explained {
    * preparation that throws is retried at the task's turn, then gather reports the failure.
    */
   probe?(ctx: TaskContext): Probe<G> | Promise<Probe<G>>;
+  /**
+   * What the task hands the later tasks and roles from what it gathered (the bootstrap's facts), and its output
+   * line: called once its gather or probe gave a result, before plan.
+   */
+  keep?(ctx: TaskContext, gathered: G): void;
+  /**
+   * The task's failure for an error of its gathering, when the task can say it better (the bootstrap's facts:
+   * sudo that asks for a password). Also sees the error of a batch its probe rode in.
+   */
+  failure?(ctx: TaskContext, error: unknown): unknown;
   /** Pure: what differs, one human line each ("write /etc/… (content differs)"). Empty: nothing to do. */
   plan?(ctx: TaskContext, gathered: G): string[];
   /** Make the planned changes. Never called in a dry run or when the plan is empty. */

@@ -193,7 +193,7 @@ export function offlineRun(spec: ClusterSpec, workspace: string, roles: readonly
       try {
         if (t.probe) {
           const p = await t.probe(ctx);
-          return p.parse({ stdout: '', stderr: '', exitCode: 0 });
+          return await p.parse({ stdout: '', stderr: '', exitCode: 0 });
         }
         return await t.gather(ctx);
       } catch (e) {

@@ -16,9 +16,13 @@ import { Uploader } from './upload.js';
 export { hostKeyAlgorithms, type ConnectionSettings } from './connect.js';
 export { SMALL_UPLOAD_BYTES } from './upload.js';
 
-/** Commands as errors and logs show them: secrets already redacted, long ones cut. */
+/**
+ * Commands as errors and logs show them: secrets already redacted, long ones cut. A no-op converge's one batch
+ * per host (the facts and every probe of the next role, smoke tests included) is ~11 000 characters for an etcd
+ * member: shown whole; uploads (base64 content) are what gets cut.
+ */
 function brief(command: string): string {
-  return command.length > 8000 ? `${command.slice(0, 8000)}… (${command.length} characters)` : command;
+  return command.length > 24000 ? `${command.slice(0, 24000)}… (${command.length} characters)` : command;
 }
 
 /** Longest command accepted (the remote kernel caps one argument at 128 KiB, and quoting adds some). */

@@ -542,4 +542,114 @@ describe('batched probes', () => {
       ['y is 3 (fails)', 'failed', 'y is 2'],
     ]);
   });
+
+  describe('read ahead: the first batch of a role also asks what the host\'s next role\'s probes ask', () => {
+    // A fake host: STATE(k) prints the value of k on it; every exec is recorded with the keys it asked.
+    const three = hosts.slice(0, 3).map((h) => h.name);
+    const setup = () => {
+      const execs: Array<{ host: string; asked: string[] }> = [];
+      const files = new Map<string, string>();
+      const connector2 = {
+        connection: async (t: { name: string }) =>
+          ({
+            target: { name: t.name, host: t.name, port: 22, user: 'core' },
+            exec: async (script: string) => {
+              execs.push({ host: t.name, asked: [...script.matchAll(/STATE\(([a-z]+)\)/g)].map((m) => m[1]!) });
+              return { ...sh(script.replace(/STATE\(([a-z]+)\)/g, (_m, k: string) => `echo ${files.get(`${t.name}:${k}`) ?? 'none'}`)), durationMs: 1 };
+            },
+          }) as unknown as HostConnection,
+      };
+      const seen: string[] = [];
+      const probeOf = (k: string, want: string, extra: Partial<ReturnType<typeof probeTask<string>>> = {}) =>
+        probeTask<string>({
+          name: `${k} is ${want}`,
+          probe: () => ({ script: `STATE(${k})`, parse: (o) => o.stdout.trim() }),
+          plan: (c, have) => (seen.push(`${c.host.name} ${k}=${have}`), have === want ? [] : [`set ${k} to ${want}`]),
+          apply: async (c) => void files.set(`${c.host.name}:${k}`, want),
+          ...extra,
+        });
+      const kept: string[] = [];
+      const first: Role = {
+        name: 'first',
+        hosts: (run) => run.hosts.slice(0, 3),
+        // Like the bootstrap's facts: what it gathered is kept for the later roles.
+        tasks: [probeOf('a', '1', { keep: (c, v) => void (kept.push(`${c.host.name} a=${v}`), c.run.facts.set(c.host.name, { arch: v } as never)) })],
+      };
+      let localChanges = false;
+      const local: Role = {
+        name: 'local',
+        local: true,
+        hosts: () => [],
+        tasks: [task({ name: 'maybe change', gather: async () => localChanges, plan: (_c, yes) => (yes ? ['change something'] : []), apply: async () => void files.set('etcd-01:b', 'changed-meanwhile') })],
+      };
+      const second: Role = {
+        name: 'second',
+        hosts: (run) => run.hosts.slice(0, 3),
+        tasks: [
+          probeOf('b', '1'),
+          // Needs what `first` kept: cannot be prepared before it ran, so it is probed at its turn.
+          probeTask<string>({ name: 'needs the facts', probe: (c) => ({ script: `STATE(c${c.facts().arch === '1' ? '' : 'x'})`, parse: (o) => o.stdout.trim() }), plan: (c, v) => (seen.push(`${c.host.name} c=${v}`), []) }),
+          smokeProbe('b is still 1', (c) => ({ script: 'STATE(b); true', parse: (o) => { if (o.stdout.trim() !== '1') throw new TaskFailure(`b on ${c.host.name} is ${o.stdout.trim()}`); } })),
+        ],
+      };
+      for (const h of three) for (const k of ['a', 'b', 'c']) files.set(`${h}:${k}`, '1');
+      return { execs, files, seen, kept, roles: [first, local, second], connector: connector2, setLocalChanges: (v: boolean) => void (localChanges = v) };
+    };
+
+    it('a no-op run: the next role\'s probes ride in the first role\'s exec; only the one that needs its facts waits for its turn', async () => {
+      const t = setup();
+      const r = record();
+      const summary = await runRoles({ roles: t.roles, run: ctx(), connector: t.connector, emit: r.emit });
+      expect(summary.status).toBe('ok');
+      expect(t.execs.filter((e) => e.host === 'etcd-01').map((e) => e.asked)).toEqual([['a', 'b', 'b'], ['c']]);
+      expect(t.kept).toEqual(three.map((h) => `${h} a=1`));
+      for (const h of three) expect(t.execs.filter((e) => e.host === h), h).toHaveLength(2);
+      expect(t.seen.filter((l) => l.startsWith('etcd-01'))).toEqual(['etcd-01 a=1', 'etcd-01 b=1', 'etcd-01 c=1']);
+      expect(r.ends().filter((e) => e.host === 'etcd-01').map((e) => [e.role, e.task, e.status])).toEqual([
+        ['first', 'a is 1', 'ok'],
+        ['second', 'b is 1', 'ok'],
+        ['second', 'needs the facts', 'ok'],
+        ['second', 'b is still 1', 'ok'],
+      ]);
+    });
+
+    it('anything changed in between (here the local role): what was read ahead is dropped and probed again, so nothing acts on it', async () => {
+      const t = setup();
+      t.setLocalChanges(true);
+      const r = record();
+      await runRoles({ roles: t.roles, run: ctx(), connector: t.connector, emit: r.emit });
+      // etcd-01's b was changed by the local role after the first batch read it: the second role sees the new value.
+      expect(t.execs.filter((e) => e.host === 'etcd-01').map((e) => e.asked)).toEqual([['a', 'b', 'b'], ['b', 'c', 'b'], ['c'], ['b']]);
+      expect(t.seen.filter((l) => l.startsWith('etcd-01'))).toEqual(['etcd-01 a=1', 'etcd-01 b=changed-meanwhile', 'etcd-01 c=1']);
+      expect(r.ends().filter((e) => e.host === 'etcd-01' && e.role === 'second').map((e) => [e.task, e.status])).toEqual([
+        ['b is 1', 'changed'],
+        ['needs the facts', 'ok'],
+        ['b is still 1', 'ok'],
+      ]);
+    });
+
+    it('a change on one host in the first role: what every host read ahead is dropped', async () => {
+      const t = setup();
+      t.files.set(`${three[1]}:a`, '0');
+      await runRoles({ roles: t.roles, run: ctx(), connector: t.connector, emit: () => undefined });
+      // The second host's first batch read ahead (a was not applied yet), but its change started a new epoch: every host probes the second role again.
+      // (The second host kept a=0, what it gathered before applying a: its facts-dependent probe asks cx.)
+      for (const h of three) expect(t.execs.filter((e) => e.host === h).at(-1)!.asked, h).toEqual(['b', h === three[1] ? 'cx' : 'c', 'b']);
+    });
+
+    it('a task can say its failure better (the facts: sudo asking for a password), also for the error of a batch its probe rode in', async () => {
+      const failing = {
+        connection: async (t: { name: string }) =>
+          ({ target: { name: t.name, host: t.name, port: 22, user: 'core' }, exec: async () => { throw new SshError({ kind: 'sudo', host: t.name, message: 'sudo: a password is required' } as never); } }) as unknown as HostConnection,
+      };
+      const role: Role = {
+        name: 'facts',
+        hosts: (run) => run.hostsOf('etcd'),
+        tasks: [probeTask({ name: 'facts', probe: () => ({ script: 'true', parse: () => undefined }), failure: (c, e) => new TaskFailure(`${c.host.name}: ${(e as Error).message}, in words`, 'allow it') })],
+      };
+      const r = record();
+      await runRoles({ roles: [role], run: ctx(), connector: failing, emit: r.emit });
+      expect(r.ends().map((e) => [e.host, e.status, e.message])[0]).toEqual(['etcd-01', 'failed', 'etcd-01: sudo: a password is required, in words\n  → allow it']);
+    });
+  });
 });

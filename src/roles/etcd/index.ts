@@ -272,7 +272,7 @@ export const etcdRole: Role = {
       { path: ETCD_DATA, mode: 0o700, owner: 'etcd' },
       { path: '/etc/systemd/system/etcd.service.d', mode: 0o755 },
     ]), why: "The folders etcd needs, with their owners: /opt/bin for the binaries, /etc/etcd/pki for its certificates, and /var/lib/etcd (0700, the etcd user's) for the data, which converge never touches once it exists." },
-    { ...filesTask('etcd binaries', binaries), why: 'Installs etcd, etcdctl and etcdutl of versions.etcd from the official release (or your mirror), checked against the published SHA-256. A new version restarts etcd; an unchanged one changes nothing.' },
+    { ...filesTask('etcd binaries', binaries, [], { paths: (ctx) => etcdBinaries(ctx.run.spec.versions.etcd).map((b) => `${BIN_DIR}/${b}`) }), why: 'Installs etcd, etcdctl and etcdutl of versions.etcd from the official release (or your mirror), checked against the published SHA-256. A new version restarts etcd; an unchanged one changes nothing.' },
     { ...filesTask('etcd certificates', certificates), why: "Copies to this member only its own certificates and keys (server, peer) and the etcd CA's certificate, from the workspace PKI. Keys are 0600 and owned by the etcd user; a changed certificate restarts etcd." },
     { ...filesTask('etcd unit and drop-in', async (ctx) => [
       { path: UNIT, content: etcdUnit(ctx.run), mode: 0o644, notify: [RESTART, 'daemon-reload'], why: 'The systemd unit that runs etcd as the etcd user from /opt/bin and restarts it when it dies. It holds no settings: those are in the drop-in, so the unit is the same on every member.' },
