@@ -129,6 +129,17 @@ export async function runRoles(opts: RunOptions): Promise<RunSummary> {
 
   const limiter = pLimit(Math.max(1, opts.maxHosts ?? 30));
 
+  // A local role's read-ahead (Role.readAhead) starts once every host of the role before it has sent its first
+  // batch or ended: from then on this process only waits for the hosts.
+  let waitingFor: Set<string> | undefined;
+  let whenAllSent: (() => void) | undefined;
+  const sentFirst = (host: string) => {
+    if (!waitingFor?.delete(host) || waitingFor.size > 0) return;
+    const f = whenAllSent;
+    whenAllSent = waitingFor = undefined;
+    f?.();
+  };
+
   /** The role after `current` that works on `host` over SSH (not a local one, not a first-available one): what a batch reads ahead for. */
   const nextRole = (current: Role, host: HostInfo): { role: Role; tasks: Task[] } | undefined => {
     const i = roles.findIndex((r) => r.role === current);
@@ -143,6 +154,7 @@ export async function runRoles(opts: RunOptions): Promise<RunSummary> {
     try {
       await runHostTasks(role, tasks, host);
     } finally {
+      sentFirst(name);
       if (!signal.aborted) inFlight.delete(name);
     }
   }
@@ -232,7 +244,9 @@ export async function runRoles(opts: RunOptions): Promise<RunSummary> {
       const scripts = [...new Set(batch.map((b) => b.probe.script))];
       const nonce = randomBytes(6).toString('hex');
       const fetchedIn = epoch;
-      const r = await conn.exec(batchScript(scripts, nonce), { sudo: true, signal });
+      const sent = conn.exec(batchScript(scripts, nonce), { sudo: true, signal });
+      sentFirst(name);
+      const r = await sent;
       const parts = splitBatch(r.stdout, scripts.length, nonce);
       for (const b of batch) {
         const part = parts[scripts.indexOf(b.probe.script)];
@@ -344,7 +358,7 @@ export async function runRoles(opts: RunOptions): Promise<RunSummary> {
     emit({ type: 'role-end', at: now(), role: role.name });
   }
 
-  for (const { role, tasks } of roles) {
+  for (const [i, { role, tasks }] of roles.entries()) {
     if (signal.aborted) break;
     const serves = role.serves;
     if (role.local && serves && !selected.some((h) => serves.includes(h.group))) continue;
@@ -358,7 +372,19 @@ export async function runRoles(opts: RunOptions): Promise<RunSummary> {
     if (why) skipRole(role, targets, why);
     else {
       emit({ type: 'role-start', at: now(), role: role.name, hosts: targets.map((h) => h.name) });
+      const after = roles[i + 1];
+      if (!role.local && after?.role.local && after.role.readAhead) {
+        waitingFor = new Set(targets.map((h) => h.name));
+        whenAllSent = () => {
+          try {
+            after.role.readAhead!(run, after.tasks);
+          } catch {
+            /* read-only and early: the role's tasks read again at their turn */
+          }
+        };
+      }
       await Promise.all(targets.map((h) => limiter(() => runHost(role, tasks, h))));
+      whenAllSent = waitingFor = undefined;
       emit({ type: 'role-end', at: now(), role: role.name });
     }
     if (!why) outcomes.set(role.name, { hosts: mine.map((h) => h.name), failed: mine.filter((h) => stopped.has(h.name)).map((h) => h.name) });

@@ -171,6 +171,12 @@ export interface Role extends Explained {
    * naming those hosts. A needed role that ran on no host in this run (--limit, --tags) is not checked.
    */
   needs?: string[];
+  /**
+   * For a local role: read-only work it may start early, given the tasks of it this run selected. The runner calls
+   * it once the hosts of the role before it have all sent their first batch (or that role ended): this process
+   * waits for them then. The role's tasks take what it started; a task that writes drops what it no longer holds.
+   */
+  readAhead?(run: RunContext, tasks: Task[]): void;
   /** Run on one host only: the first of `hosts` still in the run (not failed or unreachable, inside --limit). */
   firstAvailable?: boolean;
   tasks: Task<never>[] | Task<any>[]; // eslint-disable-line @typescript-eslint/no-explicit-any

@@ -77,3 +77,38 @@ describe('the pki role says when it archives', () => {
     }
   }, 60_000);
 });
+
+describe('the pki role reads ahead (while the hosts answer the bootstrap)', () => {
+  it('its tasks take the early reads; after it issued anything the smoke test lists again', async () => {
+    const { pkiRole } = await import('../../src/roles/pki/index.js');
+    const { defaultSpec: ds } = await import('../../src/spec/index.js');
+    const spec2 = ds({ name: 'demo' });
+    const w = await mkdtemp(path.join(tmpdir(), 'kcore-pki-ahead-'));
+    try {
+      await ensurePki(w, pkiInput(spec2), { caKeyBits: 2048 });
+      // admin expired: the check plans to reissue it, and a listing made before that says expired.
+      await rm(path.join(w, 'pki', 'admin.crt'));
+      await ensurePki(w, pkiInput(spec2), { caKeyBits: 2048, validityDays: { admin: 10 }, now: new Date(Date.now() - 400 * DAY) });
+      const run = { workspace: w, spec: spec2, dryRun: false };
+      const ctx = { run, output: () => undefined } as unknown as TaskContext;
+      const [check, smoke] = pkiRole.tasks as [Task<Awaited<ReturnType<typeof ensurePki>>>, Task<void>];
+      pkiRole.readAhead!(run as never, [check, smoke]);
+      const planned = check.plan!(ctx, await check.gather(ctx));
+      expect(planned).toEqual([expect.stringMatching(/^reissue admin \(.*expired/)]);
+      await check.apply!(ctx, undefined as never, planned);
+      // The early listing (admin expired) was dropped by the apply: the smoke test sees the reissued admin.crt.
+      await expect(smoke.gather(ctx)).resolves.toBeUndefined();
+
+      // No change: the smoke test takes the early listing (made before admin expired again here).
+      pkiRole.readAhead!(run as never, [smoke]);
+      await new Promise((r) => setTimeout(r, 200));
+      await rm(path.join(w, 'pki', 'admin.crt'));
+      await ensurePki(w, pkiInput(spec2), { caKeyBits: 2048, validityDays: { admin: 10 }, now: new Date(Date.now() - 400 * DAY) });
+      await expect(smoke.gather(ctx)).resolves.toBeUndefined();
+      // Taken once: the next run of the check reads the folder as it is now.
+      await expect(smoke.gather(ctx)).rejects.toThrow(/expired: admin\.crt/);
+    } finally {
+      await rm(w, { recursive: true, force: true });
+    }
+  }, 60_000);
+});

@@ -637,6 +637,41 @@ describe('batched probes', () => {
       for (const h of three) expect(t.execs.filter((e) => e.host === h).at(-1)!.asked, h).toEqual(['b', h === three[1] ? 'cx' : 'c', 'b']);
     });
 
+    it('a local role reads ahead once every host of the role before it has sent its batch, with the tasks this run selected', async () => {
+      const t = setup();
+      const order: string[] = [];
+      const wrapped = {
+        connection: async (target: { name: string }) => {
+          const c = await t.connector.connection(target);
+          return {
+            ...c,
+            exec: async (script: string, o: never) => {
+              order.push(`exec ${target.name}`);
+              const res = await c.exec(script, o);
+              await new Promise((done) => setTimeout(done, 30));
+              order.push(`answer ${target.name}`);
+              return res;
+            },
+          } as HostConnection;
+        },
+      };
+      const local = t.roles[1]!;
+      const seenTasks: string[][] = [];
+      const withAhead: Role = { ...local, readAhead: (_run, tasks) => void (order.push('read ahead'), seenTasks.push(tasks.map((x) => x.name))) };
+      const r = record();
+      await runRoles({ roles: [t.roles[0]!, withAhead, t.roles[2]!], run: ctx(), connector: wrapped, emit: (e) => (e.type === 'role-start' && order.push(`start ${e.role}`), r.emit(e)) });
+      // While the hosts are still to answer: before any answer came.
+      expect(order.slice(0, 5)).toEqual(['start first', ...three.map((h) => `exec ${h}`), 'read ahead']);
+      expect(order.indexOf('start local')).toBeGreaterThan(order.indexOf(`answer ${three[2]}`));
+      expect(seenTasks).toEqual([['maybe change']]);
+      // A host that never sends (unreachable) does not hold it back.
+      order.length = 0;
+      seenTasks.length = 0;
+      const down = { connection: async (target: { name: string }) => { if (target.name === three[0]) throw new SshError({ kind: 'unreachable', host: target.name, message: 'refused' } as never); return wrapped.connection(target); } };
+      await runRoles({ roles: [t.roles[0]!, withAhead, t.roles[2]!], run: ctx(), connector: down, emit: (e) => void (e.type === 'role-start' && order.push(`start ${e.role}`)) });
+      expect(order.slice(0, 4)).toEqual(['start first', ...three.slice(1).map((h) => `exec ${h}`), 'read ahead']);
+    });
+
     it('a task can say its failure better (the facts: sudo asking for a password), also for the error of a batch its probe rode in', async () => {
       const failing = {
         connection: async (t: { name: string }) =>
