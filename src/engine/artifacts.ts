@@ -140,13 +140,36 @@ const holds = (s: Partial<Stamp> | undefined, st: { ino: number; size: number; m
 
 /** The stamp kept beside `file` (`<file>.sha256.json`), when it still describes the file. */
 async function stampedDigest(file: string): Promise<string | undefined> {
+  return (await stampedFile(file))?.sha256;
+}
+
+async function stampedFile(file: string): Promise<{ sha256: string; size: number } | undefined> {
   try {
     const [st, text] = await Promise.all([stat(file), readFile(`${file}.sha256.json`, 'utf8')]);
     const s = JSON.parse(text) as Partial<Stamp>;
-    return holds(s, st) ? s.sha256 : undefined;
+    return holds(s, st) && s.sha256 ? { sha256: s.sha256, size: st.size } : undefined;
   } catch {
     return undefined;
   }
+}
+
+/**
+ * A file's content read when it is needed (an upload, the teaching view), not when it is only compared by its
+ * digest: a no-op converge compares 40-60 MB of binaries by their stamped digests and reads none of them.
+ */
+export class LazyFile {
+  constructor(
+    readonly path: string,
+    readonly length: number,
+  ) {}
+  read(): Promise<Buffer> {
+    return readFile(this.path);
+  }
+}
+
+/** The content of a wanted file, read now if it was left for later. */
+export async function contentOf(content: string | Buffer | LazyFile): Promise<string | Buffer> {
+  return content instanceof LazyFile ? content.read() : content;
 }
 
 async function stamp(file: string, sha256: string): Promise<void> {
@@ -158,12 +181,12 @@ async function stamp(file: string, sha256: string): Promise<void> {
 
 /**
  * A file of an unpacked artifact and its SHA-256, hashed once per cache (stamped beside it), not once per run.
- * Read again on every call: a role may have to upload it.
+ * With its stamp holding, its content is read only when it is uploaded (LazyFile).
  */
-export async function readUnpacked(file: string): Promise<{ content: Buffer; sha256: string }> {
-  const known = await stampedDigest(file);
+export async function readUnpacked(file: string): Promise<{ content: Buffer | LazyFile; sha256: string }> {
+  const known = await stampedFile(file);
+  if (known) return { content: new LazyFile(file, known.size), sha256: known.sha256 };
   const content = await readFile(file);
-  if (known) return { content, sha256: known };
   const sha256 = createHash('sha256').update(content).digest('hex');
   await stamp(file, sha256);
   return { content, sha256 };

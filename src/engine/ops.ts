@@ -5,6 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import { shellQuote } from '../ssh/quote.js';
+import { contentOf, type LazyFile } from './artifacts.js';
 import { probeTask, TaskFailure, type ProbeOutput, type Task, type TaskContext } from './task.js';
 
 /**
@@ -39,7 +40,8 @@ export function splitBatch(stdout: string, count: number, nonce: string): Array<
 
 export interface FileSpec {
   path: string;
-  content: string | Buffer;
+  /** The content; a binary of the artifact cache is read when it is uploaded (LazyFile, with `sha256`). */
+  content: string | Buffer | LazyFile;
   mode: number;
   owner?: string;
   group?: string;
@@ -118,8 +120,10 @@ export function parseStat(stdout: string, paths: string[]): RemoteFile[] {
 const digests = new WeakMap<Buffer, string>();
 
 /** SHA-256 of wanted content; a Buffer shared by many hosts (a binary) is hashed once. */
-export function sha256(content: string | Buffer): string {
+export function sha256(content: string | Buffer | LazyFile): string {
   if (typeof content === 'string') return createHash('sha256').update(content).digest('hex');
+  // A file left unread always comes with its digest (readUnpacked): this is a programming error.
+  if (!Buffer.isBuffer(content)) throw new Error(`internal: ${content.path} was not read and has no known SHA-256`);
   let d = digests.get(content);
   if (!d) {
     d = createHash('sha256').update(content).digest('hex');
@@ -179,7 +183,7 @@ export function filesTask(
     async apply(ctx, { want, have }) {
       for (const [i, w] of want.entries()) {
         if (fileDiff(w, have[i]!) === null) continue;
-        await ctx.conn.upload({ path: w.path, content: w.content, mode: w.mode, owner: w.owner ?? 'root', group: w.group ?? w.owner ?? 'root', sudo: true, secret: w.secret }, { signal: ctx.signal });
+        await ctx.conn.upload({ path: w.path, content: await contentOf(w.content), mode: w.mode, owner: w.owner ?? 'root', group: w.group ?? w.owner ?? 'root', sudo: true, secret: w.secret }, { signal: ctx.signal });
         ctx.output(`wrote ${w.path}`);
         for (const h of [w.notify ?? []].flat()) ctx.notify(h);
       }

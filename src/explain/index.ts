@@ -256,6 +256,8 @@ function fileExplanation(f: OfflineFile, keys: Map<string, string>): FileExplana
   const group = s.group ?? owner;
   const base = { path: s.path, mode: octal(s.mode), owner: `${owner}:${group}`, role: f.role, task: f.task, why: s.why?.trim() || NO_WHY };
   if (f.binaryFrom) return { ...base, content: null, note: `binary: ${path.basename(s.path)} from the release file ${f.binaryFrom}, checked against its published SHA-256 before use` };
+  // A binary of the artifact cache left unread (LazyFile): binary content, not shown.
+  if (typeof s.content !== 'string' && !Buffer.isBuffer(s.content)) return { ...base, content: null, note: 'binary content: not shown' };
   const buf = typeof s.content === 'string' ? Buffer.from(s.content) : s.content;
   const text = buf.toString('utf8');
   const kc = kubeconfigView(text);

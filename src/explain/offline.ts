@@ -9,7 +9,7 @@
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { ArtifactError, type ArtifactSpec, type ArtifactStore } from '../engine/artifacts.js';
+import { ArtifactError, contentOf, type ArtifactSpec, type ArtifactStore } from '../engine/artifacts.js';
 import type { Facts } from '../engine/facts.js';
 import type { FileSpec } from '../engine/ops.js';
 import { Blocked, TaskFailure, type HostInfo, type Role, type RunContext, type Task, type TaskContext } from '../engine/task.js';
@@ -225,7 +225,9 @@ export function offlineRun(spec: ClusterSpec, workspace: string, roles: readonly
           const g = await gathered(t, ctx);
           const want = (g as { want?: unknown } | undefined)?.want;
           if (!Array.isArray(want)) continue;
-          for (const f of want as FileSpec[]) {
+          for (const w of want as FileSpec[]) {
+            // A binary left unread (LazyFile) is read here: the stand-ins carry a placeholder text.
+            const f = { ...w, content: await contentOf(w.content) };
             const text = typeof f.content === 'string' ? f.content : f.content.toString('utf8');
             const from = text.startsWith(PLACEHOLDER) ? text.slice(PLACEHOLDER.length).split(' ')[0] : undefined;
             out.push({ spec: f, role: role.name, task: t.name, binaryFrom: from });

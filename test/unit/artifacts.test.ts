@@ -4,7 +4,8 @@ import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { ARTIFACTS, ArtifactError, createArtifactStore, locate, parseSums, readUnpacked } from '../../src/engine/artifacts.js';
+import { ARTIFACTS, ArtifactError, contentOf, createArtifactStore, LazyFile, locate, parseSums, readUnpacked } from '../../src/engine/artifacts.js';
+import { sha256 } from '../../src/engine/ops.js';
 import { buildLocalEtcdMirror, serveMirror, type Mirror } from '../support/mirror.js';
 
 let mirror: Mirror;
@@ -57,7 +58,13 @@ describe('artifact source', () => {
     expect(JSON.parse(await readFile(`${f}.sha256.json`, 'utf8'))).toEqual({ ino: st.ino, size: st.size, mtimeMs: st.mtimeMs, sha256: sha('binary v1') });
     // The stamp is what answers: one planted for the same file is believed ...
     await writeFile(`${f}.sha256.json`, JSON.stringify({ ino: st.ino, size: st.size, mtimeMs: st.mtimeMs, sha256: 'f'.repeat(64) }));
-    expect((await readUnpacked(f)).sha256).toBe('f'.repeat(64));
+    const lazy = await readUnpacked(f);
+    expect(lazy.sha256).toBe('f'.repeat(64));
+    // With its stamp holding, the content is not read: only when it is uploaded (contentOf), and it has no digest of its own.
+    expect(lazy.content).toBeInstanceOf(LazyFile);
+    expect(lazy.content.length).toBe(st.size);
+    expect(await contentOf(lazy.content)).toEqual(Buffer.from('binary v1'));
+    expect(() => sha256(lazy.content)).toThrow(/was not read and has no known SHA-256/);
     // ... until the file changes: another mtime, or another size, and it is hashed again (and stamped anew).
     await utimes(f, st.atime, new Date(st.mtimeMs + 5000));
     expect((await readUnpacked(f)).sha256).toBe(sha('binary v1'));

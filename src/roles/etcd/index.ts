@@ -8,7 +8,7 @@
 import { readPki } from '../pki/read.js';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { ARTIFACTS, readUnpacked } from '../../engine/artifacts.js';
+import { ARTIFACTS, readUnpacked, type LazyFile } from '../../engine/artifacts.js';
 import { directoryTask, filesTask, serviceTask, systemUserTask, waitFor, type FileSpec } from '../../engine/ops.js';
 import { smokeProbe, TaskFailure, type Role, type RunContext, type TaskContext } from '../../engine/task.js';
 import { renderTemplate } from '../../render/env.js';
@@ -143,7 +143,7 @@ async function readBinaries(ctx: TaskContext, arch: string): Promise<FileSpec[]>
   const top = path.join(dir, a.file.replace(/\.tar\.gz$/, ''));
   const out: FileSpec[] = [];
   for (const bin of etcdBinaries(ctx.run.spec.versions.etcd)) {
-    let file: { content: Buffer; sha256: string };
+    let file: { content: Buffer | LazyFile; sha256: string };
     try {
       file = await readUnpacked(path.join(top, bin));
     } catch {

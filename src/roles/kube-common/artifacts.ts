@@ -5,7 +5,7 @@
  * it would do, plans on, and fails the host at the end.
  */
 import path from 'node:path';
-import { ArtifactError, ARTIFACTS, readUnpacked, type ArtifactSpec, type ArtifactStore } from '../../engine/artifacts.js';
+import { ArtifactError, ARTIFACTS, contentOf, readUnpacked, type ArtifactSpec, type ArtifactStore, type LazyFile } from '../../engine/artifacts.js';
 import { fileDiff, parseStat, statScript, type FileSpec } from '../../engine/ops.js';
 import { blocked, task, TaskFailure, type Blocked, type Task, type TaskContext } from '../../engine/task.js';
 import type { ClusterSpec } from '../../spec/schema.js';
@@ -82,8 +82,8 @@ export function containerdBinaries(spec: ClusterSpec, arch: string, notify: stri
 }
 
 // Binary contents are shared by every host of a run (read once per artifact store), their digests stamped in the cache.
-const contents = new WeakMap<ArtifactStore, Map<string, Promise<{ content: Buffer; sha256: string }>>>();
-function readShared(store: ArtifactStore, file: string): Promise<{ content: Buffer; sha256: string }> {
+const contents = new WeakMap<ArtifactStore, Map<string, Promise<{ content: Buffer | LazyFile; sha256: string }>>>();
+function readShared(store: ArtifactStore, file: string): Promise<{ content: Buffer | LazyFile; sha256: string }> {
   let m = contents.get(store);
   if (!m) contents.set(store, (m = new Map()));
   let p = m.get(file);
@@ -151,7 +151,7 @@ export function binariesTask(name: string, pick: (ctx: TaskContext) => BinarySet
       }
       const want: FileSpec[] = [];
       for (const entry of set.entries) {
-        let file: { content: Buffer; sha256: string };
+        let file: { content: Buffer | LazyFile; sha256: string };
         try {
           file = await readShared(ctx.run.artifacts, path.join(dir, entry.from));
         } catch {
@@ -174,7 +174,7 @@ export function binariesTask(name: string, pick: (ctx: TaskContext) => BinarySet
     async apply(ctx, g) {
       for (const [i, w] of g.want.entries()) {
         if (fileDiff(w, g.have[i]!) === null) continue;
-        await ctx.conn.upload({ path: w.path, content: w.content, mode: w.mode, owner: 'root', group: 'root', sudo: true }, { signal: ctx.signal });
+        await ctx.conn.upload({ path: w.path, content: await contentOf(w.content), mode: w.mode, owner: 'root', group: 'root', sudo: true }, { signal: ctx.signal });
         ctx.output(`installed ${w.path}`);
         for (const h of [w.notify ?? []].flat()) ctx.notify(h);
       }

@@ -15,6 +15,7 @@
  * 127.0.0.1 and localhost, src/pki/catalog.ts), with an HTTPS /readyz health check of each master.
  */
 import { createHash } from 'node:crypto';
+import { contentOf } from '../../engine/artifacts.js';
 import { fileDiff, parseStat, statScript, type FileSpec } from '../../engine/ops.js';
 import { smokeTest, task, TaskFailure, type TaskContext } from '../../engine/task.js';
 import { renderTemplate } from '../../render/env.js';
@@ -114,7 +115,7 @@ export const apiLbTask = task<LbGathered>({
     await ctx.conn.run(`install -d -m 755 -o root -g root ${API_LB_DIR}`, { sudo: true, signal: ctx.signal });
     for (const [i, w] of g.want.entries()) {
       if (fileDiff(w, g.have[i]!) === null) continue;
-      await ctx.conn.upload({ path: w.path, content: w.content, mode: w.mode, owner: 'root', group: 'root', sudo: true }, { signal: ctx.signal });
+      await ctx.conn.upload({ path: w.path, content: await contentOf(w.content), mode: w.mode, owner: 'root', group: 'root', sudo: true }, { signal: ctx.signal });
       ctx.output(`wrote ${w.path}`);
     }
   },
