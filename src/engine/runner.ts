@@ -236,7 +236,7 @@ export async function runRoles(opts: RunOptions): Promise<RunSummary> {
       readAhead = true;
       const later = new Map<Task, Probed>();
       if (next) {
-        const c0: TaskContext = { ...ctx, notify: () => undefined, notified: () => false };
+        const c0: TaskContext = { ...ctx, notify: () => undefined, notified: () => false, readingAhead: true };
         for (const u of next.tasks) if (u.probe && !unmetNeed(u.needs)) await add(u, c0, later);
       }
       if (batch.length === 0) return;

@@ -45,6 +45,12 @@ export interface TaskContext {
    * them (a cluster that does not answer yet) are unknown rather than wrong. Always 0 in a real run.
    */
   unapplied(): number;
+  /**
+   * True while the runner prepares this task's probe ahead of its role, in the previous role's batch (runner.ts:
+   * read ahead). A probe that must wait for something of its own role (the member list while the membership
+   * changes) refuses then, by throwing: it is probed with its role.
+   */
+  readingAhead?: boolean;
   /** Ask for a handler (e.g. `restart etcd`) to run later in this role for this host. */
   notify(handler: string): void;
   notified(handler: string): boolean;

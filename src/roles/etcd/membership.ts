@@ -269,6 +269,8 @@ export async function probeAfterMembershipSettled(ctx: TaskContext, script: stri
   const want = hostsOf(ctx.run.spec, 'etcd').map((h) => h.name);
   const changing = rec.members.some((m) => m.removedAt) || (live.length > 0 && (live.length !== want.length || want.some((n) => !live.includes(n))));
   if (!changing) return script;
+  // Read ahead in the bootstrap's batch: not even the first preparation (that one is the etcd role's own).
+  if (ctx.readingAhead) throw new Error('the etcd membership changes in this run: probed with the etcd role');
   d.add(ctx.host.name);
   throw new Error('the etcd membership changes in this run: probed at its turn');
 }

@@ -200,7 +200,8 @@ function HostInfo({ host, width, height, now }: { host: HostRef; width: number; 
   } else lines.push([seg('Last smoke tests', 'title', true), seg('  none recorded yet (s runs them)', 'muted')]);
   lines.push([], [seg('Last commands', 'title', true), seg(`  .kcore/logs/${host.name}.log`, 'muted')]);
   if (!commands?.length) lines.push([seg('  none logged yet', 'muted')]);
-  else for (const c of commands) lines.push([seg(`  ${clock(c.at)} `, 'muted'), seg(c.text)]);
+  // The newest ones when they do not all fit: what just ran is what a person looks for.
+  else for (const c of commands.slice(-Math.max(1, height - lines.length))) lines.push([seg(`  ${clock(c.at)} `, 'muted'), seg(c.text)]);
   return <LinesBox lines={lines} width={width} height={height} />;
 }
 
