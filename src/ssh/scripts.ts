@@ -161,12 +161,15 @@ export function uploadScript(spec: {
     '[ -d "$d" ] || mkdir -p -- "$d"',
     `t="$d/${UPLOAD_TEMP_PREFIX}${spec.tempId}"`,
     `umask ${umask}`,
-    // `c` says the temp is ours (created here, exclusively): only then does the EXIT trap remove it. A signal
-    // runs its trap once the running command ends (cat dies of the same TERM, or sees end of input).
-    'c=',
+    // `c` says the EXIT trap removes the temp. It is set before the file is made: a TERM that lands between the
+    // creation and the next command (a kill sent as the script starts: an upload aborted while its session
+    // opened) would otherwise leave the temp behind. The name is random and ours (UPLOAD_TEMP_PREFIX); set -C
+    // still refuses to write through anything already there. A signal runs its trap once the running command
+    // ends (cat dies of the same TERM, or sees end of input).
+    'c=1',
     `trap '[ -z "$c" ] || rm -f -- "$t"' EXIT`,
     "trap 'exit 129' HUP; trap 'exit 130' INT; trap 'exit 141' PIPE; trap 'exit 143' TERM",
-    'set -C; : > "$t"; c=1; set +C',
+    'set -C; : > "$t"; set +C',
     'cat > "$t"',
     's=$(sha256sum < "$t"); s=${s%% *}',
     `if [ "$s" != ${spec.sha256} ]; then echo "upload to $p arrived corrupted (sha256 $s)" >&2; exit ${CORRUPT_EXIT}; fi`,
