@@ -9,7 +9,8 @@ import { listCertificates } from '../../pki/index.js';
  * What the role's two reads found when they started early (readAhead: while the hosts answered the bootstrap's
  * batch); each is taken once, and the listing is dropped when the role issued anything.
  */
-const early = new WeakMap<RunContext, { check?: ReturnType<typeof ensurePki>; list?: ReturnType<typeof listCertificates> }>();
+type Early = { check?: ReturnType<typeof ensurePki>; list?: ReturnType<typeof listCertificates> };
+const early = new WeakMap<RunContext, Early>();
 
 function take<K extends 'check' | 'list'>(run: RunContext, k: K) {
   const e = early.get(run);
@@ -66,7 +67,7 @@ export const pkiRole: Role = {
   // Both reads only read the workspace's pki/ folder: they start while the hosts answer the bootstrap's batch,
   // when this process has nothing else to do, instead of after it (~20-130 ms of a no-op run here).
   readAhead(run: RunContext, tasks: Task[]) {
-    const e: { check?: ReturnType<typeof ensurePki>; list?: ReturnType<typeof listCertificates> } = {};
+    const e: Early = {};
     if (tasks.some((t) => t.name === CERTIFICATES)) (e.check = ensurePki(run.workspace, pkiInput(run.spec), { dryRun: true })).catch(() => undefined);
     if (tasks.some((t) => t.name === NOT_EXPIRED)) (e.list = listCertificates(run.workspace)).catch(() => undefined);
     early.set(run, e);
