@@ -69,8 +69,9 @@ export async function buildCli(outdir = path.join(ROOT, 'dist', 'cli')) {
     sourcesContent: false,
     metafile: true,
     logLevel: 'warning',
-    // ssh2 loads its optional native bindings (.node) relative to its own files; Ink's devtools are never used.
-    external: ['ssh2', 'ssh2/*', 'cpu-features', 'react-devtools-core'],
+    // ssh2 loads its optional native bindings (.node) relative to its own files; Ink's devtools are never used;
+    // nunjucks is require()d at the first render (src/render/env.ts), never with the module graph.
+    external: ['ssh2', 'ssh2/*', 'cpu-features', 'react-devtools-core', 'nunjucks'],
     // CommonJS dependencies (node-forge, nunjucks …) call require() for Node built-ins.
     banner: { js: "import { createRequire as __kcoreRequire } from 'node:module'; const require = __kcoreRequire(import.meta.url);" },
     define: { __KCORE_BUILD__: JSON.stringify(await buildId()) },

@@ -35,13 +35,13 @@ describe('start-up', () => {
     const wizard = staticGraph('src/commands/wizard.tsx');
     expect(wizard.packages).toEqual(expect.arrayContaining(['ink', 'react']));
     const converge = staticGraph('src/commands/converge.ts');
-    expect(converge.packages).toContain('ssh2/lib/client.js');
+    expect(converge.packages).toContain('p-limit');
     expect(converge.files).toContain('src/converge/run.ts');
     // `import type` is erased; `import { type X }` is not (verbatimModuleSyntax keeps `import {} from`).
     expect(staticGraph('test/unit/fixtures/type-only-import.ts')).toEqual({ files: ['test/unit/fixtures/type-only-import.ts'], packages: [] });
     const inline = staticGraph('test/unit/fixtures/inline-type-import.ts');
     expect(inline.files).toContain('src/converge/run.ts');
-    expect(inline.packages).toContain('ssh2/lib/client.js');
+    expect(inline.packages).toContain('p-limit');
   }, 60_000);
 
   it('dashboard --once (text or JSON) loads no Ink or React: only the full screen imports src/ui/dashboard/run.tsx', () => {
@@ -71,8 +71,19 @@ describe('start-up', () => {
     expect(g.files.filter((f) => f.startsWith('src/ui/wizard/steps/') && !f.endsWith('/Workspace.tsx'))).toEqual([]);
     expect(g.files.filter((f) => /^src\/(render|vagrant|ssh|converge|roles)\//.test(f))).toEqual([]);
     expect(g.packages).not.toContain('nunjucks');
-    // The steps loaded later do reach it (the Review step renders the Vagrantfile).
-    expect(staticGraph('src/ui/wizard/steps/Review.tsx').packages).toContain('nunjucks');
+    // The steps loaded later do reach the renderer (the Review step renders the Vagrantfile).
+    expect(staticGraph('src/ui/wizard/steps/Review.tsx').files).toContain('src/render/env.ts');
+  }, 60_000);
+
+  it('nunjucks and ssh2 load with require(), never as ESM imports: nunjucks at the first render, ssh2 with no export scan', () => {
+    // `test` renders nothing; converge renders after the handshakes have started (src/render/env.ts says why).
+    for (const entry of ['src/commands/converge.ts', 'src/commands/test.ts', 'src/ui/wizard/steps/Review.tsx']) {
+      expect(staticGraph(entry).packages.filter((p) => p.startsWith('nunjucks') || p.startsWith('ssh2')), entry).toEqual([]);
+    }
+    const env = readFileSync('src/render/env.ts', 'utf8');
+    expect(env).toMatch(/const loadNunjucks = \(\): typeof nunjucks => createRequire\(.*\)\('nunjucks'\)/);
+    expect(env).toMatch(/if \(!env\) \{\n\s+const nunjucks = loadNunjucks\(\);/);
+    expect(readFileSync('src/ssh/connect.ts', 'utf8')).toContain("createRequire(import.meta.url)('ssh2/lib/client.js')");
   }, 60_000);
 
   it('every listed command loads its module, whose name and summary are the ones --help prints', async () => {
@@ -160,10 +171,12 @@ describe('the bundle (dist/cli)', () => {
     expect(outputOf('src/ui/wizard/steps/Review.tsx')).toBeTruthy();
   });
 
-  it('converge loads neither execa nor node-forge with it', () => {
+  it('converge loads neither execa nor node-forge with it; no output holds nunjucks (required at the first render)', () => {
     const g = loadedWith(outputOf('src/commands/converge.ts'));
     expect(g.files).toContain('src/roles/index.ts');
     expect(g.files.filter((f) => /node_modules\/(execa|node-forge)\//.test(f))).toEqual([]);
+    expect(Object.values(meta.outputs).flatMap((o) => Object.keys(o.inputs)).filter((f) => f.includes('node_modules/nunjucks/'))).toEqual([]);
+    expect(Object.values(meta.outputs).flatMap((o) => o.imports).filter((i) => i.path.startsWith('nunjucks'))).toEqual([]);
   });
 
   it('runs from its folder: --version reads package.json, render finds templates/', () => {
