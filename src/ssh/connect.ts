@@ -4,6 +4,7 @@
 
 import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
+import { connect as tcpConnect, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Client, ConnectConfig, ServerHostKeyAlgorithm } from 'ssh2';
 import { SshError, abortedError, classifyError, describeTarget } from './errors.js';
@@ -16,8 +17,11 @@ import type { CommandLogEntry, HostKeyEvent, HostTarget } from './types.js';
  * and lib/client.js is `module.exports = Client`. Loaded with require(): imported from ESM, Node first scans
  * the 64 KB CommonJS file for export names (cjs-module-lexer: 4–13 ms of every command that connects, from
  * CPU profiles of `test` on 3 hosts, 2 cores), a scan that require() does not make.
+ * Loaded at the first connection attempt, once every warmed host's TCP connection is on its way (connectOnce):
+ * the ~40 ms of loading then overlaps the hosts accepting, forking sshd and sending their banners.
  */
-const SshClient = createRequire(import.meta.url)('ssh2/lib/client.js') as typeof Client;
+let sshClientClass: typeof Client | undefined;
+const sshClient = (): typeof Client => (sshClientClass ??= createRequire(import.meta.url)('ssh2/lib/client.js') as typeof Client);
 
 export interface ConnectionSettings {
   knownHosts: KnownHosts;
@@ -127,6 +131,20 @@ export class HostConnector {
   private async connectOnce(signal: AbortSignal): Promise<Client> {
     const t = this.target;
     if (signal.aborted) throw abortedError(this.name, 'Connecting', signal.reason);
+    // The TCP connection starts before anything is read (key, known_hosts) or loaded (ssh2): the host accepts
+    // and sends its banner meanwhile. ssh2 takes it still connecting or connected; one that failed or was closed
+    // in between fails this attempt with the error ssh2 would have reported (refused, reset, closed).
+    const early = t.proxyJump ? undefined : earlySocket(t.host, t.port);
+    try {
+      return await this.handshake(signal, early);
+    } catch (e) {
+      early?.socket.destroy();
+      throw e;
+    }
+  }
+
+  private async handshake(signal: AbortSignal, early: EarlySocket | undefined): Promise<Client> {
+    const t = this.target;
     const kh = this.settings.knownHosts;
     const authTried: string[] = [];
     let privateKey: Buffer | undefined;
@@ -161,7 +179,14 @@ export class HostConnector {
     if (t.proxyJump) {
       if (!this.settings.openJump) throw new Error('ProxyJump needs a pool');
       sock = await this.settings.openJump(t.proxyJump, t.host, t.port, signal);
+    } else if (early) {
+      // Refused, reset or hung up already: what ssh2 would have reported for it, and no second connection.
+      const failure = early.failure();
+      if (failure) throw classifyError(failure, { target: t, phase: 'connect', authTried });
+      sock = early.socket;
     }
+    if (signal.aborted) throw abortedError(this.name, 'Connecting', signal.reason);
+    const SshClient = sshClient();
 
     return new Promise<Client>((resolve, reject) => {
       const client = new SshClient();
@@ -308,4 +333,24 @@ export class HostConnector {
       }
     });
   }
+}
+
+interface EarlySocket {
+  socket: Socket;
+  /** Why it cannot be handed to ssh2 (it failed or was closed), or undefined: still connecting is fine. */
+  failure(): Error | undefined;
+}
+
+function earlySocket(host: string, port: number): EarlySocket {
+  const socket = tcpConnect({ host, port });
+  let error: Error | undefined;
+  // Kept until ssh2 takes the socket (it adds its own listeners): an early failure is not an unhandled error.
+  socket.on('error', (e: Error) => {
+    error ??= Object.assign(e, { level: 'client-socket' });
+  });
+  socket.setNoDelay(true);
+  return {
+    socket,
+    failure: () => error ?? (socket.destroyed || socket.closed || socket.readableEnded ? new Error('Connection closed before it was ready') : undefined),
+  };
 }

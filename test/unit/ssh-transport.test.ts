@@ -1,9 +1,10 @@
 // The ssh2 transport against an in-process SSH server (ssh2's Server on 127.0.0.1) that runs commands with
 // the local /bin/sh: exit codes, signals, streaming, stdin, host keys, auth errors, channel cap, reconnects,
 // timeouts that kill the whole process tree, and a channel that closes without an exit status.
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -258,6 +259,35 @@ describe('authentication and reachability', () => {
     expect((err as Error).message).toMatch(/after 3 attempts/);
     expect((err as { hint: string }).hint).toContain('vagrant status');
     expect(Date.now() - t0).toBeGreaterThanOrEqual(100);
+  });
+
+  it('the TCP connection is made while the identity file is still being read, and it is the one used', async () => {
+    // The key is a FIFO: reading it waits until the test writes it. A counting TCP relay in front of the server
+    // shows whether the connection began before the key was read, and that no second one followed.
+    const fifo = join(dir, 'key-fifo');
+    execFileSync('mkfifo', [fifo]);
+    let tcp = 0;
+    const relay = net.createServer((down) => {
+      tcp++;
+      const up = net.connect(srv.port, '127.0.0.1');
+      up.on('error', () => down.destroy());
+      down.on('error', () => up.destroy());
+      down.pipe(up).pipe(down);
+    });
+    await new Promise<void>((r) => relay.listen(0, '127.0.0.1', r));
+    const port = (relay.address() as net.AddressInfo).port;
+    const p = newPool();
+    try {
+      const conn = p.connection({ ...target, port, identityFile: fifo, agent: '' });
+      for (let i = 0; i < 200 && tcp === 0; i++) await new Promise((r) => setTimeout(r, 10));
+      const beforeKeyRead = tcp;
+      await writeFile(fifo, clientKey.privateKey);
+      expect((await (await conn).exec('echo ok')).stdout).toBe('ok\n');
+      expect({ beforeKeyRead, total: tcp }).toEqual({ beforeKeyRead: 1, total: 1 });
+    } finally {
+      await p.closeAll();
+      await new Promise<void>((r) => relay.close(() => r()));
+    }
   });
 
   it('abort cancels a connect in progress', async () => {
