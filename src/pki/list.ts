@@ -29,6 +29,19 @@ async function walkCrt(root: string, rel = ''): Promise<string[]> {
   return out;
 }
 
+/**
+ * Names in order with their numbers compared as numbers (w2 before w10), without ICU: the first collator a
+ * process builds (`localeCompare` with a locale, or Intl.Collator) loads ICU's collation data, ~8.5 ms here, on
+ * every command that lists certificates. The names are ASCII (node names, fixed ids), where the code-unit order
+ * of `-`, `.`, `/`, digits and lowercase letters is the one ICU's "en" order gives them.
+ */
+const numericKey = (name: string): string => name.replace(/\d+/g, (d) => d.padStart(12, '0'));
+const byName = (a: string, b: string): number => {
+  const ka = numericKey(a);
+  const kb = numericKey(b);
+  return ka < kb ? -1 : ka > kb ? 1 : 0;
+};
+
 function fileOrder(file: string): [number, string] {
   const rank = file === 'ca.crt' ? 0 : file === 'etcd/ca.crt' ? 3 : file.startsWith('kubelet/') ? 2 : file.startsWith('etcd/') ? 4 : 1;
   return [rank, file];
@@ -43,7 +56,7 @@ export async function listCertificates(workspace: string, now: Date = new Date()
   const files = (await walkCrt(root)).sort((a, b) => {
     const [ra, fa] = fileOrder(a);
     const [rb, fb] = fileOrder(b);
-    return ra - rb || fa.localeCompare(fb, 'en', { numeric: true });
+    return ra - rb || byName(fa, fb);
   });
   return Promise.all(
     files.map(async (file): Promise<CertificateInfo> => {

@@ -1,7 +1,7 @@
 // The PKI's pure parts without generating a key: the certificate catalogue (subjects, SANs, usages,
 // issuers, purposes), input checks, address helpers, expiry wording, the file listing and the table.
 // Found by `npm run test:mutation`; pki.test.ts proves the same catalogue on real certificates.
-import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -257,6 +257,24 @@ describe('listing and table', () => {
       keyFile: null,
     });
     expect(await listCertificates(path.join(ws, 'nowhere'))).toEqual([]);
+  });
+
+  it("orders names within a group as ICU's numeric \"en\" collation does, numbers compared as numbers", async () => {
+    const ws = await mkdtemp(path.join(tmpdir(), 'kcore-pki-m-'));
+    try {
+      const root = path.join(ws, 'pki');
+      await mkdir(path.join(root, 'kubelet'), { recursive: true });
+      await mkdir(path.join(root, 'etcd'), { recursive: true });
+      const leaves = ['apiserver.crt', 'apiserver-kubelet-client.crt', 'admin.crt', 'front-proxy-client.crt', 'kube-proxy.crt', 'kube2.crt', 'kube10.crt'];
+      const kubelets = ['kubelet/kube-worker-10.crt', 'kubelet/kube-worker-2.crt', 'kubelet/kube-master-01.crt', 'kubelet/kube-worker-1.crt', 'kubelet/kube-worker.crt'];
+      const etcd = ['etcd/peer-etcd-10.crt', 'etcd/peer-etcd-02.crt', 'etcd/server-etcd-9.crt', 'etcd/server-etcd-10.crt', 'etcd/healthcheck-client.crt', 'etcd/kcore-etcd-client.crt'];
+      for (const f of [...leaves, ...kubelets, ...etcd]) await writeFile(path.join(root, f), 'x\n');
+      const icu = new Intl.Collator('en', { numeric: true });
+      const want = [leaves, kubelets, etcd].flatMap((g) => [...g].sort(icu.compare));
+      expect((await listCertificates(ws)).map((c) => c.file)).toEqual(want);
+    } finally {
+      await rm(ws, { recursive: true, force: true });
+    }
   });
 
   const info = (over: Partial<CertificateInfo>): CertificateInfo => ({
