@@ -5,8 +5,8 @@
 // import and export declarations are followed; import() expressions load on demand and are not. Re-adding
 // one static import of a command module (or of anything that reaches Ink) to cli.ts, commands/index.ts or
 // args.ts fails here.
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { builtinModules } from 'node:module';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -190,6 +190,28 @@ describe('the bundle (dist/cli)', () => {
       expect(readFileSync(path.join(ws, 'Vagrantfile'), 'utf8')).toMatch(/Vagrant\.configure/);
     } finally {
       rmSync(ws, { recursive: true, force: true });
+    }
+  }, 60_000);
+
+  it("the launcher ends with the command's exit code, all of its output and the files it wrote (beforeExit → exit)", () => {
+    // bin/kcore-wizard.js as shipped, beside this bundle as ../dist/cli.
+    const top = mkdtempSync(path.join(tmpdir(), 'kc-bundle-bin-'));
+    try {
+      mkdirSync(path.join(top, 'bin'));
+      mkdirSync(path.join(top, 'dist'));
+      copyFileSync('bin/kcore-wizard.js', path.join(top, 'bin', 'kcore-wizard.js'));
+      symlinkSync(out, path.join(top, 'dist', 'cli'));
+      const bin = (args: string[]) => spawnSync(process.execPath, [path.join(top, 'bin', 'kcore-wizard.js'), ...args], { cwd: root, encoding: 'utf8' });
+      const ws = path.join(top, 'ws');
+      expect(bin(['init', ws]).status).toBe(0);
+      const ok = bin(['render', ws]);
+      expect({ status: ok.status, created: ok.stdout.includes(`created   ${path.join(ws, 'Vagrantfile')}`) }).toEqual({ status: 0, created: true });
+      expect(readFileSync(path.join(ws, 'Vagrantfile'), 'utf8')).toMatch(/Vagrant\.configure/);
+      writeFileSync(path.join(ws, 'kcore.yaml'), 'cluster: [\n');
+      const bad = bin(['render', ws]);
+      expect({ status: bad.status, names: bad.stderr.includes(path.join(ws, 'kcore.yaml')) }).toEqual({ status: 2, names: true });
+    } finally {
+      rmSync(top, { recursive: true, force: true });
     }
   }, 60_000);
 
