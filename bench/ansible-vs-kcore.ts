@@ -22,6 +22,7 @@ import { wizardFirstFrame } from './first-frame.js';
 import { startSystemdHosts, type TestHosts } from '../test/hosts/index.js';
 import { layoutHosts, specForHosts, workspaceFor } from '../test/support/cluster.js';
 import { buildLocalEtcdMirror } from '../test/support/mirror.js';
+import { removeScratch } from '../test/support/scratch.js';
 
 const ROUNDS = Number(process.env.ROUNDS ?? 6);
 const ANCHOR = process.env.ANCHOR ?? '/work/shared/bench/ansible-etcd';
@@ -222,4 +223,5 @@ try {
   teardownAnsible();
   await kHosts?.teardown();
   if (ws) rmSync(ws, { recursive: true, force: true });
+  await removeScratch(); // the etcd mirror
 }

@@ -14,6 +14,7 @@ import { ROLES } from '../src/roles/index.js';
 import * as testHosts from '../test/hosts/index.js';
 import { layoutHosts, specForHosts, workspaceFor, type Layout } from '../test/support/cluster.js';
 import { buildLocalEtcdMirror } from '../test/support/mirror.js';
+import { removeScratch } from '../test/support/scratch.js';
 
 const payload = randomBytes(64 * 1024).toString('base64');
 const facts: Role = { ...bootstrapRole, tasks: [bootstrapRole.tasks[0]!] };
@@ -70,6 +71,7 @@ async function light(n: number) {
     console.log(`light  ${String(n).padStart(2)} hosts  boot ${(bootMs / 1000).toFixed(1)} s  first converge ${firstMs.toFixed(0)} ms (${first.changed} changed)  no-op converge ${noopMs.toFixed(0)} ms  (mean per task: ${per})`);
   } finally {
     await hosts.teardown();
+    await removeScratch();
   }
 }
 
@@ -98,6 +100,7 @@ async function etcd() {
     console.log(`etcd    3 hosts  first converge ${(firstMs / 1000).toFixed(1)} s (${first.changed} changed, incl. PKI)  no-op converge ${noopMs.toFixed(0)} ms (with smoke tests)  no-op without smoke tests ${noSmokeMs.toFixed(0)} ms  smoke tests alone ${smokeMs.toFixed(0)} ms`);
   } finally {
     await hosts.teardown();
+    await removeScratch();
   }
 }
 

@@ -3,3 +3,9 @@
 // Tests that must not skip silently under CI read it from KCORE_TEST_CI.
 if (process.env.CI) process.env.KCORE_TEST_CI = process.env.CI;
 delete process.env.CI;
+
+// Workspaces and artifact mirrors the helpers made (test/support/scratch.ts) go with the file's last test.
+import { afterAll } from 'vitest';
+import { removeScratch } from '../support/scratch.js';
+
+afterAll(removeScratch);

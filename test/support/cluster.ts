@@ -2,9 +2,7 @@
  * A cluster workspace whose machines are real test hosts (provider `existing`): the spec's IP plan
  * uses the hosts' prefix, so etcd-01 is <prefix>.101, kube-master-01 <prefix>.111 and so on.
  */
-import { mkdtemp } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
+import { scratchDir } from './scratch.js';
 import { defaultSpec, hostIp, hostName, saveSpec, type ClusterSpec } from '../../src/spec/index.js';
 import type { GroupName } from '../../src/spec/schema.js';
 
@@ -39,7 +37,7 @@ export function specForHosts(hosts: HostsLike, layout: Layout, tweak?: (s: Clust
 }
 
 export async function workspaceFor(spec: ClusterSpec): Promise<string> {
-  const dir = await mkdtemp(path.join(tmpdir(), 'kcore-ws-'));
+  const dir = await scratchDir('kcore-ws-');
   await saveSpec(dir, spec);
   return dir;
 }

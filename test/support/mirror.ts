@@ -10,6 +10,7 @@ import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promi
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { scratchDir } from './scratch.js';
 
 /** The version of Debian's etcd-server package (e.g. 3.4.23), which the mirror's tarball carries. */
 export function debianEtcdVersion(): string {
@@ -25,9 +26,9 @@ export interface Mirror {
   etcdFile: string;
 }
 
-/** Build (or rebuild) the mirror folder. `dir` defaults to a new temp folder. */
+/** Build (or rebuild) the mirror folder. `dir` defaults to a new temp folder (removed by removeScratch()). */
 export async function buildLocalEtcdMirror(dir?: string): Promise<Mirror> {
-  const out = dir ?? (await mkdtemp(path.join(tmpdir(), 'kcore-mirror-')));
+  const out = dir ?? (await scratchDir('kcore-mirror-'));
   const version = debianEtcdVersion();
   const top = `etcd-v${version}-linux-amd64`;
   const file = `${top}.tar.gz`;
