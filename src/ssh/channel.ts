@@ -7,7 +7,7 @@ import { StringDecoder } from 'node:string_decoder';
 import type { Client, ClientChannel } from 'ssh2';
 import { SshError, abortedError } from './errors.js';
 import { LineSplitter, createRedactor } from './redact.js';
-import { SUDO_REFUSED_TAG, killScript, sudoRefusal, wrapCommand } from './scripts.js';
+import { SUDO_RAN_TAG, killScript, sudoRefusal, wrapCommand } from './scripts.js';
 import type { Semaphore } from './semaphore.js';
 import type { ExecOptions, ExecResult } from './types.js';
 
@@ -20,7 +20,7 @@ export interface ChannelRun {
   raw?: boolean;
   /** Internal commands (the kill script) do not take a channel slot and are not killed themselves. */
   internal?: boolean;
-  /** Check `sudo -n` in the same session first (the connection does not know yet whether it works). */
+  /** Check `sudo -n` in the same sudo (the connection does not know yet whether it works): scripts.ts. */
   sudoCheck?: boolean;
 }
 
@@ -28,6 +28,8 @@ export interface RawResult extends ExecResult {
   rawStdout?: Buffer;
   /** The folded sudo check failed (the command did not run): what sudo said. */
   sudoRefused?: string;
+  /** The folded sudo check passed: the command's shell ran as root. */
+  sudoRan?: boolean;
 }
 
 /** Raised before a channel was opened: nothing ran, so the command can be retried on a new connection. */
@@ -75,10 +77,23 @@ export class ChannelRunner {
           }
         };
       const outLines = new LineSplitter(guard(opts.onStdout));
-      const refusedLine = `${SUDO_REFUSED_TAG}${marker} `;
       const toStderr = guard(opts.onStderr);
-      // The folded sudo check's refusal is the connection's to report, not a line of the command's output.
-      const errLines = new LineSplitter(run.sudoCheck ? (l) => void (l.startsWith(refusedLine) || toStderr(l)) : toStderr);
+      // With the folded sudo check, stderr lines wait for the line the command's shell prints once it runs as
+      // root: what comes before it is sudo's (a refusal is the connection's to report, not the command's output;
+      // a warning such as "unable to resolve host" is passed on once the command runs).
+      const ranLine = `${SUDO_RAN_TAG}${marker}`;
+      let ran = !run.sudoCheck;
+      const held: string[] = [];
+      const errLines = new LineSplitter(
+        ran
+          ? toStderr
+          : (l) => {
+              if (ran) return toStderr(l);
+              if (l !== ranLine) return void held.push(l);
+              ran = true;
+              for (const h of held.splice(0)) toStderr(h);
+            },
+      );
       let stdout = '';
       let stderr = '';
       const rawChunks: Buffer[] = [];
@@ -158,12 +173,20 @@ export class ChannelRunner {
             }),
           );
         }
+        let refused: string | undefined;
+        if (run.sudoCheck) {
+          refused = ran ? undefined : sudoRefusal(stderr, exit.code, marker);
+          if (refused === undefined) for (const h of held.splice(0)) toStderr(h); // ended without a status: not sudo's
+          if (ran) {
+            const at = stderr.startsWith(`${ranLine}\n`) ? 0 : stderr.indexOf(`\n${ranLine}\n`) + 1;
+            stderr = stderr.slice(0, at) + stderr.slice(at + ranLine.length + 1);
+          }
+        }
+        if (callbackError !== undefined) return reject(callbackError);
         const r: RawResult = { stdout, stderr, exitCode: exit.code, durationMs: Date.now() - started };
         if (exit.signal) r.signal = exit.signal;
-        if (run.sudoCheck) {
-          const refused = sudoRefusal(stderr, exit.code, marker);
-          if (refused !== undefined) r.sudoRefused = refused;
-        }
+        if (refused !== undefined) r.sudoRefused = refused;
+        if (run.sudoCheck) r.sudoRan = ran;
         if (run.raw) r.rawStdout = Buffer.concat(rawChunks);
         resolve(r);
       };

@@ -263,7 +263,7 @@ export class SshHostConnection implements HostConnection {
           this.log('sudo -n true', 1, result.durationMs, false);
           throw this.sudoError(result.sudoRefused);
         }
-        this.sudoKnown ??= { ok: true, why: '' };
+        if (result.sudoRan) this.sudoKnown ??= { ok: true, why: '' };
       }
       this.log(shown, result.exitCode, result.durationMs, sudo);
       return result;

@@ -11,33 +11,37 @@ export const MARKER_VAR = 'KCORE_EXEC';
  * `exec` keeps the pid, so `$$` is the session's process and signals that kill it are reported as such.
  * The marker is exported rather than set with `env`: one program fewer to start for every command.
  * With sudo: `sudo -n -- env KCORE_EXEC=… sh -c '<quoted>'` (sudo resets the environment).
- * With `sudoCheck` (the first sudo command on a connection): `sudo -n true` runs first, in the same session;
- * when it fails, the command does not run: the session prints `SUDO_REFUSED_TAG<marker> <what sudo said>`
- * on stderr and exits with SUDO_REFUSED_EXIT (the probe costs no round trip of its own).
+ * With `sudoCheck` (the first sudo command on a connection) there is still one sudo: the command's shell, as
+ * root, first prints `SUDO_RAN_TAG<marker>` on stderr. A session without that line that exits non-zero was
+ * refused by sudo (or found none) before anything ran: what it printed is sudo's answer. The check costs no
+ * round trip and no process of its own (a `sudo -n true` before the command cost ~8 ms per host, another sudo).
  */
 export function wrapCommand(command: string, opts: { sudo: boolean; marker: string; sudoCheck?: boolean }): string {
   const tag = `${MARKER_VAR}=${opts.marker}`;
-  const inner = `sh -c ${shellQuote(command)}`;
-  const run = `exec ${opts.sudo ? `sudo -n -- env ${tag} ` : ''}${inner}`;
-  if (!opts.sudo || !opts.sudoCheck) return `${tag}; export ${MARKER_VAR}; ${run}`;
-  const refused = `printf '%s %s\\n' ${SUDO_REFUSED_TAG}${opts.marker} "$kcore_sudo" >&2; exit ${SUDO_REFUSED_EXIT}`;
-  return `${tag}; export ${MARKER_VAR}; if kcore_sudo=$(sudo -n true 2>&1); then ${run}; fi; ${refused}`;
+  // On the printf's line: the command's own line numbers (in sh's error messages) stay what they were.
+  const body = opts.sudo && opts.sudoCheck ? `printf '%s\\n' ${SUDO_RAN_TAG}${opts.marker} >&2; ${command}` : command;
+  const run = `exec ${opts.sudo ? `sudo -n -- env ${tag} ` : ''}sh -c ${shellQuote(body)}`;
+  return `${tag}; export ${MARKER_VAR}; ${run}`;
 }
 
-/** What a session whose sudo check failed prints first on stderr (then the marker), and its exit status. */
-export const SUDO_REFUSED_TAG = 'KCORE_SUDO_REFUSED=';
-export const SUDO_REFUSED_EXIT = 97;
+/** The line the command's shell prints first on stderr when the folded sudo check let it run (then the marker). */
+export const SUDO_RAN_TAG = 'KCORE_SUDO_RAN=';
 
 /**
  * What sudo said when the folded check refused (its last line, `sudo: ` removed), or undefined when the
- * session did run the command (pure; exported for tests).
+ * command ran, or when the session ended without an exit status (pure; exported for tests).
  */
 export function sudoRefusal(stderr: string, exitCode: number | null, marker: string): string | undefined {
-  if (exitCode !== SUDO_REFUSED_EXIT) return undefined;
-  const at = stderr.lastIndexOf(`${SUDO_REFUSED_TAG}${marker} `);
-  if (at < 0 || (at > 0 && stderr[at - 1] !== '\n')) return undefined;
-  const said = stderr.slice(at + SUDO_REFUSED_TAG.length + marker.length + 1).trim();
-  return said.split('\n').slice(-1)[0]?.replace(/^sudo:\s*/, '') ?? '';
+  if (exitCode === null || exitCode === 0 || sudoRan(stderr, marker)) return undefined;
+  const said = stderr.trim().split('\n').slice(-1)[0] ?? '';
+  return said.replace(/^sudo:\s*/, '');
+}
+
+/** Whether stderr holds the line the command's shell prints once sudo let it run. */
+export function sudoRan(stderr: string, marker: string): boolean {
+  const line = `${SUDO_RAN_TAG}${marker}\n`;
+  const at = stderr.indexOf(line);
+  return at === 0 || (at > 0 && stderr[at - 1] === '\n');
 }
 
 /**

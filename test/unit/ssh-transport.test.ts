@@ -3,7 +3,7 @@
 // timeouts that kill the whole process tree, and a channel that closes without an exit status.
 import { execFileSync, spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
@@ -20,6 +20,8 @@ interface TestServer {
   maxSessions: number;
   connections: number;
   commands: string[];
+  /** The environment the server runs commands with (this process's by default). */
+  env?: NodeJS.ProcessEnv;
   drop(): void;
   close(): Promise<void>;
 }
@@ -44,7 +46,7 @@ function runSession(ch: ServerChannel, command: string, srv: TestServer, onEnd: 
     onEnd();
     return;
   }
-  const child = spawn('sh', ['-c', command], { stdio: ['pipe', 'pipe', 'pipe'] });
+  const child = spawn('sh', ['-c', command], { stdio: ['pipe', 'pipe', 'pipe'], env: srv.env ?? process.env });
   child.stdout.pipe(ch, { end: false });
   child.stderr.pipe(ch.stderr, { end: false });
   ch.pipe(child.stdin);
@@ -77,7 +79,7 @@ function runSession(ch: ServerChannel, command: string, srv: TestServer, onEnd: 
   void srv;
 }
 
-async function startServer(hostKey = keyPair()): Promise<TestServer> {
+async function startServer(hostKey = keyPair(), env?: NodeJS.ProcessEnv): Promise<TestServer> {
   const allowed = utils.parseKey(clientKey.publicKey);
   if (allowed instanceof Error) throw allowed;
   const clients = new Set<Connection>();
@@ -88,6 +90,7 @@ async function startServer(hostKey = keyPair()): Promise<TestServer> {
     maxSessions: 0,
     connections: 0,
     commands: [],
+    env,
     drop: () => {
       for (const c of clients) c.end();
     },
@@ -415,6 +418,28 @@ describe('exec', () => {
     const err = (await p.catch((e: unknown) => e)) as Error;
     expect(err).toMatchObject({ kind: 'protocol' });
     expect(err.message).toMatch(/lost|without an exit status/);
+  });
+});
+
+describe('sudo', () => {
+  it("what sudo prints before the command runs (a warning) reaches the command's stderr once it runs; the check's line does not", async () => {
+    // A sudo that warns as sudo does on a host whose name does not resolve, then runs its command.
+    const bin = join(dir, 'warning-sudo');
+    mkdirSync(bin);
+    writeFileSync(join(bin, 'sudo'), '#!/bin/sh\necho "sudo: unable to resolve host h1: Name or service not known" >&2\n[ "$1" = -n ] && shift\n[ "$1" = -- ] && shift\nexec "$@"\n', { mode: 0o755 });
+    const warnSrv = await startServer(undefined, { ...process.env, PATH: `${bin}:${process.env.PATH}` });
+    const p = newPool();
+    try {
+      const c = await p.connection({ ...target, port: warnSrv.port });
+      const lines: string[] = [];
+      const r = await c.exec('echo out; echo err >&2; exit 4', { sudo: true, onStderr: (l) => lines.push(l) });
+      const warning = 'sudo: unable to resolve host h1: Name or service not known';
+      expect({ code: r.exitCode, stdout: r.stdout, stderr: r.stderr, lines }).toEqual({ code: 4, stdout: 'out\n', stderr: `${warning}\nerr\n`, lines: [warning, 'err'] });
+      expect(await c.sudoOk()).toBe(true);
+    } finally {
+      await p.closeAll();
+      await warnSrv.close();
+    }
   });
 });
 
