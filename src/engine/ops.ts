@@ -11,11 +11,14 @@ import { probeTask, TaskFailure, type ProbeOutput, type Task, type TaskContext }
 /**
  * One shell script that runs each probe in its own subshell (an `exit` ends only that probe) and
  * frames its stdout, stderr and exit status with a marker no file content can guess (`nonce`).
+ * The probes' stderr goes to one temp file, truncated by each probe's redirection and read only when the
+ * probe wrote to it (`[ -s ]` is the shell's own): most probes write none, and a `cat` per probe was a
+ * process started for nothing (9 per host in a no-op converge).
  */
 export function batchScript(scripts: string[], nonce: string): string {
   const m = `@@kcore-probe-${nonce}`;
   const parts = scripts.map((s, i) =>
-    [`printf '%s\\n' '${m} out ${i}'`, `( ${s}`, `) </dev/null 2>"$kc_err"`, `kc_rc=$?`, `printf '\\n%s\\n' '${m} err ${i}'`, `cat "$kc_err" 2>/dev/null`, `printf '\\n%s %s\\n' '${m} end ${i}' "$kc_rc"`].join('\n'),
+    [`printf '%s\\n' '${m} out ${i}'`, `( ${s}`, `) </dev/null 2>"$kc_err"`, `kc_rc=$?`, `printf '\\n%s\\n' '${m} err ${i}'`, `[ -s "$kc_err" ] && cat "$kc_err" 2>/dev/null`, `printf '\\n%s %s\\n' '${m} end ${i}' "$kc_rc"`].join('\n'),
   );
   return [`kc_err=$(mktemp 2>/dev/null) || kc_err=/dev/null`, ...parts, `[ "$kc_err" = /dev/null ] || rm -f "$kc_err"`, 'true'].join('\n');
 }

@@ -68,6 +68,24 @@ describe('batchScript and splitBatch in a real shell', () => {
     expect(script).toContain('rm -f "$kc_err"');
   });
 
+  it('reads the stderr file only for a probe that wrote to it: no process for one that did not', () => {
+    const bin = mkdtempSync(path.join(tmpdir(), 'kcore-cat-count-'));
+    try {
+      const count = path.join(bin, 'count');
+      writeFileSync(path.join(bin, 'cat'), `#!/bin/sh\necho x >> ${count}\nexec /bin/cat "$@"\n`, { mode: 0o755 });
+      const r = sh(batchScript(['echo one; echo warn >&2', 'true', 'echo two', 'echo late >&2; exit 1'], 'c4t'), '', { ...process.env, PATH: `${bin}:${process.env.PATH}` });
+      expect(splitBatch(r.stdout, 4, 'c4t')).toEqual([
+        { stdout: 'one\n', stderr: 'warn\n', exitCode: 0 },
+        { stdout: '', stderr: '', exitCode: 0 },
+        { stdout: 'two\n', stderr: '', exitCode: 0 },
+        { stdout: '', stderr: 'late\n', exitCode: 1 },
+      ]);
+      expect(readFileSync(count, 'utf8')).toBe('x\nx\n');
+    } finally {
+      rmSync(bin, { recursive: true, force: true });
+    }
+  });
+
   it('a probe reads no stdin (the exec channel\'s input is not for it)', () => {
     const r = sh(batchScript(['cat; echo end'], 'in'), 'leaked input\n');
     expect(splitBatch(r.stdout, 1, 'in')).toEqual([{ stdout: 'end\n', stderr: '', exitCode: 0 }]);
