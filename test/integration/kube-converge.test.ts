@@ -6,8 +6,7 @@
 import { readCgroupInfo } from '../../src/vagrant/preflight.js';
 import { execFile } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
-import { mkdtemp, stat, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -15,6 +14,7 @@ import YAML from 'yaml';
 import { canRunHosts, startSystemdHosts, type TestHosts } from '../hosts/index.js';
 import { layoutHosts, specForHosts, workspaceFor } from '../support/cluster.js';
 import { buildLocalEtcdMirror, type Mirror } from '../support/mirror.js';
+import { scratchDir } from '../support/scratch.js';
 import { runConverge } from '../../src/converge/run.js';
 import type { EngineEvent } from '../../src/engine/events.js';
 import type { Role } from '../../src/engine/task.js';
@@ -111,7 +111,7 @@ describe('converge through the Kubernetes roles as far as the artifacts allow', 
     );
     expect((await hosts.exec('kube-worker-02', 'cat /etc/systemd/system/kubelet.service')).stdout).toBe(kubeletUnit(spec, hostsOf(spec, 'kube-worker')[1]!));
     // The kubeconfig the worker's kubelet would use: kubectl reads it, the server is the first master.
-    const kc = path.join(await mkdtemp(path.join(tmpdir(), 'kcore-kc-')), 'kubelet.kubeconfig');
+    const kc = path.join(await scratchDir('kcore-kc-'), 'kubelet.kubeconfig');
     await writeFile(kc, (await hosts.exec('kube-worker-02', 'cat /etc/kubernetes/kubelet.kubeconfig')).stdout);
     const view = JSON.parse((await exec('kubectl', ['config', 'view', '--kubeconfig', kc, '-o', 'json'])).stdout) as { clusters: Array<{ cluster: { server: string } }>; users: Array<{ name: string }> };
     expect(view.clusters[0]!.cluster.server).toBe(`https://${hosts.prefix}.111:6443`);
