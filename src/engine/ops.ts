@@ -10,35 +10,57 @@ import { probeTask, TaskFailure, type ProbeOutput, type Task, type TaskContext }
 
 /**
  * One shell script that runs each probe in its own subshell (an `exit` ends only that probe) and
- * frames its stdout, stderr and exit status with a marker no file content can guess (`nonce`).
- * The probes' stderr goes to one temp file, truncated by each probe's redirection and read only when the
- * probe wrote to it (`[ -s ]` is the shell's own): most probes write none, and a `cat` per probe was a
- * process started for nothing (9 per host in a no-op converge).
+ * frames its stdout, stderr and exit status with a marker no file content can guess (`nonce`): each probe's
+ * stdout and exit status on the batch's stdout, its stderr on the batch's stderr (each stream keeps its order).
+ * No temp file: a file for the probes' stderr cost a mktemp, a `cat` per probe and an `rm` on every host.
  */
 export function batchScript(scripts: string[], nonce: string): string {
   const m = `@@kcore-probe-${nonce}`;
   const parts = scripts.map((s, i) =>
-    [`printf '%s\\n' '${m} out ${i}'`, `( ${s}`, `) </dev/null 2>"$kc_err"`, `kc_rc=$?`, `printf '\\n%s\\n' '${m} err ${i}'`, `[ -s "$kc_err" ] && cat "$kc_err" 2>/dev/null`, `printf '\\n%s %s\\n' '${m} end ${i}' "$kc_rc"`].join('\n'),
+    [
+      `printf '%s\\n' '${m} out ${i}'; printf '%s\\n' '${m} err ${i}' >&2`,
+      `( ${s}`,
+      `) </dev/null`,
+      `kc_rc=$?`,
+      `printf '\\n%s %s\\n' '${m} end ${i}' "$kc_rc"; printf '\\n%s\\n' '${m} done ${i}' >&2`,
+    ].join('\n'),
   );
-  return [`kc_err=$(mktemp 2>/dev/null) || kc_err=/dev/null`, ...parts, `[ "$kc_err" = /dev/null ] || rm -f "$kc_err"`, 'true'].join('\n');
+  return [...parts, 'true'].join('\n');
 }
 
-/** Each probe's part of a batch's stdout; null for a part that is not there whole (the batch was cut off). */
-export function splitBatch(stdout: string, count: number, nonce: string): Array<ProbeOutput | null> {
+/**
+ * Each probe's part of a batch's stdout and stderr; null for a part that is not there whole in both (the batch
+ * was cut off). Text outside the frames (what sudo printed before the batch ran) belongs to no probe.
+ */
+export function splitBatch(stdout: string, stderr: string, count: number, nonce: string): Array<ProbeOutput | null> {
   const m = `@@kcore-probe-${nonce}`;
   const out: Array<ProbeOutput | null> = [];
+  let from = 0;
+  let errFrom = 0;
   for (let i = 0; i < count; i++) {
-    const a = stdout.indexOf(`${m} out ${i}\n`);
-    const b = a < 0 ? -1 : stdout.indexOf(`\n${m} err ${i}\n`, a);
-    const c = b < 0 ? -1 : stdout.indexOf(`\n${m} end ${i} `, b);
+    const a = stdout.indexOf(`${m} out ${i}\n`, from);
+    const c = a < 0 ? -1 : stdout.indexOf(`\n${m} end ${i} `, a);
     const rc = c < 0 ? null : /^(\d+)\n/.exec(stdout.slice(c + `\n${m} end ${i} `.length));
-    if (a < 0 || b < 0 || c < 0 || !rc) {
+    const e = stderr.indexOf(`${m} err ${i}\n`, errFrom);
+    const f = e < 0 ? -1 : stderr.indexOf(`\n${m} done ${i}\n`, e);
+    if (a < 0 || c < 0 || !rc || e < 0 || f < 0) {
       out.push(null);
       continue;
     }
-    out.push({ stdout: stdout.slice(a + `${m} out ${i}\n`.length, b), stderr: stdout.slice(b + `\n${m} err ${i}\n`.length, c), exitCode: Number(rc[1]) });
+    from = c;
+    errFrom = f;
+    out.push({ stdout: stdout.slice(a + `${m} out ${i}\n`.length, c), stderr: stderr.slice(e + `${m} err ${i}\n`.length, f), exitCode: Number(rc[1]) });
   }
   return out;
+}
+
+/** The last line of a batch's stderr that is not one of its frames: what a cut-off batch said last. */
+export function lastWords(stderr: string, nonce: string): string | undefined {
+  const m = `@@kcore-probe-${nonce} `;
+  return stderr
+    .split('\n')
+    .filter((l) => l.trim() !== '' && !l.startsWith(m))
+    .pop();
 }
 
 export interface FileSpec {

@@ -13,7 +13,7 @@ import { isSshError } from '../ssh/errors.js';
 import { emptyCounts, type Counts, type EventSink, type HostRef, type HostState, type TaskStatus } from './events.js';
 import { ALWAYS, Blocked, TaskFailure, type Probe, type ProbeOutput, type HostInfo, type Role, type RunContext, type Task, type TaskContext } from './task.js';
 import { ArtifactError } from './artifacts.js';
-import { batchScript, splitBatch } from './ops.js';
+import { batchScript, lastWords, splitBatch } from './ops.js';
 
 /**
  * What a batch printed for a probe, parsed at its task's turn (a parser may need what the tasks before it
@@ -247,11 +247,11 @@ export async function runRoles(opts: RunOptions): Promise<RunSummary> {
       const sent = conn.exec(batchScript(scripts, nonce), { sudo: true, signal });
       sentFirst(name);
       const r = await sent;
-      const parts = splitBatch(r.stdout, scripts.length, nonce);
+      const parts = splitBatch(r.stdout, r.stderr, scripts.length, nonce);
       for (const b of batch) {
         const part = parts[scripts.indexOf(b.probe.script)];
         if (!part) {
-          b.into.set(b.t, { error: new TaskFailure(`the probe for "${b.t.name}" printed no complete result on ${name} (exit ${r.exitCode ?? r.signal})`, r.stderr.trim().split('\n').pop()) });
+          b.into.set(b.t, { error: new TaskFailure(`the probe for "${b.t.name}" printed no complete result on ${name} (exit ${r.exitCode ?? r.signal})`, lastWords(r.stderr, nonce)) });
           continue;
         }
         b.into.set(b.t, { probe: b.probe, out: part });

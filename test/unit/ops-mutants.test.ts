@@ -8,7 +8,7 @@ import { appendFileSync, chmodSync, existsSync, mkdirSync, mkdtempSync, readFile
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { batchScript, directoryTask, fileDiff, filesTask, parseStat, serviceTask, sha256, splitBatch, STAMP_MIN_BYTES, statScript, systemUserTask, waitFor, type FileSpec } from '../../src/engine/ops.js';
+import { batchScript, directoryTask, lastWords, fileDiff, filesTask, parseStat, serviceTask, sha256, splitBatch, STAMP_MIN_BYTES, statScript, systemUserTask, waitFor, type FileSpec } from '../../src/engine/ops.js';
 import { TaskFailure, type Task, type TaskContext } from '../../src/engine/task.js';
 import type { HostConnection } from '../../src/ssh/types.js';
 
@@ -56,31 +56,32 @@ async function gatherPlan<G>(t: Task<G>, ctx: TaskContext) {
 
 describe('batchScript and splitBatch in a real shell', () => {
   it('frames each probe (stdout, stderr, exit status); an exit ends only its own probe', () => {
-    const script = batchScript(['echo one; echo warn >&2; exit 3', 'printf two', 'true'], 'n0nce');
+    const script = batchScript(['echo one; echo warn >&2; exit 3', 'printf two', 'true', 'printf late >&2'], 'n0nce');
     const r = sh(script);
     expect(r.exitCode).toBe(0);
-    expect(splitBatch(r.stdout, 3, 'n0nce')).toEqual([
+    expect(splitBatch(r.stdout, r.stderr, 4, 'n0nce')).toEqual([
       { stdout: 'one\n', stderr: 'warn\n', exitCode: 3 },
       { stdout: 'two', stderr: '', exitCode: 0 },
       { stdout: '', stderr: '', exitCode: 0 },
+      { stdout: '', stderr: 'late', exitCode: 0 },
     ]);
-    // The temp file for stderr is removed.
-    expect(script).toContain('rm -f "$kc_err"');
+    // What sudo printed before the batch ran belongs to no probe.
+    expect(splitBatch(r.stdout, `sudo: unable to resolve host h1\n${r.stderr}`, 4, 'n0nce')).toEqual(splitBatch(r.stdout, r.stderr, 4, 'n0nce'));
   });
 
-  it('reads the stderr file only for a probe that wrote to it: no process for one that did not', () => {
-    const bin = mkdtempSync(path.join(tmpdir(), 'kcore-cat-count-'));
+  it('starts no process of its own: no temp file, no cat, no rm (a counting PATH)', () => {
+    const bin = mkdtempSync(path.join(tmpdir(), 'kcore-exec-count-'));
     try {
       const count = path.join(bin, 'count');
-      writeFileSync(path.join(bin, 'cat'), `#!/bin/sh\necho x >> ${count}\nexec /bin/cat "$@"\n`, { mode: 0o755 });
+      for (const tool of ['cat', 'mktemp', 'rm']) writeFileSync(path.join(bin, tool), `#!/bin/sh\necho ${tool} >> ${count}\nexec /bin/${tool} "$@"\n`, { mode: 0o755 });
       const r = sh(batchScript(['echo one; echo warn >&2', 'true', 'echo two', 'echo late >&2; exit 1'], 'c4t'), '', { ...process.env, PATH: `${bin}:${process.env.PATH}` });
-      expect(splitBatch(r.stdout, 4, 'c4t')).toEqual([
+      expect(splitBatch(r.stdout, r.stderr, 4, 'c4t')).toEqual([
         { stdout: 'one\n', stderr: 'warn\n', exitCode: 0 },
         { stdout: '', stderr: '', exitCode: 0 },
         { stdout: 'two\n', stderr: '', exitCode: 0 },
         { stdout: '', stderr: 'late\n', exitCode: 1 },
       ]);
-      expect(readFileSync(count, 'utf8')).toBe('x\nx\n');
+      expect(existsSync(count)).toBe(false);
     } finally {
       rmSync(bin, { recursive: true, force: true });
     }
@@ -88,18 +89,22 @@ describe('batchScript and splitBatch in a real shell', () => {
 
   it('a probe reads no stdin (the exec channel\'s input is not for it)', () => {
     const r = sh(batchScript(['cat; echo end'], 'in'), 'leaked input\n');
-    expect(splitBatch(r.stdout, 1, 'in')).toEqual([{ stdout: 'end\n', stderr: '', exitCode: 0 }]);
+    expect(splitBatch(r.stdout, r.stderr, 1, 'in')).toEqual([{ stdout: 'end\n', stderr: '', exitCode: 0 }]);
   });
 
-  it('a cut-off batch, a wrong nonce or a missing end status gives null parts', () => {
-    const out = sh(batchScript(['echo a', 'echo b'], 'x1')).stdout;
+  it('a cut-off batch (either stream), a wrong nonce or a missing end status gives null parts', () => {
+    const { stdout: out, stderr: err } = sh(batchScript(['echo a', 'echo b'], 'x1'));
     const cut = out.slice(0, out.indexOf('@@kcore-probe-x1 end 1'));
-    expect(splitBatch(cut, 2, 'x1')).toEqual([{ stdout: 'a\n', stderr: '', exitCode: 0 }, null]);
-    expect(splitBatch(out, 2, 'other')).toEqual([null, null]);
+    expect(splitBatch(cut, err, 2, 'x1')).toEqual([{ stdout: 'a\n', stderr: '', exitCode: 0 }, null]);
+    const errCut = err.slice(0, err.indexOf('@@kcore-probe-x1 done 1'));
+    expect(splitBatch(out, errCut, 2, 'x1')).toEqual([{ stdout: 'a\n', stderr: '', exitCode: 0 }, null]);
+    expect(splitBatch(out, err, 2, 'other')).toEqual([null, null]);
     // Exit statuses of more than one digit.
-    expect(splitBatch(sh(batchScript(['exit 42', 'exit 127'], 'x2')).stdout, 2, 'x2').map((p) => p?.exitCode)).toEqual([42, 127]);
-    expect(splitBatch(out.replace('@@kcore-probe-x1 end 0 0', '@@kcore-probe-x1 end 0 x'), 1, 'x1')).toEqual([null]);
-    expect(splitBatch(out.replace('@@kcore-probe-x1 err 1', 'nothing'), 2, 'x1')[1]).toBeNull();
+    const big = sh(batchScript(['exit 42', 'exit 127'], 'x2'));
+    expect(splitBatch(big.stdout, big.stderr, 2, 'x2').map((p) => p?.exitCode)).toEqual([42, 127]);
+    expect(splitBatch(out.replace('@@kcore-probe-x1 end 0 0', '@@kcore-probe-x1 end 0 x'), err, 1, 'x1')).toEqual([null]);
+    expect(splitBatch(out, err.replace('@@kcore-probe-x1 err 1', 'nothing'), 2, 'x1')[1]).toBeNull();
+    expect(lastWords(`${errCut}sh: 1: killed\n`, 'x1')).toBe('sh: 1: killed');
   });
 });
 

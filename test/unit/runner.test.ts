@@ -442,15 +442,16 @@ describe('batched probes', () => {
     const script = batchScript(['echo a; echo oops >&2; exit 3', 'printf "no newline"', 'cat <<X\nhello\nX\n# a comment last'], 'n0nce');
     const r = sh(script);
     expect(r.exitCode).toBe(0);
-    expect(splitBatch(r.stdout, 3, 'n0nce')).toEqual([
+    expect(splitBatch(r.stdout, r.stderr, 3, 'n0nce')).toEqual([
       { stdout: 'a\n', stderr: 'oops\n', exitCode: 3 },
       { stdout: 'no newline', stderr: '', exitCode: 0 },
       { stdout: 'hello\n', stderr: '', exitCode: 0 },
     ]);
     // Output that only looks like a marker (another nonce) does not split a part.
-    expect(splitBatch(sh(batchScript(["echo '@@kcore-probe-other err 0'"], 'n1')).stdout, 1, 'n1')).toEqual([{ stdout: '@@kcore-probe-other err 0\n', stderr: '', exitCode: 0 }]);
+    const lookalike = sh(batchScript(["echo '@@kcore-probe-other end 0 0'; echo '@@kcore-probe-other done 0' >&2"], 'n1'));
+    expect(splitBatch(lookalike.stdout, lookalike.stderr, 1, 'n1')).toEqual([{ stdout: '@@kcore-probe-other end 0 0\n', stderr: '@@kcore-probe-other done 0\n', exitCode: 0 }]);
     const cut = r.stdout.slice(0, r.stdout.indexOf('@@kcore-probe-n0nce end 1'));
-    expect(splitBatch(cut, 3, 'n0nce').map((p) => p?.exitCode ?? null)).toEqual([3, null, null]);
+    expect(splitBatch(cut, r.stderr, 3, 'n0nce').map((p) => p?.exitCode ?? null)).toEqual([3, null, null]);
   });
 
   it('a role\'s probes on a host run in one exec; after an applied change the rest are probed again; each keeps its verdict', async () => {
