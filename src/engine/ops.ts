@@ -35,20 +35,16 @@ export function batchScript(scripts: string[], nonce: string): string {
 export function splitBatch(stdout: string, stderr: string, count: number, nonce: string): Array<ProbeOutput | null> {
   const m = `@@kcore-probe-${nonce}`;
   const out: Array<ProbeOutput | null> = [];
-  let from = 0;
-  let errFrom = 0;
   for (let i = 0; i < count; i++) {
-    const a = stdout.indexOf(`${m} out ${i}\n`, from);
+    const a = stdout.indexOf(`${m} out ${i}\n`);
     const c = a < 0 ? -1 : stdout.indexOf(`\n${m} end ${i} `, a);
     const rc = c < 0 ? null : /^(\d+)\n/.exec(stdout.slice(c + `\n${m} end ${i} `.length));
-    const e = stderr.indexOf(`${m} err ${i}\n`, errFrom);
+    const e = stderr.indexOf(`${m} err ${i}\n`);
     const f = e < 0 ? -1 : stderr.indexOf(`\n${m} done ${i}\n`, e);
     if (a < 0 || c < 0 || !rc || e < 0 || f < 0) {
       out.push(null);
       continue;
     }
-    from = c;
-    errFrom = f;
     out.push({ stdout: stdout.slice(a + `${m} out ${i}\n`.length, c), stderr: stderr.slice(e + `${m} err ${i}\n`.length, f), exitCode: Number(rc[1]) });
   }
   return out;

@@ -7,7 +7,7 @@ import { StringDecoder } from 'node:string_decoder';
 import type { Client, ClientChannel } from 'ssh2';
 import { SshError, abortedError } from './errors.js';
 import { LineSplitter, createRedactor } from './redact.js';
-import { SUDO_RAN_TAG, killScript, sudoRefusal, wrapCommand } from './scripts.js';
+import { SUDO_RAN_TAG, killScript, sudoRefusal, withoutRanLine, wrapCommand } from './scripts.js';
 import type { Semaphore } from './semaphore.js';
 import type { ExecOptions, ExecResult } from './types.js';
 
@@ -156,6 +156,13 @@ export class ChannelRunner {
         outLines.flush();
         errLines.push(tailErr);
         errLines.flush();
+        let refused: string | undefined;
+        if (run.sudoCheck) {
+          refused = ran ? undefined : sudoRefusal(stderr, exit?.code ?? null, marker);
+          // Not a refusal (the session ended without a status): what was held is the command's.
+          if (refused === undefined) for (const h of held.splice(0)) toStderr(h);
+          if (ran) stderr = withoutRanLine(stderr, marker) ?? stderr;
+        }
         if (callbackError !== undefined) return reject(callbackError);
         if (!exit) {
           const lost = !this.isCurrent(client);
@@ -173,16 +180,6 @@ export class ChannelRunner {
             }),
           );
         }
-        let refused: string | undefined;
-        if (run.sudoCheck) {
-          refused = ran ? undefined : sudoRefusal(stderr, exit.code, marker);
-          if (refused === undefined) for (const h of held.splice(0)) toStderr(h); // ended without a status: not sudo's
-          if (ran) {
-            const at = stderr.startsWith(`${ranLine}\n`) ? 0 : stderr.indexOf(`\n${ranLine}\n`) + 1;
-            stderr = stderr.slice(0, at) + stderr.slice(at + ranLine.length + 1);
-          }
-        }
-        if (callbackError !== undefined) return reject(callbackError);
         const r: RawResult = { stdout, stderr, exitCode: exit.code, durationMs: Date.now() - started };
         if (exit.signal) r.signal = exit.signal;
         if (refused !== undefined) r.sudoRefused = refused;

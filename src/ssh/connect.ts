@@ -348,7 +348,6 @@ function earlySocket(host: string, port: number): EarlySocket {
   socket.on('error', (e: Error) => {
     error ??= Object.assign(e, { level: 'client-socket' });
   });
-  socket.setNoDelay(true);
   return {
     socket,
     failure: () => error ?? (socket.destroyed || socket.closed || socket.readableEnded ? new Error('Connection closed before it was ready') : undefined),

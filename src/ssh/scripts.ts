@@ -32,16 +32,17 @@ export const SUDO_RAN_TAG = 'KCORE_SUDO_RAN=';
  * command ran, or when the session ended without an exit status (pure; exported for tests).
  */
 export function sudoRefusal(stderr: string, exitCode: number | null, marker: string): string | undefined {
-  if (exitCode === null || exitCode === 0 || sudoRan(stderr, marker)) return undefined;
+  if (exitCode === null || exitCode === 0 || withoutRanLine(stderr, marker) !== undefined) return undefined;
   const said = stderr.trim().split('\n').slice(-1)[0] ?? '';
   return said.replace(/^sudo:\s*/, '');
 }
 
-/** Whether stderr holds the line the command's shell prints once sudo let it run. */
-export function sudoRan(stderr: string, marker: string): boolean {
+/** stderr without the line the command's shell prints once sudo let it run, or undefined when it has none. */
+export function withoutRanLine(stderr: string, marker: string): string | undefined {
   const line = `${SUDO_RAN_TAG}${marker}\n`;
-  const at = stderr.indexOf(line);
-  return at === 0 || (at > 0 && stderr[at - 1] === '\n');
+  // Where the line starts in stderr, at the start of a line (the newline put in front is that offset's).
+  const at = `\n${stderr}`.indexOf(`\n${line}`);
+  return at < 0 ? undefined : stderr.slice(0, at) + stderr.slice(at + line.length);
 }
 
 /**

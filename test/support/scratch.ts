@@ -1,7 +1,8 @@
 /**
- * Temporary folders made by the test helpers (workspaces, artifact mirrors), removed together: every test
- * file of the unit and integration projects calls removeScratch() after its last test (their setup files),
- * the benchmarks in their `finally`. A test that removes one itself is fine (force).
+ * Temporary folders made by the test helpers (workspaces, artifact mirrors), removed together: every
+ * integration test file calls removeScratch() after its last test (its setup file), the benchmarks in their
+ * `finally`; a unit test file's are inside its own temp folder (test/unit/setup.ts), removed with it. A test
+ * that removes one itself is fine (force).
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';

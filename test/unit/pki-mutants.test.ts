@@ -19,7 +19,6 @@ import {
   type PkiInput,
 } from '../../src/pki/index.js';
 import { formatDn, sanEntry } from '../../src/pki/x509.js';
-import { scratchDir } from '../support/scratch.js';
 
 const input: PkiInput = {
   clusterName: 'demo',
@@ -228,7 +227,7 @@ describe('expiry wording', () => {
 
 describe('listing and table', () => {
   it('lists CAs first, then leaves, kubelets, the etcd CA and etcd leaves; finds keys; unreadable files are said so', async () => {
-    const ws = await scratchDir('kcore-pki-m-');
+    const ws = await mkdtemp(path.join(tmpdir(), 'kcore-pki-m-'));
     const root = path.join(ws, 'pki');
     await mkdir(path.join(root, 'kubelet'), { recursive: true });
     await mkdir(path.join(root, 'etcd'), { recursive: true });

@@ -1,12 +1,11 @@
-// Every temporary folder a unit test file makes goes with the file: os.tmpdir() (which mkdtemp callers and
-// the children they spawn use) points into a folder of the file's own for its whole run, removed after its
-// last test together with the helpers' workspaces and mirrors (test/support/scratch.ts).
+// Every temporary folder a unit test file makes goes with the file: os.tmpdir() (which mkdtemp callers, the
+// helpers' scratchDir() and the children they spawn use) points into a folder of the file's own for its whole
+// run, removed after its last test.
 import { chmodSync, mkdtempSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll } from 'vitest';
-import { removeScratch } from '../support/scratch.js';
 
 const outer = process.env.TMPDIR;
 const own = mkdtempSync(path.join(tmpdir(), 'kcore-unit-'));
@@ -15,7 +14,6 @@ chmodSync(own, 0o1777);
 process.env.TMPDIR = own;
 
 afterAll(async () => {
-  await removeScratch();
   if (outer === undefined) delete process.env.TMPDIR;
   else process.env.TMPDIR = outer;
   await rm(own, { recursive: true, force: true });

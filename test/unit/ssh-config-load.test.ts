@@ -1,28 +1,18 @@
 // ssh.config as the engine loads it: the spec's ssh.user is the default login, and lines that are not
 // `Keyword value` are named with their line number (OpenSSH's ssh_config(5): "keyword arguments").
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { loadSshConfig, parseSshConfig } from '../../src/ssh/ssh-config.js';
 import { resolveHosts } from '../../src/converge/inventory.js';
 import { defaultSpec } from '../../src/spec/defaults.js';
-
-const made: string[] = [];
-const workDir = async (): Promise<string> => {
-  const dir = await mkdtemp(path.join(tmpdir(), 'kcore-sshcfg-'));
-  made.push(dir);
-  return dir;
-};
-afterAll(async () => {
-  for (const d of made) await rm(d, { recursive: true, force: true });
-});
 
 describe('loadSshConfig', () => {
   it('a host without User logs in as the spec user, not as the local user', async () => {
     const r = parseSshConfig('Host a\n  HostName 10.0.0.5\nHost b\n  User vagrant\n', { defaultUser: 'core' });
     expect(r.targets.map((t) => t.user)).toEqual(['core', 'vagrant']);
-    const dir = await workDir();
+    const dir = await mkdtemp(path.join(tmpdir(), 'kcore-sshcfg-'));
     const spec = defaultSpec({});
     spec.ssh.user = 'deploy';
     const names = ['etcd-01', 'kube-master-01', 'kube-worker-01', 'kube-worker-02'];
@@ -32,7 +22,7 @@ describe('loadSshConfig', () => {
   });
 
   it('names the line of text that is not `Keyword value`, counting blank lines and comments', async () => {
-    const dir = await workDir();
+    const dir = await mkdtemp(path.join(tmpdir(), 'kcore-sshcfg-'));
     const file = path.join(dir, 'ssh.config');
     await writeFile(file, '# vagrant ssh-config\n\nHost a\n  HostName 10.0.0.5\n  {json}\n  Port 22\n');
     await expect(loadSshConfig(file, { names: ['a'] })).rejects.toThrow(`${file}:5: cannot read "{json}"`);
@@ -41,7 +31,7 @@ describe('loadSshConfig', () => {
   });
 
   it('with --limit, a host outside it need not be in ssh.config; a selected one must be', async () => {
-    const dir = await workDir();
+    const dir = await mkdtemp(path.join(tmpdir(), 'kcore-sshcfg-'));
     const spec = defaultSpec({});
     await writeFile(path.join(dir, 'ssh.config'), 'Host etcd-01\n  HostName 127.0.0.1\n  Port 2200\n');
     const file = path.join(dir, 'ssh.config');
