@@ -12,11 +12,11 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { utils } from 'ssh2';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { canRunHosts, startSshHosts } from '../test/hosts/index.js';
 import { SshPool, targetsFromSshConfig, type HostConnection, type HostTarget } from '../src/ssh/index.js';
+import { sshKeyPair } from '../test/support/ssh-keys.js';
 
 function arg(name: string, fallback: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -233,11 +233,11 @@ process.stdout.write(JSON.stringify(ports) + '\n');
 
 async function simulated(work: string, max: number): Promise<void> {
   const latency = Number(arg('latency', '20'));
-  const key = utils.generateKeyPairSync('ed25519');
+  const key = sshKeyPair();
   const hostKeyFile = join(work, 'sim_host_key');
   const idFile = join(work, 'sim_id');
   writeFileSync(hostKeyFile, key.private, { mode: 0o600 });
-  writeFileSync(idFile, utils.generateKeyPairSync('ed25519').private, { mode: 0o600 });
+  writeFileSync(idFile, sshKeyPair().private, { mode: 0o600 });
   const child = spawn(process.execPath, ['--input-type=module', '-e', SIMULATED_SERVERS, String(max), String(latency), hostKeyFile], {
     stdio: ['ignore', 'pipe', 'inherit'],
   });

@@ -3,7 +3,8 @@ import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Client, utils } from 'ssh2';
+import { Client } from 'ssh2';
+import { sshKeyPair } from '../support/ssh-keys.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { canRunHosts, startSshHosts, type TestHosts } from '../hosts/index.js';
 import {
@@ -83,7 +84,7 @@ describe('host keys', () => {
 
   it('a changed key is refused with both fingerprints and what to do; only an explicit accept replaces it', async () => {
     const ip = hosts.host('worker2').ip;
-    const fake = utils.generateKeyPairSync('ed25519').public.split(' ');
+    const fake = sshKeyPair().public.split(' ');
     const kh = join(work, 'known_hosts_changed');
     writeFileSync(kh, `# kcore workspace\n${ip} ${fake[0]} ${fake[1]}\n`);
     const fakeFp = fingerprint(Buffer.from(fake[1]!, 'base64'));
@@ -117,7 +118,7 @@ describe('errors that say what to check', () => {
 
   it('a key the host does not know: auth error naming user, host and key file', async () => {
     const keyFile = join(work, 'wrong_key');
-    writeFileSync(keyFile, utils.generateKeyPairSync('ed25519').private, { mode: 0o600 });
+    writeFileSync(keyFile, sshKeyPair().private, { mode: 0o600 });
     const err = (await pool({ retries: 3 })
       .connection({ ...t('worker1'), identityFile: keyFile, agent: '' })
       .catch((e: unknown) => e)) as Error & { kind: string; retryable: boolean; hint: string };

@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { Server, utils, type Connection, type ServerChannel } from 'ssh2';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { POOL_DEFAULTS, SMALL_UPLOAD_BYTES, SshPool, fingerprint, type HostKeyEvent, type HostTarget, type PoolOptions } from '../../src/ssh/index.js';
+import { sshKeyPair } from '../support/ssh-keys.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'kcore-ssh-unit-'));
 
@@ -27,7 +28,7 @@ interface TestServer {
 }
 
 function keyPair(): { privateKey: string; publicKey: string; blob: Buffer } {
-  const kp = utils.generateKeyPairSync('ed25519');
+  const kp = sshKeyPair();
   return { privateKey: kp.private, publicKey: kp.public, blob: Buffer.from(kp.public.split(' ')[1]!, 'base64') };
 }
 
