@@ -320,6 +320,10 @@ export class HostConnector {
       };
       if (privateKey) cfg.privateKey = privateKey;
       if (agent) cfg.agent = agent;
+      // The methods we hold, in OpenSSH's order (identity file, then agent), and not ssh2's default first try of
+      // "none": sshd answers a failed "none" only after its anti-enumeration delay (auth2.c
+      // ensure_minimum_time_since, ~5–9 ms per user), and only to list methods we do not need to know.
+      cfg.authHandler = [...(privateKey ? ['publickey' as const] : []), ...(agent ? ['agent' as const] : [])];
       if (sock) cfg.sock = sock;
       try {
         client.connect(cfg);

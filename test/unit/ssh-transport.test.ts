@@ -3,7 +3,7 @@
 // timeouts that kill the whole process tree, and a channel that closes without an exit status.
 import { execFileSync, spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
@@ -21,6 +21,8 @@ interface TestServer {
   maxSessions: number;
   connections: number;
   commands: string[];
+  /** Every authentication request, by method ("none", "publickey" …), in order. */
+  authMethods: string[];
   /** The environment the server runs commands with (this process's by default). */
   env?: NodeJS.ProcessEnv;
   drop(): void;
@@ -91,6 +93,7 @@ async function startServer(hostKey = keyPair(), env?: NodeJS.ProcessEnv): Promis
     maxSessions: 0,
     connections: 0,
     commands: [],
+    authMethods: [],
     env,
     drop: () => {
       for (const c of clients) c.end();
@@ -107,6 +110,7 @@ async function startServer(hostKey = keyPair(), env?: NodeJS.ProcessEnv): Promis
     client.on('close', () => clients.delete(client));
     client.on('error', () => undefined);
     client.on('authentication', (ctx) => {
+      srv.authMethods.push(ctx.method);
       if (ctx.method === 'publickey' && ctx.key.algo === allowed.type && ctx.key.data.equals(allowed.getPublicSSH())) {
         if (!ctx.signature) return ctx.accept();
         const ok = allowed.verify(ctx.blob!, ctx.signature, ctx.hashAlgo);
@@ -242,6 +246,39 @@ describe('authentication and reachability', () => {
     expect((err as Error).message).toContain(otherKeyFile);
     // With the message: a run that saw no connection shows which error it got instead.
     expect({ connections: srv.connections - before, message: (err as Error).message }).toMatchObject({ connections: 1, message: expect.stringContaining('Authentication failed') });
+  });
+
+  it('authenticates with the identity file at once: no "none" request first (sshd delays its failure ~5–9 ms)', async () => {
+    const p = newPool();
+    const before = srv.authMethods.length;
+    try {
+      await p.connection({ ...target, agent: '' });
+    } finally {
+      await p.closeAll();
+    }
+    // ssh2 on its own asks "none" first; the public key is asked twice (the check, then the signature).
+    expect(srv.authMethods.slice(before)).toEqual(['publickey', 'publickey']);
+  });
+
+  it("an identity file the server refuses, then the agent's key: both tried, in OpenSSH's order, and the agent's works", async () => {
+    const sock = join(dir, `agent-${randomBytes(4).toString('hex')}.sock`);
+    const agent = spawn('ssh-agent', ['-D', '-a', sock], { stdio: 'ignore' });
+    try {
+      for (let i = 0; i < 100 && !existsSync(sock); i++) await new Promise((r) => setTimeout(r, 20));
+      execFileSync('ssh-add', ['-q', clientKeyFile], { env: { ...process.env, SSH_AUTH_SOCK: sock }, stdio: 'ignore' });
+      const p = newPool();
+      const before = srv.authMethods.length;
+      try {
+        const c = await p.connection({ ...target, identityFile: otherKeyFile, agent: sock });
+        expect((await c.exec('echo via-agent')).stdout).toBe('via-agent\n');
+      } finally {
+        await p.closeAll();
+      }
+      // The refused identity file is asked once (no PK_OK, no signature), then the agent's key: check, signature.
+      expect(srv.authMethods.slice(before)).toEqual(['publickey', 'publickey', 'publickey']);
+    } finally {
+      agent.kill('SIGTERM');
+    }
   });
 
   it('a missing identity file is reported as such', async () => {
