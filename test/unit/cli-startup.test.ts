@@ -215,8 +215,30 @@ describe('the bundle (dist/cli)', () => {
     }
   }, 60_000);
 
+  it("the launcher turns on Node's compile cache (Node ≥ 22.1) in the user's cache folder, before the CLI's modules load", () => {
+    // Node 20 has no module.enableCompileCache: a preload gives the launcher one that records its argument, and a
+    // loader hook records when the bundle's entry loads. A static import of it would load before the launcher's
+    // first line runs, so before the cache is on.
+    const top = mkdtempSync(path.join(tmpdir(), 'kc-compile-cache-'));
+    try {
+      const record = JSON.stringify(path.join(top, 'record'));
+      const hooks = `import { appendFileSync } from 'node:fs'; export async function load(url, ctx, next) { if (url.endsWith('/dist/cli/cli.js')) appendFileSync(${record}, 'load dist/cli/cli.js\\n'); return next(url, ctx); }`;
+      const stub = `import m from 'node:module'; import { appendFileSync } from 'node:fs'; m.register('data:text/javascript,' + encodeURIComponent(${JSON.stringify(hooks)})); m.enableCompileCache = (d) => { appendFileSync(${record}, 'cache ' + d + '\\n'); return { status: 0 }; };`;
+      const bin = (env: NodeJS.ProcessEnv) => {
+        rmSync(path.join(top, 'record'), { force: true });
+        const r = spawnSync(process.execPath, ['--import', `data:text/javascript,${encodeURIComponent(stub)}`, 'bin/kcore-wizard.js', '--version'], { cwd: root, encoding: 'utf8', env: { ...process.env, XDG_CACHE_HOME: '', ...env } });
+        expect({ status: r.status, stderr: r.stderr }).toEqual({ status: 0, stderr: '' });
+        return readFileSync(path.join(top, 'record'), 'utf8').split('\n').filter(Boolean);
+      };
+      expect(bin({ XDG_CACHE_HOME: path.join(top, 'xdg') })).toEqual([`cache ${path.join(top, 'xdg', 'kcore-wizard', 'node-compile-cache')}`, 'load dist/cli/cli.js']);
+      expect(bin({ HOME: path.join(top, 'home') })).toEqual([`cache ${path.join(top, 'home', '.cache', 'kcore-wizard', 'node-compile-cache')}`, 'load dist/cli/cli.js']);
+    } finally {
+      rmSync(top, { recursive: true, force: true });
+    }
+  });
+
   it('bin/kcore-wizard.js loads the bundle', () => {
-    expect(readFileSync('bin/kcore-wizard.js', 'utf8')).toMatch(/^import \{ runCli \} from '\.\.\/dist\/cli\/cli\.js';$/m);
+    expect(readFileSync('bin/kcore-wizard.js', 'utf8')).toMatch(/^const \{ runCli \} = await import\('\.\.\/dist\/cli\/cli\.js'\);$/m);
     expect(JSON.parse(readFileSync('package.json', 'utf8')).scripts.build).toBe('node scripts/build.mjs');
   });
 });
