@@ -107,6 +107,7 @@ export async function runRoles(opts: RunOptions): Promise<RunSummary> {
   const wouldFail = new Set<string>(); // dry run: hosts with a blocked task, failed at the end
   const outcomes = new Map<string, { hosts: string[]; failed: string[] }>(); // role → its hosts, those that failed
   const inFlight = new Map<string, string>(); // host → role it is working on
+  const ended = new Set<string>(); // hosts that told their host-end for the role they are working on
   // Read ahead: probe results a host's batch fetched for the tasks of its next role, and the epoch they were
   // fetched in. Every task that changed or failed anywhere (this host, another, the local PKI) starts a new
   // epoch: what was read before it may no longer hold, so it is probed again at its turn.
@@ -155,7 +156,9 @@ export async function runRoles(opts: RunOptions): Promise<RunSummary> {
       await runHostTasks(role, tasks, host);
     } finally {
       sentFirst(name);
-      if (!signal.aborted) inFlight.delete(name);
+      // Still in flight only when the abort stopped it before its host-end: the end of the run tells those.
+      if (!signal.aborted || ended.has(name)) inFlight.delete(name);
+      ended.delete(name);
     }
   }
 
@@ -177,6 +180,7 @@ export async function runRoles(opts: RunOptions): Promise<RunSummary> {
         emit({ type: 'task-end', at: now(), host: name, role: role.name, task: 'connect', tags: [], status, changes: [], message: d.message, durationMs: now() - t0 });
         stop(name, role.name);
         setState(name, status === 'unreachable' ? 'unreachable' : 'failed');
+        ended.add(name);
         emit({ type: 'host-end', at: now(), host: name, role: role.name, state: recap[name]!.state });
         return;
       }
@@ -324,12 +328,14 @@ export async function runRoles(opts: RunOptions): Promise<RunSummary> {
       if (status === 'failed' || status === 'unreachable') {
         stop(name, role.name);
         setState(name, status);
+        ended.add(name);
         emit({ type: 'host-end', at: now(), host: name, role: role.name, state: status });
         return;
       }
     }
     const state: HostState = wouldFail.has(name) ? 'failed' : hostChanged ? 'changed' : 'ok';
     setState(name, state);
+    ended.add(name);
     emit({ type: 'host-end', at: now(), host: name, role: role.name, state });
   }
 

@@ -364,6 +364,31 @@ describe('cancellation', () => {
     expect(r.of('host-end')).toEqual([expect.objectContaining({ host: 'etcd-01', role: 'one', state: 'cancelled' })]);
   });
 
+  it('a host whose last task completes after the abort ends once, as it ended: no second host-end "cancelled"', async () => {
+    const ac = new AbortController();
+    const r = record();
+    let release!: () => void;
+    const gate = new Promise<void>((res) => (release = res));
+    // etcd-01's only task ignores the signal and completes after it; kube-master-01's task is the one aborted.
+    const t = task({
+      name: 't',
+      gather: async (c) => {
+        if (c.host.name === 'etcd-01') return gate;
+        ac.abort();
+        release();
+        throw new Error('aborted underneath');
+      },
+    });
+    const s = await runRoles({ roles: [role('one', [t]), role('two', [okTask('u')])], run: ctx({ signal: ac.signal }), connector: connector(), emit: r.emit, limit: ['etcd-01', 'kube-master-01'] });
+    expect(r.of('host-end').map((e) => [e.host, e.role, e.state]).sort()).toEqual([
+      ['etcd-01', 'one', 'ok'],
+      ['kube-master-01', 'one', 'cancelled'],
+    ]);
+    expect(r.of('role-start').map((e) => e.role)).toEqual(['one']);
+    // The run was cancelled: no host completed the run, whatever its last role said.
+    expect(Object.fromEntries(Object.entries(s.recap).filter(([k]) => k === 'etcd-01' || k === 'kube-master-01').map(([k, v]) => [k, v.state]))).toEqual({ 'etcd-01': 'cancelled', 'kube-master-01': 'cancelled' });
+  });
+
   it('a connect that fails because the run was aborted is not reported as a failure', async () => {
     const ac = new AbortController();
     const r = record();
