@@ -5,7 +5,7 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     projects: [
-      { test: { name: 'unit', include: ['test/unit/**/*.test.ts'], environment: 'node', setupFiles: ['test/unit/setup.ts'] } },
+      { test: { name: 'unit', include: ['test/unit/**/*.test.ts'], environment: 'node', globalSetup: ['test/unit/global-setup.ts'], setupFiles: ['test/unit/setup.ts'] } },
       { test: { name: 'ui', include: ['test/ui/**/*.test.{ts,tsx}'], environment: 'node', setupFiles: ['test/ui/setup.ts'] } },
       {
         test: {

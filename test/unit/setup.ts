@@ -8,7 +8,9 @@ import path from 'node:path';
 import { afterAll } from 'vitest';
 
 const outer = process.env.TMPDIR;
-const own = mkdtempSync(path.join(tmpdir(), 'kcore-unit-'));
+// Inside the run's folder (test/unit/global-setup.ts), which goes at the end of the run even when this file's
+// afterAll does not run (all of its tests filtered out).
+const own = mkdtempSync(path.join(process.env.KCORE_UNIT_TMP_ROOT ?? tmpdir(), 'kcore-unit-'));
 // As /tmp is: the tests that drop to an unprivileged user (cli-bad-input) make their folders here too.
 chmodSync(own, 0o1777);
 process.env.TMPDIR = own;
