@@ -320,10 +320,11 @@ export class HostConnector {
       };
       if (privateKey) cfg.privateKey = privateKey;
       if (agent) cfg.agent = agent;
-      // The methods we hold, in OpenSSH's order (identity file, then agent), and not ssh2's default first try of
-      // "none": sshd answers a failed "none" only after its anti-enumeration delay (auth2.c
-      // ensure_minimum_time_since, ~5–9 ms per user), and only to list methods we do not need to know.
-      cfg.authHandler = [...(privateKey ? ['publickey' as const] : []), ...(agent ? ['agent' as const] : [])];
+      // The methods we hold, in OpenSSH's order (identity file, then agent), and "none" only last, not first as
+      // ssh2's default does: sshd answers a failed "none" only after its anti-enumeration delay (auth2.c
+      // ensure_minimum_time_since, ~5–9 ms per user), and only to list methods we do not need to know. Last, it
+      // still lets in a server that asks no authentication at all.
+      cfg.authHandler = [...(privateKey ? ['publickey' as const] : []), ...(agent ? ['agent' as const] : []), 'none'];
       if (sock) cfg.sock = sock;
       try {
         client.connect(cfg);

@@ -239,8 +239,11 @@ describe('host keys', () => {
 describe('authentication and reachability', () => {
   it('a key the server does not accept: auth error naming user, host and identity file, not retried', async () => {
     const before = srv.connections;
+    const methodsBefore = srv.authMethods.length;
     const p = newPool({ retries: 3, retryBaseDelayMs: 10 });
     const err = await p.connection({ ...target, identityFile: otherKeyFile, agent: '' }).catch((e: unknown) => e);
+    // The key, then "none" last (a server that asks nothing would let us in), never "none" first.
+    expect(srv.authMethods.slice(methodsBefore)).toEqual(['publickey', 'none']);
     expect(err).toMatchObject({ kind: 'auth', retryable: false });
     expect((err as Error).message).toContain(`kcore@127.0.0.1:${srv.port}`);
     expect((err as Error).message).toContain(otherKeyFile);
@@ -263,8 +266,12 @@ describe('authentication and reachability', () => {
   it("an identity file the server refuses, then the agent's key: both tried, in OpenSSH's order, and the agent's works", async () => {
     const sock = join(dir, `agent-${randomBytes(4).toString('hex')}.sock`);
     const agent = spawn('ssh-agent', ['-D', '-a', sock], { stdio: 'ignore' });
+    let spawnError: Error | undefined;
+    agent.on('error', (e) => (spawnError = e));
     try {
-      for (let i = 0; i < 100 && !existsSync(sock); i++) await new Promise((r) => setTimeout(r, 20));
+      for (let i = 0; i < 100 && !existsSync(sock) && !spawnError; i++) await new Promise((r) => setTimeout(r, 20));
+      // openssh-client (test/hosts/install.sh) brings ssh-agent and ssh-add.
+      expect(spawnError?.message).toBeUndefined();
       execFileSync('ssh-add', ['-q', clientKeyFile], { env: { ...process.env, SSH_AUTH_SOCK: sock }, stdio: 'ignore' });
       const p = newPool();
       const before = srv.authMethods.length;
