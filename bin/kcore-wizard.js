@@ -5,13 +5,15 @@ import module from 'node:module';
 import { homedir } from 'node:os';
 import path from 'node:path';
 
-// Node ≥ 22.1 keeps V8's compiled code of every module this process loads (ours, ssh2, Ink …) on disk and
-// reuses it while the files are unchanged: each later command skips most of its compiling. In the user's
-// cache folder, not the temp folder (it is meant to outlive the command). Node 20 has no such cache; Node
+// Node ≥ 22.8 (module.enableCompileCache) keeps V8's compiled code of every module this process loads (ours,
+// ssh2, Ink …) on disk and reuses it while the files are unchanged: each later command skips most of its
+// compiling. In the user's cache folder (XDG_CACHE_HOME when it is an absolute path, as the XDG spec says,
+// else ~/.cache), not the temp folder: it is meant to outlive the command. Node 20 has no such cache; Node
 // itself honours NODE_DISABLE_COMPILE_CACHE (and NODE_COMPILE_CACHE, when set, wins). Best effort: a folder
 // it cannot write only means no cache.
 try {
-  module.enableCompileCache?.(path.join(process.env.XDG_CACHE_HOME || path.join(homedir(), '.cache'), 'kcore-wizard', 'node-compile-cache'));
+  const xdg = process.env.XDG_CACHE_HOME;
+  module.enableCompileCache?.(path.join(xdg && path.isAbsolute(xdg) ? xdg : path.join(homedir(), '.cache'), 'kcore-wizard', 'node-compile-cache'));
 } catch {
   /* no cache */
 }

@@ -6,10 +6,11 @@
 // one static import of a command module (or of anything that reaches Ink) to cli.ts, commands/index.ts or
 // args.ts fails here.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { builtinModules } from 'node:module';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import type { Metafile } from 'esbuild';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildCli } from '../../scripts/build.mjs';
@@ -201,7 +202,7 @@ describe('the bundle (dist/cli)', () => {
       mkdirSync(path.join(top, 'dist'));
       copyFileSync('bin/kcore-wizard.js', path.join(top, 'bin', 'kcore-wizard.js'));
       symlinkSync(out, path.join(top, 'dist', 'cli'));
-      const bin = (args: string[]) => spawnSync(process.execPath, [path.join(top, 'bin', 'kcore-wizard.js'), ...args], { cwd: root, encoding: 'utf8' });
+      const bin = (args: string[]) => spawnSync(process.execPath, [path.join(top, 'bin', 'kcore-wizard.js'), ...args], { cwd: root, encoding: 'utf8', env: { ...process.env, XDG_CACHE_HOME: path.join(top, 'cache') } });
       const ws = path.join(top, 'ws');
       expect(bin(['init', ws]).status).toBe(0);
       const ok = bin(['render', ws]);
@@ -215,23 +216,32 @@ describe('the bundle (dist/cli)', () => {
     }
   }, 60_000);
 
-  it("the launcher turns on Node's compile cache (Node ≥ 22.1) in the user's cache folder, before the CLI's modules load", () => {
+  it("the launcher turns on Node's compile cache (Node ≥ 22.8) in the user's cache folder, before the CLI's modules load", () => {
     // Node 20 has no module.enableCompileCache: a preload gives the launcher one that records its argument, and a
     // loader hook records when the bundle's entry loads. A static import of it would load before the launcher's
-    // first line runs, so before the cache is on.
+    // first line runs, so before the cache is on. bin/kcore-wizard.js as shipped, beside this bundle as ../dist/cli.
     const top = mkdtempSync(path.join(tmpdir(), 'kc-compile-cache-'));
     try {
+      mkdirSync(path.join(top, 'bin'));
+      mkdirSync(path.join(top, 'dist'));
+      copyFileSync('bin/kcore-wizard.js', path.join(top, 'bin', 'kcore-wizard.js'));
+      symlinkSync(out, path.join(top, 'dist', 'cli'));
       const record = JSON.stringify(path.join(top, 'record'));
-      const hooks = `import { appendFileSync } from 'node:fs'; export async function load(url, ctx, next) { if (url.endsWith('/dist/cli/cli.js')) appendFileSync(${record}, 'load dist/cli/cli.js\\n'); return next(url, ctx); }`;
+      // Node loads ../dist/cli/cli.js by its real path: the bundle's own.
+      const entry = JSON.stringify(pathToFileURL(path.join(realpathSync(out), 'cli.js')).href);
+      const hooks = `import { appendFileSync } from 'node:fs'; export async function load(url, ctx, next) { if (url === ${entry}) appendFileSync(${record}, 'load dist/cli/cli.js\\n'); return next(url, ctx); }`;
       const stub = `import m from 'node:module'; import { appendFileSync } from 'node:fs'; m.register('data:text/javascript,' + encodeURIComponent(${JSON.stringify(hooks)})); m.enableCompileCache = (d) => { appendFileSync(${record}, 'cache ' + d + '\\n'); return { status: 0 }; };`;
       const bin = (env: NodeJS.ProcessEnv) => {
         rmSync(path.join(top, 'record'), { force: true });
-        const r = spawnSync(process.execPath, ['--import', `data:text/javascript,${encodeURIComponent(stub)}`, 'bin/kcore-wizard.js', '--version'], { cwd: root, encoding: 'utf8', env: { ...process.env, XDG_CACHE_HOME: '', ...env } });
+        const r = spawnSync(process.execPath, ['--import', `data:text/javascript,${encodeURIComponent(stub)}`, path.join(top, 'bin', 'kcore-wizard.js'), '--version'], { cwd: root, encoding: 'utf8', env: { ...process.env, XDG_CACHE_HOME: '', ...env } });
         expect({ status: r.status, stderr: r.stderr }).toEqual({ status: 0, stderr: '' });
         return readFileSync(path.join(top, 'record'), 'utf8').split('\n').filter(Boolean);
       };
+      const home = (p: string) => `cache ${path.join(p, '.cache', 'kcore-wizard', 'node-compile-cache')}`;
       expect(bin({ XDG_CACHE_HOME: path.join(top, 'xdg') })).toEqual([`cache ${path.join(top, 'xdg', 'kcore-wizard', 'node-compile-cache')}`, 'load dist/cli/cli.js']);
-      expect(bin({ HOME: path.join(top, 'home') })).toEqual([`cache ${path.join(top, 'home', '.cache', 'kcore-wizard', 'node-compile-cache')}`, 'load dist/cli/cli.js']);
+      expect(bin({ HOME: path.join(top, 'home') })).toEqual([home(path.join(top, 'home')), 'load dist/cli/cli.js']);
+      // A relative XDG_CACHE_HOME is to be ignored (XDG Base Directory spec): not a folder under the current one.
+      expect(bin({ XDG_CACHE_HOME: 'relative/cache', HOME: path.join(top, 'home') })).toEqual([home(path.join(top, 'home')), 'load dist/cli/cli.js']);
     } finally {
       rmSync(top, { recursive: true, force: true });
     }

@@ -14,9 +14,14 @@ const own = mkdtempSync(path.join(process.env.KCORE_UNIT_TMP_ROOT ?? tmpdir(), '
 // As /tmp is: the tests that drop to an unprivileged user (cli-bad-input) make their folders here too.
 chmodSync(own, 0o1777);
 process.env.TMPDIR = own;
+// The CLI's compile cache (Node ≥ 22.8, bin/kcore-wizard.js) goes there too, not into this user's ~/.cache.
+const outerCache = process.env.XDG_CACHE_HOME;
+process.env.XDG_CACHE_HOME = own;
 
 afterAll(async () => {
   if (outer === undefined) delete process.env.TMPDIR;
   else process.env.TMPDIR = outer;
+  if (outerCache === undefined) delete process.env.XDG_CACHE_HOME;
+  else process.env.XDG_CACHE_HOME = outerCache;
   await rm(own, { recursive: true, force: true });
 });
