@@ -196,7 +196,7 @@ async function main(): Promise<void> {
     testExecs = s.execs;
     if (extraCa) t.kSmokeNoExtraCa.push(kcore(ws, `test ${i} without NODE_EXTRA_CA_CERTS`, ['test', '--limit', 'etcd'], /smoke: \d+ passed, 0 failed/, envNoExtraCa).ms);
     console.log(
-      `   round ${i}: no-op ansible ${sec(t.aNoop.at(-1)!)} s, kcore ${sec(k.ms)} s | smoke ansible ${sec(t.aSmoke.at(-1)!)} s, kcore ${sec(s.ms)} s`,
+      `   round ${i}: no-op ansible ${sec(t.aNoop.at(-1)!)} s, kcore ${sec(k.ms)} s | smoke ansible ${sec(t.aSmoke.at(-1)!)} s, kcore ${sec(s.ms)} s${extraCa ? ` (${sec(t.kSmokeNoExtraCa.at(-1)!)} s without NODE_EXTRA_CA_CERTS)` : ''}`,
     );
   }
 
@@ -211,7 +211,7 @@ async function main(): Promise<void> {
 ${'series'.padEnd(36)} ${'ansible'.padStart(8)} ${'kcore'.padStart(10)}   kcore-wizard vs Ansible
 ${row('no-op converge, smoke tests included', t.aNoop, t.kNoop)}
 ${row('smoke tests only', t.aSmoke, t.kSmoke)}
-${extraCa ? `${row('  the same, no NODE_EXTRA_CA_CERTS', t.aSmoke, t.kSmokeNoExtraCa)}  (informational: this machine sets it; Node parses the bundle at start)\n` : ''}${'first converge (once)'.padEnd(36)} ${sec(aFirst).padStart(8)} ${sec(kFirst.ms).padStart(10)}
+${extraCa ? `${row('  the same, no NODE_EXTRA_CA_CERTS', t.aSmoke, t.kSmokeNoExtraCa)}  (informational: this machine sets it, and Node parses the bundle at start; run right after the kcore test above, not alternating with Ansible)\n` : ''}${'first converge (once)'.padEnd(36)} ${sec(aFirst).padStart(8)} ${sec(kFirst.ms).padStart(10)}
 start-up (hyperfine, mean ± σ, 30 runs):
 ${startup.map((r) => `   ${r.command.replace(BIN, 'bin/kcore-wizard.js').padEnd(36)} ${(r.mean * 1000).toFixed(1)} ms ± ${(r.stddev * 1000).toFixed(1)}  (${(r.mean / nodeE.mean).toFixed(2)}× node -e 0)`).join('\n')}
 the wizard's first frame (pty, spawn to "1/8 Workspace" on screen): median ${median(frames).toFixed(0)} ms (min ${Math.min(...frames).toFixed(0)}, max ${Math.max(...frames).toFixed(0)}, 5 runs)
