@@ -12,6 +12,8 @@ import path from 'node:path';
 import { createInterface } from 'node:readline/promises';
 import { runConverge, type RunSummary } from '../converge/run.js';
 import { fanOut, type EngineEvent, type EventSink, type Phase } from '../engine/events.js';
+import { prefetchPkiKeys } from '../pki/ensure.js';
+import { pkiInput } from '../roles/pki/index.js';
 import { recordSmokeResults } from '../health/smoke.js';
 import { createJsonRenderer, createPlainRenderer } from '../output/plain.js';
 import { writeWorkspace } from '../render/workspace.js';
@@ -130,7 +132,10 @@ export async function runUp(opts: RunUpOptions): Promise<RunUpResult> {
     if (opts.confirm && !(await opts.confirm(checks))) return { ...result, status: 'declined', message: 'nothing done: no machine was created or started' };
     if (signal.aborted) return cancelled();
 
-    // 3. machines
+    // 3. machines. The keys of what the cluster's PKI lacks are made meanwhile (on a first up: every CA, certificate
+    // and the service-account key, seconds of prime searches on two cores), so that converge's pki role, later
+    // in this process, issues with ready keys. Its own run decides and reports what it issues, as without this.
+    if (spec.provider !== 'existing' && !opts.machinesOnly) prefetchPkiKeys(workspace, pkiInput(spec)).catch(() => undefined);
     if (spec.provider === 'existing') {
       phaseEvent('vagrant-up', 'skipped', 'provider existing: the machines listed in kcore.yaml are used as they are');
       phaseEvent('ssh-config', 'skipped');

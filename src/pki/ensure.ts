@@ -2,7 +2,7 @@ import { createPublicKey } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { certificateProfiles, SERVICE_ACCOUNT_ID } from './catalog.js';
-import { createKeyGenerator, parseRsaKey, type RsaKeyPair } from './keys.js';
+import { createKeyGenerator, parseRsaKey, prefetchRsaKeys, type RsaKeyPair } from './keys.js';
 import { pkiPaths } from './paths.js';
 import { writeFileAtomic as writeAtomic } from '../util/fs.js';
 import { CERT_MODE, ensurePrivateDir, KEY_MODE, readPem } from './store.js';
@@ -123,6 +123,23 @@ async function allOrFirstError(tasks: Promise<unknown>[]): Promise<void> {
   const results = await Promise.allSettled(tasks);
   const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
   if (failed) throw failed.reason;
+}
+
+/**
+ * Starts, in the background, the key generations that ensurePki will need for what is missing from
+ * `<workspace>/pki` (a dry run decides which: the CAs, the service-account key and the leaves it would create),
+ * so that an ensurePki later in this process takes ready keys instead of waiting for them (keys.ts
+ * prefetchRsaKeys). `up` calls it as vagrant starts the machines; a first PKI is seconds of prime searches on
+ * two cores. Reissues that keep their key need none. Returns how many keys were started.
+ */
+export async function prefetchPkiKeys(workspace: string, input: PkiInput, options: Pick<EnsurePkiOptions, 'keyBits' | 'caKeyBits'> = {}): Promise<number> {
+  const plan = await ensurePki(workspace, input, { ...options, dryRun: true });
+  const isCa = new Set(certificateProfiles(input).filter((p) => p.isCa).map((p) => p.id));
+  const missing = plan.changed.filter((id) => plan.reasons[id] === 'missing');
+  const cas = missing.filter((id) => isCa.has(id)).length;
+  prefetchRsaKeys(options.caKeyBits ?? DEFAULTS.caKeyBits, cas);
+  prefetchRsaKeys(options.keyBits ?? DEFAULTS.keyBits, missing.length - cas);
+  return missing.length;
 }
 
 /**

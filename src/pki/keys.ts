@@ -63,6 +63,38 @@ export function signSha256(data: Buffer, key: KeyObject): Promise<Buffer> {
   });
 }
 
+/**
+ * Keys made ahead of an issue (prefetchRsaKeys), by size, not yet taken: `up` starts them while vagrant starts the
+ * machines, and the PKI that converge issues later in the same process takes them first (createKeyGenerator), so
+ * a first `up` does not wait seconds for RSA prime searches after the machines are up. In this process's memory
+ * only: never written anywhere; one left unused goes with the process.
+ */
+const spareKeys = new Map<number, Array<Promise<RsaKeyPair>>>();
+let spareLimit: ReturnType<typeof pLimit> | undefined;
+
+/** Starts `count` key generations of `bits` in the background (libuv's threadpool, one thread left free). */
+export function prefetchRsaKeys(bits: number, count: number): void {
+  spareLimit ??= pLimit(defaultKeygenConcurrency());
+  const list = spareKeys.get(bits) ?? [];
+  for (let i = 0; i < count; i++) {
+    const p = spareLimit(() => generateRsaKey(bits));
+    p.catch(() => undefined); // a failed one is not taken: takeSpareKey falls back to a new generation
+    list.push(p);
+  }
+  spareKeys.set(bits, list);
+}
+
+/** How many prefetched keys of `bits` are still waiting to be taken. */
+export function spareKeyCount(bits: number): number {
+  return spareKeys.get(bits)?.length ?? 0;
+}
+
+/** A prefetched key of `bits` (the oldest), or undefined; a prefetch that failed gives a new key instead. */
+function takeSpareKey(bits: number, fresh: () => Promise<RsaKeyPair>): Promise<RsaKeyPair> | undefined {
+  const p = spareKeys.get(bits)?.shift();
+  return p?.catch(fresh);
+}
+
 export type KeygenBackend = 'auto' | 'threadpool' | 'workers';
 
 export interface KeyGenerator {
@@ -108,7 +140,8 @@ export function createKeyGenerator(concurrency?: number, backend: KeygenBackend 
   const useWorkers = backend === 'workers' || (backend === 'auto' && concurrency === undefined && cores > threadpoolSize() - 1);
   if (!useWorkers) {
     const limit = pLimit(concurrency ?? defaultKeygenConcurrency());
-    return { generate: (bits) => limit(() => generateRsaKey(bits)), close: async () => undefined };
+    const fresh = (bits: number) => limit(() => generateRsaKey(bits));
+    return { generate: (bits) => takeSpareKey(bits, () => fresh(bits)) ?? fresh(bits), close: async () => undefined };
   }
   const size = Math.max(1, concurrency ?? cores);
   const workers: Worker[] = [];
@@ -147,16 +180,17 @@ export function createKeyGenerator(concurrency?: number, backend: KeygenBackend 
       idle.push(worker);
     }
   };
+  const fresh = (bits: number): Promise<RsaKeyPair> => {
+    start();
+    return new Promise((resolve, reject) => {
+      const id = nextId++;
+      pending.set(id, { resolve, reject });
+      queue.push({ id, bits });
+      dispatch();
+    });
+  };
   return {
-    generate(bits) {
-      start();
-      return new Promise((resolve, reject) => {
-        const id = nextId++;
-        pending.set(id, { resolve, reject });
-        queue.push({ id, bits });
-        dispatch();
-      });
-    },
+    generate: (bits) => takeSpareKey(bits, () => fresh(bits)) ?? fresh(bits),
     async close() {
       await Promise.all(workers.splice(0).map((w) => w.terminate()));
       idle.length = 0;

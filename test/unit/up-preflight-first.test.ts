@@ -4,17 +4,29 @@
  * asks nothing. A fake `vagrant` on PATH (a shell script that logs its arguments) stands for the real
  * one; VirtualBox is absent on this machine, and a fake VBoxManage stands in when the test needs it.
  */
+import { appendFileSync } from 'node:fs';
 import { chmod, mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { PassThrough } from 'node:stream';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { parseCommandArgs } from '../../src/commands/args.js';
 import { upCommand } from '../../src/commands/up.js';
 import { defaultSpec, saveSpec } from '../../src/spec/index.js';
 
 let bin: string;
 let log: string;
+
+// The PKI keys up makes ahead while vagrant starts the machines: told in the fake vagrant's log, in order, and
+// not made (seconds of RSA here for nothing).
+const prefetchLog = vi.hoisted(() => ({ file: '' }));
+vi.mock('../../src/pki/ensure.js', async (importOriginal) => ({
+  ...(await importOriginal<typeof import('../../src/pki/ensure.js')>()),
+  prefetchPkiKeys: async (workspace: string) => {
+    appendFileSync(prefetchLog.file, `prefetch-pki-keys ${workspace}\n`);
+    return 0;
+  },
+}));
 const PATH = process.env.PATH;
 
 const FAKE_VAGRANT = `#!/bin/sh
@@ -31,6 +43,7 @@ esac
 beforeEach(async () => {
   bin = await mkdtemp(path.join(tmpdir(), 'kcore-fakebin-'));
   log = path.join(bin, 'vagrant.log');
+  prefetchLog.file = log;
   await writeFile(log, '');
   await writeFile(path.join(bin, 'vagrant'), FAKE_VAGRANT);
   await chmod(path.join(bin, 'vagrant'), 0o755);
@@ -109,5 +122,21 @@ describe('up on a terminal: preflight before the question', () => {
     expect(r.code).toBe(1);
     expect(r.err).toContain('nothing done');
     expect(r.vagrant.some((a) => a.startsWith('up'))).toBe(false);
+    // Declined: no PKI keys made ahead either.
+    expect(r.vagrant.some((a) => a.startsWith('prefetch-pki-keys'))).toBe(false);
+  });
+
+  it('"y": the PKI keys converge will need are started as vagrant starts the machines, not after', async () => {
+    await writeFile(path.join(bin, 'VBoxManage'), '#!/bin/sh\necho 7.1.6r167084\n');
+    await chmod(path.join(bin, 'VBoxManage'), 0o755);
+    process.env.PATH = `${bin}:${PATH}`;
+    const dir = await workspace();
+    // The fake vagrant refuses `up` (the machines cannot start here): up stops in vagrant-up, before converge.
+    const r = await upOnTerminal(dir, 'y');
+    expect(r.asked).toBe(1);
+    expect(r.code).not.toBe(0);
+    const prefetch = r.vagrant.indexOf(`prefetch-pki-keys ${dir}`);
+    const up = r.vagrant.findIndex((a) => a.startsWith('up'));
+    expect({ prefetch: prefetch >= 0, up: up >= 0, before: prefetch < up }).toEqual({ prefetch: true, up: true, before: true });
   });
 });
