@@ -194,15 +194,20 @@ describe('the bundle (dist/cli)', () => {
     }
   }, 60_000);
 
+  /** A folder holding bin/kcore-wizard.js as shipped, beside this bundle as ../dist/cli; returns it and the launcher's path. */
+  const shippedLauncher = (prefix: string) => {
+    const top = mkdtempSync(path.join(tmpdir(), prefix));
+    mkdirSync(path.join(top, 'bin'));
+    mkdirSync(path.join(top, 'dist'));
+    copyFileSync('bin/kcore-wizard.js', path.join(top, 'bin', 'kcore-wizard.js'));
+    symlinkSync(out, path.join(top, 'dist', 'cli'));
+    return { top, launcher: path.join(top, 'bin', 'kcore-wizard.js') };
+  };
+
   it("the launcher ends with the command's exit code, all of its output and the files it wrote (beforeExit → exit)", () => {
-    // bin/kcore-wizard.js as shipped, beside this bundle as ../dist/cli.
-    const top = mkdtempSync(path.join(tmpdir(), 'kc-bundle-bin-'));
+    const { top, launcher } = shippedLauncher('kc-bundle-bin-');
     try {
-      mkdirSync(path.join(top, 'bin'));
-      mkdirSync(path.join(top, 'dist'));
-      copyFileSync('bin/kcore-wizard.js', path.join(top, 'bin', 'kcore-wizard.js'));
-      symlinkSync(out, path.join(top, 'dist', 'cli'));
-      const bin = (args: string[]) => spawnSync(process.execPath, [path.join(top, 'bin', 'kcore-wizard.js'), ...args], { cwd: root, encoding: 'utf8', env: { ...process.env, XDG_CACHE_HOME: path.join(top, 'cache') } });
+      const bin = (args: string[]) => spawnSync(process.execPath, [launcher, ...args], { cwd: root, encoding: 'utf8', env: { ...process.env, XDG_CACHE_HOME: path.join(top, 'cache') } });
       const ws = path.join(top, 'ws');
       expect(bin(['init', ws]).status).toBe(0);
       const ok = bin(['render', ws]);
@@ -219,13 +224,9 @@ describe('the bundle (dist/cli)', () => {
   it("the launcher turns on Node's compile cache (Node ≥ 22.8) in the user's cache folder, before the CLI's modules load", () => {
     // Node 20 has no module.enableCompileCache: a preload gives the launcher one that records its argument, and a
     // loader hook records when the bundle's entry loads. A static import of it would load before the launcher's
-    // first line runs, so before the cache is on. bin/kcore-wizard.js as shipped, beside this bundle as ../dist/cli.
-    const top = mkdtempSync(path.join(tmpdir(), 'kc-compile-cache-'));
+    // first line runs, so before the cache is on.
+    const { top, launcher } = shippedLauncher('kc-compile-cache-');
     try {
-      mkdirSync(path.join(top, 'bin'));
-      mkdirSync(path.join(top, 'dist'));
-      copyFileSync('bin/kcore-wizard.js', path.join(top, 'bin', 'kcore-wizard.js'));
-      symlinkSync(out, path.join(top, 'dist', 'cli'));
       const record = JSON.stringify(path.join(top, 'record'));
       // Node loads ../dist/cli/cli.js by its real path: the bundle's own.
       const entry = JSON.stringify(pathToFileURL(path.join(realpathSync(out), 'cli.js')).href);
@@ -233,7 +234,7 @@ describe('the bundle (dist/cli)', () => {
       const stub = `import m from 'node:module'; import { appendFileSync } from 'node:fs'; m.register('data:text/javascript,' + encodeURIComponent(${JSON.stringify(hooks)})); m.enableCompileCache = (d) => { appendFileSync(${record}, 'cache ' + d + '\\n'); return { status: 0 }; };`;
       const bin = (env: NodeJS.ProcessEnv) => {
         rmSync(path.join(top, 'record'), { force: true });
-        const r = spawnSync(process.execPath, ['--import', `data:text/javascript,${encodeURIComponent(stub)}`, path.join(top, 'bin', 'kcore-wizard.js'), '--version'], { cwd: root, encoding: 'utf8', env: { ...process.env, XDG_CACHE_HOME: '', ...env } });
+        const r = spawnSync(process.execPath, ['--import', `data:text/javascript,${encodeURIComponent(stub)}`, launcher, '--version'], { cwd: root, encoding: 'utf8', env: { ...process.env, XDG_CACHE_HOME: '', ...env } });
         expect({ status: r.status, stderr: r.stderr }).toEqual({ status: 0, stderr: '' });
         return readFileSync(path.join(top, 'record'), 'utf8').split('\n').filter(Boolean);
       };
