@@ -38,12 +38,15 @@ export interface ConvergeOptions {
 
 export type { RunSummary };
 
-/** Appends every command run on a host to `<workspace>/.kcore/logs/<host>.log` (secrets already redacted). */
+/**
+ * Appends every command run on a host to `<workspace>/.kcore/logs/<host>.log` (secrets already redacted), in
+ * order per host. `flush()` settles once every line written so far is in its file.
+ */
 export function commandLog(workspace: string) {
   const dir = path.join(workspace, LOG_DIR);
   let ready: Promise<unknown> | undefined;
   const chains = new Map<string, Promise<void>>();
-  return (host: string, line: string) => {
+  const write = (host: string, line: string) => {
     ready ??= mkdir(dir, { recursive: true, mode: 0o700 });
     const prev = chains.get(host) ?? Promise.resolve();
     const next = prev
@@ -53,7 +56,11 @@ export function commandLog(workspace: string) {
     chains.set(host, next);
     return next;
   };
+  return Object.assign(write, { flush: async () => void (await Promise.all(chains.values())) });
 }
+
+/** The command log of each pool workspacePool made: a run's end waits for its lines (runConverge). */
+const logOfPool = new WeakMap<SshPool, ReturnType<typeof commandLog>>();
 
 /**
  * The SSH pool of a workspace: its known_hosts, host keys told as events and logged, every command
@@ -61,7 +68,7 @@ export function commandLog(workspace: string) {
  */
 export function workspacePool(workspace: string, opts: { emit: EventSink; acceptChangedHostKeys?: boolean | string[]; maxHosts?: number }): SshPool {
   const log = commandLog(workspace);
-  return new SshPool({
+  const pool = new SshPool({
     knownHostsPath: path.join(workspace, KNOWN_HOSTS_FILE),
     acceptChangedHostKeys: opts.acceptChangedHostKeys,
     maxHosts: opts.maxHosts,
@@ -73,6 +80,8 @@ export function workspacePool(workspace: string, opts: { emit: EventSink; accept
       void log(host, `${new Date().toISOString()} ${c.sudo ? '[sudo] ' : ''}exit=${c.exitCode ?? 'signal'} ${c.durationMs}ms: ${c.command.replace(/\n/g, '\n    ')}`);
     },
   });
+  logOfPool.set(pool, log);
+  return pool;
 }
 
 export async function runConverge(opts: ConvergeOptions): Promise<RunSummary> {
@@ -112,7 +121,9 @@ export async function runConverge(opts: ConvergeOptions): Promise<RunSummary> {
       maxHosts: opts.maxHosts,
     });
   } finally {
-    // The run is over: its results are in; the hosts' side of each close is not waited for.
+    // The run is over: its results are in; the hosts' side of each close is not waited for. Its command log is
+    // whole when it returns: whoever reads .kcore/logs next (a script, the benchmark, a test) sees every line.
     await pool.closeAll({ linger: false });
+    await logOfPool.get(pool)?.flush();
   }
 }

@@ -109,7 +109,7 @@ describe('engine on real sshd hosts', () => {
       // No-op converge: one round trip (sudo) per host for both roles: the facts (the sudo check rides in them, no
       // `sudo -n true` of its own) and, read ahead, the demo role's directory, files and smoke test (runner.ts).
       expect(entries, `${h}:\n${entries.join('\n')}`).toHaveLength(1);
-      expect(demo).toHaveLength(1);
+      expect(demo, `${h}:\n${entries.join('\n')}`).toHaveLength(1);
       expect(entries[0]).toMatch(/ \[sudo\] exit=0 \d+ms: printf '%s\\n' '@@kcore-probe-[0-9a-f]+ out 0'/);
       expect(entries[0]).toContain('if [ -r /etc/os-release ]');
       for (const part of ['if [ -d /opt/kcore-demo ]', "stat -c 'S %a %U %G %n' -- /opt/kcore-demo/config /opt/kcore-demo/secret", 'cat /opt/kcore-demo/config']) expect(demo[0]).toContain(part);
