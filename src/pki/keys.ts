@@ -78,7 +78,7 @@ export function prefetchRsaKeys(bits: number, count: number): void {
   const list = spareKeys.get(bits) ?? [];
   for (let i = 0; i < count; i++) {
     const p = spareLimit(() => generateRsaKey(bits));
-    p.catch(() => undefined); // a failed one is not taken: takeSpareKey falls back to a new generation
+    p.catch(() => undefined); // a failed one is not taken: spareOrFresh falls back to a new generation
     list.push(p);
   }
   spareKeys.set(bits, list);
@@ -89,10 +89,10 @@ export function spareKeyCount(bits: number): number {
   return spareKeys.get(bits)?.length ?? 0;
 }
 
-/** A prefetched key of `bits` (the oldest), or undefined; a prefetch that failed gives a new key instead. */
-function takeSpareKey(bits: number, fresh: () => Promise<RsaKeyPair>): Promise<RsaKeyPair> | undefined {
+/** A prefetched key of `bits` (the oldest), else a `fresh` one; a prefetch that failed gives a fresh key too. */
+function spareOrFresh(bits: number, fresh: (bits: number) => Promise<RsaKeyPair>): Promise<RsaKeyPair> {
   const p = spareKeys.get(bits)?.shift();
-  return p?.catch(fresh);
+  return p ? p.catch(() => fresh(bits)) : fresh(bits);
 }
 
 export type KeygenBackend = 'auto' | 'threadpool' | 'workers';
@@ -141,7 +141,7 @@ export function createKeyGenerator(concurrency?: number, backend: KeygenBackend 
   if (!useWorkers) {
     const limit = pLimit(concurrency ?? defaultKeygenConcurrency());
     const fresh = (bits: number) => limit(() => generateRsaKey(bits));
-    return { generate: (bits) => takeSpareKey(bits, () => fresh(bits)) ?? fresh(bits), close: async () => undefined };
+    return { generate: (bits) => spareOrFresh(bits, fresh), close: async () => undefined };
   }
   const size = Math.max(1, concurrency ?? cores);
   const workers: Worker[] = [];
@@ -190,7 +190,7 @@ export function createKeyGenerator(concurrency?: number, backend: KeygenBackend 
     });
   };
   return {
-    generate: (bits) => takeSpareKey(bits, () => fresh(bits)) ?? fresh(bits),
+    generate: (bits) => spareOrFresh(bits, fresh),
     async close() {
       await Promise.all(workers.splice(0).map((w) => w.terminate()));
       idle.length = 0;
