@@ -59,16 +59,14 @@ export function commandLog(workspace: string) {
   return Object.assign(write, { flush: async () => void (await Promise.all(chains.values())) });
 }
 
-/** The command log of each pool workspacePool made: a run's end waits for its lines (runConverge). */
-const logOfPool = new WeakMap<SshPool, ReturnType<typeof commandLog>>();
-
 /**
  * The SSH pool of a workspace: its known_hosts, host keys told as events and logged, every command
- * written to the host's command log. Every command that reaches the hosts opens it this way.
+ * written to the host's command log, which is whole once closeAll() returns. Every command that reaches the
+ * hosts opens it this way.
  */
 export function workspacePool(workspace: string, opts: { emit: EventSink; acceptChangedHostKeys?: boolean | string[]; maxHosts?: number }): SshPool {
   const log = commandLog(workspace);
-  const pool = new SshPool({
+  return new SshPool({
     knownHostsPath: path.join(workspace, KNOWN_HOSTS_FILE),
     acceptChangedHostKeys: opts.acceptChangedHostKeys,
     maxHosts: opts.maxHosts,
@@ -79,9 +77,9 @@ export function workspacePool(workspace: string, opts: { emit: EventSink; accept
     onCommand: (host, c) => {
       void log(host, `${new Date().toISOString()} ${c.sudo ? '[sudo] ' : ''}exit=${c.exitCode ?? 'signal'} ${c.durationMs}ms: ${c.command.replace(/\n/g, '\n    ')}`);
     },
+    // Whoever reads .kcore/logs after the run (a script, the benchmark, a test) sees every line.
+    onClosed: log.flush,
   });
-  logOfPool.set(pool, log);
-  return pool;
 }
 
 export async function runConverge(opts: ConvergeOptions): Promise<RunSummary> {
@@ -121,9 +119,7 @@ export async function runConverge(opts: ConvergeOptions): Promise<RunSummary> {
       maxHosts: opts.maxHosts,
     });
   } finally {
-    // The run is over: its results are in; the hosts' side of each close is not waited for. Its command log is
-    // whole when it returns: whoever reads .kcore/logs next (a script, the benchmark, a test) sees every line.
+    // The run is over: its results are in; the hosts' side of each close is not waited for (its command log is).
     await pool.closeAll({ linger: false });
-    await logOfPool.get(pool)?.flush();
   }
 }

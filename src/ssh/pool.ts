@@ -174,6 +174,7 @@ export class SshPool {
     const all = [...this.conns.values()];
     this.conns.clear();
     await Promise.all(all.map((c) => c.close(opts)));
+    await this.opts.onClosed?.();
   }
 }
 

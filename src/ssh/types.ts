@@ -91,6 +91,8 @@ export interface PoolOptions {
   runStartedAt?: number;
   onHostKey?: (e: HostKeyEvent) => void;
   onCommand?: (host: string, entry: CommandLogEntry) => void;
+  /** Awaited at the end of closeAll(): what those callbacks started (a command log's writes) is done when it returns. */
+  onClosed?: () => Promise<void>;
 }
 
 export interface UploadSpec {
