@@ -132,10 +132,7 @@ export async function runUp(opts: RunUpOptions): Promise<RunUpResult> {
     if (opts.confirm && !(await opts.confirm(checks))) return { ...result, status: 'declined', message: 'nothing done: no machine was created or started' };
     if (signal.aborted) return cancelled();
 
-    // 3. machines. The keys of what the cluster's PKI lacks are made meanwhile (on a first up: every CA, certificate
-    // and the service-account key, seconds of prime searches on two cores), so that converge's pki role, later
-    // in this process, issues with ready keys. Its own run decides and reports what it issues, as without this.
-    if (spec.provider !== 'existing' && !opts.machinesOnly) prefetchPkiKeys(workspace, pkiInput(spec)).catch(() => undefined);
+    // 3. machines
     if (spec.provider === 'existing') {
       phaseEvent('vagrant-up', 'skipped', 'provider existing: the machines listed in kcore.yaml are used as they are');
       phaseEvent('ssh-config', 'skipped');
@@ -143,6 +140,10 @@ export async function runUp(opts: RunUpOptions): Promise<RunUpResult> {
     } else {
       const provider = spec.provider;
       const vopts = { emit, signal, env: opts.env, machines: planned.map((h) => h.name) };
+      // The keys of what the cluster's PKI lacks are made meanwhile (on a first up: every CA, certificate and the
+      // service-account key, seconds of prime searches on two cores), so that converge's pki role, later in this
+      // process, issues with ready keys. Its own run decides and reports what it issues, as without this.
+      if (!opts.machinesOnly) prefetchPkiKeys(workspace, pkiInput(spec)).catch(() => undefined);
       await phase(
         'vagrant-up',
         async () => {
